@@ -1,0 +1,56 @@
+/**
+ * Errors for arguments refused before anything reaches the kernel.
+ *
+ * They carry Node's `code` convention (`ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`,
+ * `ERR_INVALID_ARG_VALUE`) so code that already handles Node's own argument errors
+ * handles these too.
+ *
+ * @module
+ */
+
+/** Codes carried by {@link ArgumentError}, as in Node's own argument errors. */
+export type ArgumentErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ARG_VALUE';
+
+/**
+ * An argument was refused before anything was written or submitted.
+ *
+ * `argument` names the parameter (`"prepRead: buf"`), and the message says what was
+ * expected and what was received.
+ */
+export class ArgumentError extends TypeError {
+  /** Node-style error code. */
+  readonly code: ArgumentErrorCode;
+  /** The argument that was refused, prefixed by the function that refused it. */
+  readonly argument: string;
+
+  constructor(code: ArgumentErrorCode, argument: string, message: string) {
+    super(`${argument}: ${message}`);
+    this.name = code === 'ERR_OUT_OF_RANGE' ? 'RangeError' : 'TypeError';
+    this.code = code;
+    this.argument = argument;
+  }
+}
+
+/** Describes a received value for an error message without dumping large objects. */
+export function describeReceived(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  switch (typeof value) {
+    case 'number':
+      return Number.isNaN(value) ? 'NaN' : String(value);
+    case 'bigint':
+      return `${value}n`;
+    case 'string':
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    case 'boolean':
+    case 'symbol':
+      return String(value);
+    case 'function':
+      return `function ${(value as { name?: string }).name || '(anonymous)'}`;
+    default: {
+      const ctor = (value as object).constructor?.name;
+      if (ArrayBuffer.isView(value)) return `${ctor ?? 'view'} of ${value.byteLength} bytes`;
+      return `an instance of ${ctor ?? 'Object'}`;
+    }
+  }
+}
