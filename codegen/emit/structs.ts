@@ -1,0 +1,372 @@
+/**
+ * generated/structs.ts: one accessor class per record of the spec.
+ *
+ * Accessors read and write through one DataView (the caller's, when a DataView is passed), at
+ * `#base + offset` with the offset as a literal, so a scalar getter is one DataView call and
+ * allocates nothing. u64 fields go through two u32 reads (see src/abi/struct.ts).
+ */
+import {
+  type ClassDeclarationStructure,
+  type GetAccessorDeclarationStructure,
+  type MethodDeclarationStructure,
+  type SetAccessorDeclarationStructure,
+  type StatementStructures,
+  StructureKind,
+  VariableDeclarationKind,
+} from 'ts-morph';
+import type { Field, NamedRecord, RecordBody, ScalarType, Spec } from '../spec/types.js';
+import { arrayLength, type FlatField, flattenFields, isFlexible, isInline, isRef, isScalar, type SpecIndex } from './model.js';
+import { camelCase, docText, pascalCase, upperSnake } from './names.js';
+import { fileHeader, type Inputs, printSource } from './source.js';
+
+export interface StructsResult {
+  text: string;
+  records: number;
+  classes: number;
+  fields: number;
+}
+
+/** Names the generated class uses itself; a C field with one of these names gets another. */
+const RESERVED = new Set(['view', 'byteOffset', 'at', 'constructor', 'OFFSETS', 'LENGTHS', 'prototype', 'length', 'name']);
+
+/** The class name of each named record: `io_uring_sqe` → `IoUringSqe`. */
+export function recordClassName(cName: string): string {
+  return pascalCase(cName);
+}
+
+/** TS accessor names for a record's flattened fields, C name → TS name, collision-free. */
+export function accessorNames(flat: readonly FlatField[]): Map<string, { get: string; big: string; arrayGet: string; arraySet: string; arrayBig: string }> {
+  const taken = new Set(RESERVED);
+  const claim = (preferred: string, fallback: string): string => {
+    for (const candidate of [preferred, fallback, `${fallback}_`, `${fallback}__`]) {
+      if (!taken.has(candidate)) {
+        taken.add(candidate);
+        return candidate;
+      }
+    }
+    throw new Error(`cannot name accessor ${fallback}`);
+  };
+  const out = new Map<string, { get: string; big: string; arrayGet: string; arraySet: string; arrayBig: string }>();
+  for (const ff of flat) {
+    const camel = camelCase(ff.name);
+    const pascal = pascalCase(ff.name);
+    const get = claim(camel, ff.name);
+    out.set(ff.name, {
+      get,
+      big: claim(`${get}Big`, `${ff.name}Big`),
+      arrayGet: claim(`get${pascal}`, `get_${ff.name}`),
+      arraySet: claim(`set${pascal}`, `set_${ff.name}`),
+      arrayBig: claim(`get${pascal}Big`, `get_${ff.name}Big`),
+    });
+  }
+  return out;
+}
+
+interface ClassJob {
+  className: string;
+  /** How errors and docs name the record: `io_uring_sqe`, `mini_wait.window`. */
+  cName: string;
+  kind: 'struct' | 'union';
+  size: number;
+  align: number;
+  fields: readonly Field[];
+  doc: string[];
+  named: NamedRecord | null;
+}
+
+export function emitStructs(spec: Spec, index: SpecIndex, inputs: Inputs): StructsResult {
+  const used = { check: new Set<string>(), struct: new Set<string>(['checkRecordAt', 'toDataView']) };
+  const statements: StatementStructures[] = [];
+  const classNames = new Set<string>();
+  let fieldCount = 0;
+  let classCount = 0;
+
+  const classOf = (ref: string): string => {
+    if (!index.records.has(ref)) throw new Error(`record reference to unknown record ${ref}`);
+    return recordClassName(ref);
+  };
+
+  const jobs: ClassJob[] = [];
+  const queue = (job: ClassJob): void => {
+    if (classNames.has(job.className)) throw new Error(`two records would both be class ${job.className}`);
+    classNames.add(job.className);
+    jobs.push(job);
+  };
+
+  for (const r of spec.records) {
+    const where = `${r.file}:${r.line}${r.external ? ' (defined outside the io_uring headers; layout from the extractor\'s table of known types)' : ''}`;
+    queue({
+      className: recordClassName(r.name),
+      cName: r.name,
+      kind: r.kind,
+      size: r.size,
+      align: r.align,
+      fields: r.fields,
+      named: r,
+      doc: [
+        `\`${r.kind} ${r.name}\`: ${r.size} bytes, aligned to ${r.align}${r.packed ? ', packed' : ''}. ${where}.`,
+        ...(r.doc ? [docText(r.doc)] : []),
+      ],
+    });
+  }
+
+  // Named members of unnamed struct/union types get a class of their own, named after the path.
+  for (let i = 0; i < jobs.length; i++) {
+    const job = jobs[i] as ClassJob;
+    for (const ff of flattenFields(job.fields)) {
+      if (!isInline(ff.field.type)) continue;
+      const body: RecordBody = ff.field.type.record;
+      queue({
+        className: `${job.className}${pascalCase(ff.name)}`,
+        cName: `${job.cName}.${ff.name}`,
+        kind: body.kind,
+        size: body.size,
+        align: body.align,
+        fields: body.fields,
+        named: null,
+        doc: [
+          `The unnamed \`${body.kind}\` of \`${job.cName}.${ff.name}\`: ${body.size} bytes, aligned to ${body.align}${body.packed ? ', packed' : ''}.`,
+          ...(ff.field.doc ? [docText(ff.field.doc)] : []),
+        ],
+      });
+    }
+  }
+
+  for (const job of jobs) {
+    classCount++;
+    const flat = flattenFields(job.fields);
+    fieldCount += flat.length;
+    const names = accessorNames(flat);
+    const getters: GetAccessorDeclarationStructure[] = [];
+    const setters: SetAccessorDeclarationStructure[] = [];
+    const methods: MethodDeclarationStructure[] = [];
+    const offsets: string[] = [];
+    const lengths: string[] = [];
+    const sizeConst = job.named ? `SIZEOF_${upperSnake(job.cName)}` : String(job.size);
+
+    getters.push({
+      kind: StructureKind.GetAccessor,
+      name: 'byteOffset',
+      returnType: 'number',
+      docs: [`Where the record starts in {@link ${job.className}.view}, in bytes.`],
+      statements: ['return this.#base;'],
+    });
+    methods.push({
+      kind: StructureKind.Method,
+      name: 'at',
+      parameters: [{ name: 'byteOffset', type: 'number' }],
+      returnType: 'this',
+      docs: [`Moves this accessor to another \`${job.cName}\` in the same memory (bounds checked), so one accessor can walk an array of them without allocating.\n\n@returns this accessor`],
+      // The view's length is read once, in the constructor: DataView.byteLength is slow to read on Node 20.
+      statements: [`this.#base = byteOffset >>> 0 === byteOffset && byteOffset <= this.#last ? byteOffset : checkRecordAt('${job.cName}', this.view, byteOffset, ${sizeConst});`, 'return this;'],
+    });
+
+    for (const ff of flat) {
+      const n = names.get(ff.name);
+      if (!n) throw new Error('unreachable: every flat field has names');
+      const f = ff.field;
+      const errName = `${job.cName}.${ff.name}`;
+      const at = (o: number): string => (o === 0 ? 'this.#base' : `this.#base + ${o}`);
+      const length = arrayLength(f.array);
+      const flexible = isFlexible(f.array);
+      const placement = ff.viaAnonymous ? ` (in an anonymous ${ff.viaAnonymous.kind} at offset ${ff.viaAnonymous.offset})` : '';
+      const cDecl = `\`${f.ctype} ${ff.name}${length !== null ? `[${length}]` : flexible ? (f.array && 'spelling' in f.array && f.array.spelling === '[0]' ? '[0]' : '[]') : ''}\``;
+      const headerDoc = (extra: string): string =>
+        [`${cDecl}: offset ${ff.offset}, ${flexible ? 'a flexible array' : `${f.size} byte${f.size === 1 ? '' : 's'}`}${placement}.${extra}`, ...(f.doc ? [docText(f.doc)] : [])].join('\n\n');
+      offsets.push(`${n.get}: ${ff.offset}`);
+      if (length !== null) lengths.push(`${n.get}: ${length}`);
+
+      if (isScalar(f.type)) {
+        const t = f.type;
+        const le = t.endian === 'big' ? 'false' : 'true';
+        const bytes = t.bits / 8;
+        const dv = `${t.signed ? 'Int' : 'Uint'}${t.bits}`;
+        const check = scalarCheck(t, errName, used);
+        const read = (o: string): string =>
+          t.bits === 8 ? `this.view.get${dv}(${o})` : `this.view.get${dv}(${o}, ${le})`;
+        // u64/i64 as a number: both halves read inline (a helper call costs more than the reads).
+        const read64 = (o: string): string[] => {
+          used.struct.add('u64OutOfRange');
+          const [hiAt, loAt] = t.endian === 'big' ? [o, `${o} + 4`] : [`${o} + 4`, o];
+          return [
+            `const value = this.view.get${t.signed ? 'Int' : 'Uint'}32(${hiAt}, ${le}) * 4294967296 + this.view.getUint32(${loAt}, ${le});`,
+            t.signed
+              ? `if (value > 9007199254740991 || value < -9007199254740991) u64OutOfRange('${errName}');`
+              : `if (value > 9007199254740991) u64OutOfRange('${errName}');`,
+            'return value;',
+          ];
+        };
+        const getterBody = (o: string): string[] => (t.bits === 64 ? read64(o) : [`return ${read(o)};`]);
+        const readBig = (o: string): string => `this.view.getBig${t.signed ? 'Int' : 'Uint'}64(${o}, ${le})`;
+        const write = (o: string, v: string): string => {
+          if (t.bits === 64) {
+            if (t.endian === 'big') {
+              used.struct.add('setU64Endian');
+              return `setU64Endian(this.view, ${o}, ${check(v)}, false);`;
+            }
+            used.check.add('setU64');
+            return `setU64(this.view, ${o}, ${check(v)});`;
+          }
+          return t.bits === 8 ? `this.view.set${dv}(${o}, ${check(v)});` : `this.view.set${dv}(${o}, ${check(v)}, ${le});`;
+        };
+        const bigNote = t.bits === 64 ? ` Read as a number: throws a RangeError past 2^53 - 1 (use {@link ${job.className}.${length === null && !flexible ? n.big : n.arrayBig}} for the full range).` : '';
+        const endianNote = t.endian === 'big' ? ' Big-endian (network byte order) in memory; read and written as a plain number.' : '';
+        if (length === null && !flexible) {
+          getters.push({ kind: StructureKind.GetAccessor, name: n.get, returnType: 'number', docs: [headerDoc(`${endianNote}${bigNote}`)], statements: getterBody(at(ff.offset)) });
+          setters.push({ kind: StructureKind.SetAccessor, name: n.get, parameters: [{ name: 'value', type: 'number' }], statements: [write(at(ff.offset), 'value')] });
+          if (t.bits === 64) {
+            getters.push({ kind: StructureKind.GetAccessor, name: n.big, returnType: 'bigint', docs: [`\`${ff.name}\` as a bigint: the full ${t.signed ? 'signed' : 'unsigned'} 64-bit range (allocates).`], statements: [`return ${readBig(at(ff.offset))};`] });
+            setters.push({ kind: StructureKind.SetAccessor, name: n.big, parameters: [{ name: 'value', type: 'bigint' }], statements: [write(at(ff.offset), 'value')] });
+          }
+        } else {
+          const start = at(ff.offset);
+          const element = flexible
+            ? (used.struct.add('flexElementAt'), `flexElementAt('${errName}', index, this.view, ${start}, ${bytes})`)
+            : (used.struct.add('elementAt'), `elementAt('${errName}', index, ${length}, ${start}, ${bytes})`);
+          const what = flexible ? 'Element `index` of the flexible array (any element inside the memory given).' : `Element \`index\` (0 to ${(length as number) - 1}).`;
+          methods.push({
+            kind: StructureKind.Method,
+            name: n.arrayGet,
+            parameters: [{ name: 'index', type: 'number' }],
+            returnType: 'number',
+            docs: [`${headerDoc(`${endianNote}${bigNote}`)}\n\n${what}\n\n@returns the element's value`],
+            statements: t.bits === 64 ? [`const at = ${element};`, ...read64('at')] : [`return ${read(element)};`],
+          });
+          methods.push({
+            kind: StructureKind.Method,
+            name: n.arraySet,
+            parameters: [{ name: 'index', type: 'number' }, { name: 'value', type: t.bits === 64 ? 'number | bigint' : 'number' }],
+            returnType: 'void',
+            docs: [`Sets element \`index\` of \`${ff.name}\` (see {@link ${job.className}.${n.arrayGet}}).`],
+            statements: [write(element, 'value')],
+          });
+          if (t.bits === 64) {
+            methods.push({
+              kind: StructureKind.Method,
+              name: n.arrayBig,
+              parameters: [{ name: 'index', type: 'number' }],
+              returnType: 'bigint',
+              docs: [`Element \`index\` of \`${ff.name}\` as a bigint (allocates).\n\n@returns the element's value`],
+              statements: [`return ${readBig(element)};`],
+            });
+          }
+        }
+        continue;
+      }
+
+      // A record: a named one (ref) or the unnamed type of a named member (inline).
+      const elementClass = isRef(f.type) ? classOf(f.type.ref) : `${job.className}${pascalCase(ff.name)}`;
+      const elementSize = isRef(f.type) ? (index.records.get(f.type.ref) as NamedRecord).size : isInline(f.type) ? f.type.record.size : 0;
+      if (length === null && !flexible) {
+        getters.push({
+          kind: StructureKind.GetAccessor,
+          name: n.get,
+          returnType: elementClass,
+          docs: [headerDoc(` A new {@link ${elementClass}} over the same memory on each read.`)],
+          statements: [`return new ${elementClass}(this.view, ${at(ff.offset)});`],
+        });
+      } else {
+        const start = at(ff.offset);
+        const element = flexible
+          ? (used.struct.add('flexElementAt'), `flexElementAt('${errName}', index, this.view, ${start}, ${elementSize})`)
+          : (used.struct.add('elementAt'), `elementAt('${errName}', index, ${length}, ${start}, ${elementSize})`);
+        methods.push({
+          kind: StructureKind.Method,
+          name: n.arrayGet,
+          parameters: [{ name: 'index', type: 'number' }],
+          returnType: elementClass,
+          docs: [`${headerDoc(` Element \`index\`${flexible ? ' of the flexible array' : ` (0 to ${(length as number) - 1})`} as a new {@link ${elementClass}} over the same memory.`)}\n\n@returns an accessor for the element`],
+          statements: [`return new ${elementClass}(this.view, ${element});`],
+        });
+      }
+    }
+
+    const cls: ClassDeclarationStructure = {
+      kind: StructureKind.Class,
+      name: job.className,
+      isExported: true,
+      docs: [job.doc.join('\n\n')],
+      properties: [
+        {
+          name: 'OFFSETS',
+          isStatic: true,
+          isReadonly: true,
+          docs: ['Byte offset of each field from the start of the record (anonymous members flattened, as in C).'],
+          initializer: `Object.freeze({ ${offsets.join(', ')} } as const)`,
+        },
+        ...(lengths.length > 0
+          ? [{ name: 'LENGTHS', isStatic: true, isReadonly: true, docs: ['Element count of each fixed-length array field.'], initializer: `Object.freeze({ ${lengths.join(', ')} } as const)` }]
+          : []),
+        { name: 'view', isReadonly: true, type: 'DataView', docs: ['The DataView every accessor reads and writes through (the one passed in, if a DataView was).'] },
+        { name: '#base', type: 'number' },
+        { name: '#last', type: 'number' },
+      ],
+      ctors: [
+        {
+          docs: [
+            `An accessor for the \`${job.cName}\` at \`byteOffset\` in \`memory\`. A DataView is used as it is, without a copy, so many accessors can share one; the record must lie wholly inside it (${job.size} bytes).\n\n@param memory - The memory holding the record.\n@param byteOffset - Where the record starts, relative to \`memory\`'s own start.`,
+          ],
+          parameters: [
+            { name: 'memory', type: 'AccessorMemory' },
+            { name: 'byteOffset', initializer: '0' },
+          ],
+          statements: ['this.view = toDataView(memory);', `this.#base = checkRecordAt('${job.cName}', this.view, byteOffset, ${sizeConst});`, `this.#last = this.view.byteLength - ${sizeConst};`],
+        },
+      ],
+      getAccessors: getters,
+      setAccessors: setters,
+      methods,
+    };
+    if (job.named) {
+      statements.push({
+        kind: StructureKind.VariableStatement,
+        isExported: true,
+        declarationKind: VariableDeclarationKind.Const,
+        docs: [`\`sizeof(${job.named.kind} ${job.cName})\``],
+        declarations: [{ name: `SIZEOF_${upperSnake(job.cName)}`, initializer: String(job.size) }],
+      });
+      statements.push({
+        kind: StructureKind.VariableStatement,
+        isExported: true,
+        declarationKind: VariableDeclarationKind.Const,
+        docs: [`\`_Alignof(${job.named.kind} ${job.cName})\``],
+        declarations: [{ name: `ALIGNOF_${upperSnake(job.cName)}`, initializer: String(job.align) }],
+      });
+    }
+    statements.push(cls);
+  }
+
+  const imports: StatementStructures[] = [];
+  if (used.check.size > 0) {
+    imports.push({ kind: StructureKind.ImportDeclaration, moduleSpecifier: '../src/abi/check.js', namedImports: [...used.check].sort() });
+  }
+  imports.push({ kind: StructureKind.ImportDeclaration, moduleSpecifier: '../src/abi/struct.js', namedImports: [...used.struct].sort() });
+  imports.push({ kind: StructureKind.ImportDeclaration, moduleSpecifier: '../src/abi/struct.js', isTypeOnly: true, namedImports: ['AccessorMemory'] });
+
+  const header = fileHeader(spec, inputs, 'struct accessors with exact byte offsets');
+  const intro = `/**\n * Accessors for the structs and unions of the io_uring UAPI headers, one class per record.\n *\n * @module\n */`;
+  const text = printSource(header, [intro, ...imports, ...statements]);
+  return { text, records: spec.records.length, classes: classCount, fields: fieldCount };
+}
+
+function scalarCheck(t: ScalarType, errName: string, used: { check: Set<string> }): (v: string) => string {
+  const range = (lo: string, hi: string) => {
+    used.check.add('checkIntRange');
+    return (v: string) => `checkIntRange('${errName}', ${v}, ${lo}, ${hi})`;
+  };
+  const fn = (name: string) => {
+    used.check.add(name);
+    return (v: string) => `${name}('${errName}', ${v})`;
+  };
+  switch (t.bits) {
+    case 8:
+      return t.signed ? range('-0x80', '0x7f') : fn('checkU8');
+    case 16:
+      return t.signed ? range('-0x8000', '0x7fff') : fn('checkU16');
+    case 32:
+      return t.signed ? fn('checkI32') : fn('checkU32');
+    case 64:
+      return t.signed ? fn('checkI64') : fn('checkU64');
+  }
+}
+
