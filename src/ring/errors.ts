@@ -1,0 +1,28 @@
+/**
+ * Errors raised by the ring itself (not by the kernel): use after close, a full
+ * submission queue, misuse of an SQE handle.
+ *
+ * @module
+ */
+
+/** Codes of {@link RingStateError}. */
+export type RingStateErrorCode = 'ERR_RING_CLOSED' | 'ERR_RING_SQ_FULL' | 'ERR_RING_SQE_STALE' | 'ERR_RING_NOT_ENABLED' | 'ERR_RING_WOULD_BLOCK' | 'ERR_RING_BUSY';
+
+/** The ring is in a state where the call cannot proceed; nothing was submitted or changed. */
+export class RingStateError extends Error {
+  /** Machine-readable reason. */
+  readonly code: RingStateErrorCode;
+  constructor(code: RingStateErrorCode, message: string) {
+    super(message);
+    this.name = 'RingStateError';
+    this.code = code;
+  }
+}
+
+/** The error every method throws after `close()`. */
+export function ringClosedError(what: string): RingStateError {
+  return new RingStateError(
+    'ERR_RING_CLOSED',
+    `${what}: the ring is closed (its memory is unmapped); create a new IoUring`,
+  );
+}

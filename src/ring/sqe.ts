@@ -1,0 +1,150 @@
+/**
+ * The SQE handle `ring.getSqe()` returns.
+ *
+ * Builders write into JS-owned staging memory; the ring copies the SQE into the kernel's
+ * mapped array when it submits. So the handle can expose its DataView freely: no view of
+ * kernel memory is ever reachable from it.
+ *
+ * A handle belongs to one SQ position and is reused: it is yours from `getSqe()` until
+ * `submit()`. Pinning memory through a handle that was already submitted throws.
+ *
+ * @module
+ */
+import {
+  IOSQE_ASYNC,
+  IOSQE_CQE_SKIP_SUCCESS,
+  IOSQE_IO_DRAIN,
+  IOSQE_IO_HARDLINK,
+  IOSQE_IO_LINK,
+} from '../../generated/constants.js';
+import { IoUringSqe } from '../../generated/structs.js';
+import { checkU8 } from '../abi/check.js';
+import type { SqeTarget } from '../abi/sqe-target.js';
+import { addressOf } from '../sys/libc.js';
+import { RingStateError, ringClosedError } from './errors.js';
+import type { OpTable } from './op-table.js';
+
+/** What an {@link Sqe} needs from its ring. */
+export interface SqeOwner {
+  readonly table: OpTable;
+  /** Op-table slot staged at each SQ position, or -1. */
+  readonly stagedSlot: Int32Array;
+  readonly closed: boolean;
+}
+
+/** One submission queue entry being prepared. Fill it with a `prep*` builder. */
+export class Sqe implements SqeTarget {
+  /** A DataView over the staging memory of this SQE (not the kernel's ring). */
+  readonly view: DataView;
+  /** Byte offset of this SQE within {@link Sqe.view}. */
+  readonly offset: number;
+  /** 64, or 128 on rings with 128-byte SQEs. */
+  readonly size: number;
+  /** Opcodes the running kernel lacks (1 = unsupported), from the ring's probe. */
+  readonly unsupportedOps: Uint8Array | undefined;
+  readonly #owner: SqeOwner;
+  readonly #position: number;
+  #fields: IoUringSqe | undefined;
+
+  /** @internal Created by the ring, one per SQ position. */
+  constructor(owner: SqeOwner, view: DataView, position: number, size: number, unsupportedOps: Uint8Array | undefined) {
+    this.#owner = owner;
+    this.view = view;
+    this.#position = position;
+    this.offset = position * size;
+    this.size = size;
+    this.unsupportedOps = unsupportedOps;
+  }
+
+  #slot(what: string): number {
+    if (this.#owner.closed) throw ringClosedError(what);
+    const slot = this.#owner.stagedSlot[this.#position]!;
+    if (slot < 0) {
+      throw new RingStateError('ERR_RING_SQE_STALE', `${what}: this SQE was already submitted; get a new one with ring.getSqe()`);
+    }
+    return slot;
+  }
+
+  /**
+   * Keeps `memory` referenced until this op's final CQE and returns its native address.
+   * Builders call it for every buffer the kernel will touch; call it yourself for memory
+   * you point the SQE at by hand.
+   */
+  pin(memory: ArrayBufferView): number {
+    const slot = this.#slot('Sqe.pin');
+    const address = addressOf(memory);
+    this.#owner.table.pins[slot]!.push(memory);
+    return address;
+  }
+
+  /**
+   * The op id the ring writes into `user_data`: unique among live ops, reported back as
+   * `cqe.id`, and what cancel and timeout-remove builders take to name this op.
+   */
+  get id(): number {
+    return this.#owner.table.idOf(this.#slot('Sqe.id'));
+  }
+
+  /** Any value of yours, handed back as `cqe.userData` with each of this op's CQEs. */
+  get userData(): unknown {
+    return this.#owner.table.tag[this.#slot('Sqe.userData')];
+  }
+
+  set userData(value: unknown) {
+    this.#owner.table.tag[this.#slot('Sqe.userData')] = value;
+  }
+
+  /** The `IOSQE_*` flags byte. Builders reset it, so set flags after the `prep*` call. */
+  get flags(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set flags(value: number) {
+    this.#slot('Sqe.flags');
+    this.view.setUint8(this.offset + 1, checkU8('Sqe.flags', value));
+  }
+
+  /** ORs `IOSQE_IO_LINK`: the next SQE starts only after this one succeeds. */
+  link(): this {
+    this.flags = this.flags | IOSQE_IO_LINK;
+    return this;
+  }
+
+  /** ORs `IOSQE_IO_HARDLINK`: the next SQE starts after this one, even if it fails. */
+  hardlink(): this {
+    this.flags = this.flags | IOSQE_IO_HARDLINK;
+    return this;
+  }
+
+  /** ORs `IOSQE_IO_DRAIN`: starts only after everything submitted before it completed. */
+  drain(): this {
+    this.flags = this.flags | IOSQE_IO_DRAIN;
+    return this;
+  }
+
+  /** ORs `IOSQE_ASYNC`: always run from the async worker pool. */
+  async(): this {
+    this.flags = this.flags | IOSQE_ASYNC;
+    return this;
+  }
+
+  /**
+   * ORs `IOSQE_CQE_SKIP_SUCCESS`: post no CQE if the op succeeds. Allowed on an op
+   * linked to a later one (the chain's last CQE then also releases this op's memory)
+   * or on an op that pins nothing; checked when the ring submits.
+   */
+  skipSuccess(): this {
+    this.flags = this.flags | IOSQE_CQE_SKIP_SUCCESS;
+    return this;
+  }
+
+  /**
+   * The raw SQE fields through the generated accessor, for fields no builder sets
+   * (`personality`, `ioprio`, ...). `userData` here is ignored: the ring owns `user_data`.
+   */
+  get fields(): IoUringSqe {
+    this.#slot('Sqe.fields');
+    this.#fields ??= new IoUringSqe(this.view, this.offset);
+    return this.#fields;
+  }
+}
