@@ -114,6 +114,12 @@ const abandoned: unknown[][] = [];
 /** Setup outcomes already learned in this process: flags word → accepted by the kernel. */
 const setupVerdicts = new Map<number, boolean>();
 
+/** Something whose life is tied to a ring: see {@link IoUring.attach}. */
+export interface RingResource {
+  /** Frees what the resource holds; called once, after the ring's fd is closed. */
+  release(): void;
+}
+
 /** What the kernel granted: sizes, flags and features, readable after setup. */
 export interface RingParams {
   /** SQ entries granted (a power of two). */
@@ -187,6 +193,8 @@ export class IoUring implements Disposable {
   readonly #handles: Sqe[];
   readonly #core: SqeOwner & { closed: boolean };
   readonly #table: OpTable;
+  /** Resources tied to the ring's life (registered memory, buffer rings), released after teardown. */
+  readonly #resources = new Set<RingResource>();
   #cancelAnyRefused = false;
   readonly #maxInFlight: number;
   readonly #taskrunFlag: boolean;
@@ -798,6 +806,22 @@ export class IoUring implements Disposable {
     }
   }
 
+  /**
+   * Ties `resource` to the ring: it stays referenced until it is detached or the ring is
+   * closed, and its `release()` runs after the ring's fd is closed and its in-flight work
+   * drained (so memory the kernel might still use is unmapped only then).
+   * @internal Used by registration (registered buffers, buffer rings, file tables).
+   */
+  attach(resource: RingResource): void {
+    if (this.#closed) throw ringClosedError('IoUring.attach');
+    this.#resources.add(resource);
+  }
+
+  /** @internal Forgets a resource attached with {@link IoUring.attach} (it released itself). */
+  detach(resource: RingResource): void {
+    this.#resources.delete(resource);
+  }
+
   /** Enables a ring created with `disabled: true` (`IORING_REGISTER_ENABLE_RINGS`). */
   enable(): void {
     if (this.#closed) throw ringClosedError('IoUring.enable');
@@ -947,6 +971,10 @@ export class IoUring implements Disposable {
     for (const region of this.#regions) {
       try { region.unmap(); } catch (err) { firstError ??= err; }
     }
+    for (const resource of this.#resources) {
+      try { resource.release(); } catch (err) { firstError ??= err; }
+    }
+    this.#resources.clear();
     if (firstError !== undefined) throw firstError;
   }
 
