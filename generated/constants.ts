@@ -3,7 +3,7 @@
 //
 // spec/io_uring.json: Linux 7.2.13, sha256 bb41ad467f63f91b159bd20fbd1b9633c014f5f1b17f1b550d6c9079020784d8
 //   (linux/io_uring.h sha256 8488b223988fe798a9c1c81d13a550a27cac1f096bdd016ef9eb5e51adaf46a7)
-// spec/ops.json: sha256 90a014d2b4a9def16897200f071938c34c3e7cd70ae856ac61f3afbccb070f29
+// spec/ops.json: sha256 22722af01858499d57ecf27148c2e07ae3768a9aca1fa33f95b7112aed023db8
 
 /**
  * Opcodes, enums, flag sets and every numeric constant of the io_uring UAPI headers.

@@ -3,7 +3,7 @@
 //
 // spec/io_uring.json: Linux 7.2.13, sha256 bb41ad467f63f91b159bd20fbd1b9633c014f5f1b17f1b550d6c9079020784d8
 //   (linux/io_uring.h sha256 8488b223988fe798a9c1c81d13a550a27cac1f096bdd016ef9eb5e51adaf46a7)
-// spec/ops.json: sha256 90a014d2b4a9def16897200f071938c34c3e7cd70ae856ac61f3afbccb070f29
+// spec/ops.json: sha256 22722af01858499d57ecf27148c2e07ae3768a9aca1fa33f95b7112aed023db8
 
 /**
  * SQE builders: one `prepXxx(sqe, ...)` per entry of spec/ops.json, and `prepRaw` for any opcode.
@@ -13,15 +13,16 @@
  *
  * @module
  */
-import { checkFlags, checkIntRange, checkLengthWithin, checkOffset, checkU16, checkU32, checkU64, checkU8, checkView, setU64 } from '../src/abi/check.js';
+import { checkFlags, checkFlagsExcept, checkIntRange, checkLengthWithin, checkOffset, checkU16, checkU32, checkU64, checkU64Bits, checkU8, checkView, setU64 } from '../src/abi/check.js';
 import { checkCString, checkTimespec, encodeCString, encodeIovecs, encodeTimespec, type Timespec } from '../src/abi/encode.js';
 import { FixedFile, fileNumber, type FdLike, type FileRef } from '../src/abi/fd.js';
+import { checkMsgHdr, encodeMsgHdr, type MsgHdr } from '../src/abi/msghdr.js';
 import { setOpId } from '../src/abi/op-id.js';
-import { checkInline, checkIovecs, checkMinBytes, checkMsgHdr, checkOpId, checkSpanWithin, checkSqeSize, copyInline, encodeMsgHdr, encodeSocklen, zeroSqe, type MsgHdr } from '../src/abi/sqe-fill.js';
+import { checkInline, checkIovecs, checkMinBytes, checkOpId, checkSpanWithin, checkSqeSize, copyInline, encodeSocklen, opUnsupported, zeroSqe } from '../src/abi/sqe-fill.js';
 import type { SqeTarget } from '../src/abi/sqe-target.js';
 export type { FileRef, FdLike } from '../src/abi/fd.js';
 export type { Timespec } from '../src/abi/encode.js';
-export type { MsgHdr } from '../src/abi/sqe-fill.js';
+export { MsgHdr, type MsgHdrInit } from '../src/abi/msghdr.js';
 export type { SqeTarget } from '../src/abi/sqe-target.js';
 
 /**
@@ -37,6 +38,7 @@ export type { SqeTarget } from '../src/abi/sqe-target.js';
  * @returns void: the SQE is filled in place.
  */
 export function prepNop(sqe: SqeTarget): void {
+  if (sqe.unsupportedOps?.[0] === 1) opUnsupported('prepNop', 0, 'IORING_OP_NOP', '5.1');
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -57,6 +59,7 @@ export function prepNop(sqe: SqeTarget): void {
  * @returns void: the SQE is filled in place.
  */
 export function prepReadv(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBufferView[], offset: number | bigint): void {
+  if (sqe.unsupportedOps?.[1] === 1) opUnsupported('prepReadv', 1, 'IORING_OP_READV', '5.1');
   const fdValue = fileNumber('prepReadv: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const iovecsList = checkIovecs('prepReadv: iovecs', iovecs);
@@ -87,6 +90,7 @@ export function prepReadv(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBuf
  * @returns void: the SQE is filled in place.
  */
 export function prepReadv2(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBufferView[], offset: number | bigint, flags: number): void {
+  if (sqe.unsupportedOps?.[1] === 1) opUnsupported('prepReadv2', 1, 'IORING_OP_READV', '5.1');
   const fdValue = fileNumber('prepReadv2: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const iovecsList = checkIovecs('prepReadv2: iovecs', iovecs);
@@ -118,6 +122,7 @@ export function prepReadv2(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBu
  * @returns void: the SQE is filled in place.
  */
 export function prepWritev(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBufferView[], offset: number | bigint): void {
+  if (sqe.unsupportedOps?.[2] === 1) opUnsupported('prepWritev', 2, 'IORING_OP_WRITEV', '5.1');
   const fdValue = fileNumber('prepWritev: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const iovecsList = checkIovecs('prepWritev: iovecs', iovecs);
@@ -148,6 +153,7 @@ export function prepWritev(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBu
  * @returns void: the SQE is filled in place.
  */
 export function prepWritev2(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBufferView[], offset: number | bigint, flags: number): void {
+  if (sqe.unsupportedOps?.[2] === 1) opUnsupported('prepWritev2', 2, 'IORING_OP_WRITEV', '5.1');
   const fdValue = fileNumber('prepWritev2: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const iovecsList = checkIovecs('prepWritev2: iovecs', iovecs);
@@ -178,6 +184,7 @@ export function prepWritev2(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayB
  * @returns void: the SQE is filled in place.
  */
 export function prepFsync(sqe: SqeTarget, fd: FileRef, flags?: number): void {
+  if (sqe.unsupportedOps?.[3] === 1) opUnsupported('prepFsync', 3, 'IORING_OP_FSYNC', '5.1');
   const fdValue = fileNumber('prepFsync: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const flagsValue = flags === undefined ? 0 : checkFlags('prepFsync: flags', flags, 0x1, 'FsyncFlags');
@@ -206,6 +213,7 @@ export function prepFsync(sqe: SqeTarget, fd: FileRef, flags?: number): void {
  * @returns void: the SQE is filled in place.
  */
 export function prepReadFixed(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nbytes: number, offset: number | bigint, bufIndex: number): void {
+  if (sqe.unsupportedOps?.[4] === 1) opUnsupported('prepReadFixed', 4, 'IORING_OP_READ_FIXED', '5.1');
   const fdValue = fileNumber('prepReadFixed: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   checkView('prepReadFixed: buf', buf);
@@ -240,6 +248,7 @@ export function prepReadFixed(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView,
  * @returns void: the SQE is filled in place.
  */
 export function prepWriteFixed(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nbytes: number, offset: number | bigint, bufIndex: number): void {
+  if (sqe.unsupportedOps?.[5] === 1) opUnsupported('prepWriteFixed', 5, 'IORING_OP_WRITE_FIXED', '5.1');
   const fdValue = fileNumber('prepWriteFixed: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   checkView('prepWriteFixed: buf', buf);
@@ -271,6 +280,7 @@ export function prepWriteFixed(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView
  * @returns void: the SQE is filled in place.
  */
 export function prepPollAdd(sqe: SqeTarget, fd: FileRef, pollMask: number): void {
+  if (sqe.unsupportedOps?.[6] === 1) opUnsupported('prepPollAdd', 6, 'IORING_OP_POLL_ADD', '5.1');
   const fdValue = fileNumber('prepPollAdd: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const pollMaskValue = checkFlags('prepPollAdd: pollMask', pollMask, -1, 'PollEvents');
@@ -304,6 +314,7 @@ export function prepPollAdd(sqe: SqeTarget, fd: FileRef, pollMask: number): void
  * @see {@link prepPollUpdateEvents}
  */
 export function prepPollMultishot(sqe: SqeTarget, fd: FileRef, pollMask: number): void {
+  if (sqe.unsupportedOps?.[6] === 1) opUnsupported('prepPollMultishot', 6, 'IORING_OP_POLL_ADD', '5.13');
   const fdValue = fileNumber('prepPollMultishot: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const pollMaskValue = checkFlags('prepPollMultishot: pollMask', pollMask, -1, 'PollEvents');
@@ -331,6 +342,7 @@ export function prepPollMultishot(sqe: SqeTarget, fd: FileRef, pollMask: number)
  * @returns void: the SQE is filled in place.
  */
 export function prepPollRemove(sqe: SqeTarget, opId: number): void {
+  if (sqe.unsupportedOps?.[7] === 1) opUnsupported('prepPollRemove', 7, 'IORING_OP_POLL_REMOVE', '5.1');
   const opIdValue = checkOpId('prepPollRemove: opId', opId);
   const view = sqe.view;
   const at = sqe.offset;
@@ -338,39 +350,6 @@ export function prepPollRemove(sqe: SqeTarget, opId: number): void {
   view.setUint8(at, 7); // opcode: IORING_OP_POLL_REMOVE
   view.setInt32(at + 4, -1, true); // fd: -1
   setOpId(view, at + 16, opIdValue); // addr: opId
-}
-
-/**
- * Moves a pending poll request to a new op id, and optionally changes its events, without removing it.
- *
- * Prepares `IORING_OP_POLL_REMOVE` (opcode 7), since Linux 5.13; liburing: `io_uring_prep_poll_update`.
- *
- * Result: 0 when the poll request was found and updated.
- *
- * Fixed: `fd` = -1 (as liburing; the kernel ignores fd here); `len` = IORING_POLL_UPDATE_USER_DATA (poll update flags live in len).
- *
- * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
- * @param opId - The poll request to update. The op id the ring gave the target operation (written as its tagged user_data).
- * @param newOpId - The op id the poll request's later CQEs will carry. The ring must move its in-flight record to this id. The op id the ring gave the target operation (written as its tagged user_data).
- * @param pollMask - The new POLL* event mask when flags has IORING_POLL_UPDATE_EVENTS; otherwise 0. Flags defined outside io_uring.h (PollEvents); any 32-bit value is passed on.
- * @param flags - IORING_POLL_UPDATE_EVENTS to also replace the events, IORING_POLL_ADD_MULTI to make it multishot; IORING_POLL_UPDATE_USER_DATA is added for you. `PollFlags` (constants.ts) bits; unknown bits are refused. ORed into `len` with the bits the op sets itself. Optional.
- * @returns void: the SQE is filled in place.
- * @see {@link prepPollUpdateEvents}
- */
-export function prepPollUpdate(sqe: SqeTarget, opId: number, newOpId: number, pollMask: number, flags?: number): void {
-  const opIdValue = checkOpId('prepPollUpdate: opId', opId);
-  const newOpIdValue = checkOpId('prepPollUpdate: newOpId', newOpId);
-  const pollMaskValue = checkFlags('prepPollUpdate: pollMask', pollMask, -1, 'PollEvents');
-  const flagsValue = flags === undefined ? 0 : checkFlags('prepPollUpdate: flags', flags, 0xf, 'PollFlags');
-  const view = sqe.view;
-  const at = sqe.offset;
-  zeroSqe(view, at, sqe.size);
-  view.setUint8(at, 7); // opcode: IORING_OP_POLL_REMOVE
-  view.setInt32(at + 4, -1, true); // fd: -1
-  view.setUint32(at + 24, flagsValue | 4, true); // len: IORING_POLL_UPDATE_USER_DATA | flags
-  setOpId(view, at + 16, opIdValue); // addr: opId
-  setOpId(view, at + 8, newOpIdValue); // off: newOpId
-  view.setUint32(at + 28, pollMaskValue, true); // poll32_events: pollMask
 }
 
 /**
@@ -385,14 +364,15 @@ export function prepPollUpdate(sqe: SqeTarget, opId: number, newOpId: number, po
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param opId - The poll request to update. The op id the ring gave the target operation (written as its tagged user_data).
  * @param pollMask - The new POLL* event mask. Flags defined outside io_uring.h (PollEvents); any 32-bit value is passed on.
- * @param flags - IORING_POLL_ADD_MULTI to make it multishot; IORING_POLL_UPDATE_EVENTS is added for you. `PollFlags` (constants.ts) bits; unknown bits are refused. ORed into `len` with the bits the op sets itself. Optional.
+ * @param flags - IORING_POLL_ADD_MULTI to make it multishot; IORING_POLL_UPDATE_EVENTS is added for you. `PollFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_POLL_UPDATE_USER_DATA`. Why: the ring owns user_data, so a poll request cannot be moved to a new one (and off, the new value, is not written). ORed into `len` with the bits the op sets itself. Optional.
  * @returns void: the SQE is filled in place.
- * @see {@link prepPollUpdate}
+ * @see {@link prepPollRemove}
  */
 export function prepPollUpdateEvents(sqe: SqeTarget, opId: number, pollMask: number, flags?: number): void {
+  if (sqe.unsupportedOps?.[7] === 1) opUnsupported('prepPollUpdateEvents', 7, 'IORING_OP_POLL_REMOVE', '5.13');
   const opIdValue = checkOpId('prepPollUpdateEvents: opId', opId);
   const pollMaskValue = checkFlags('prepPollUpdateEvents: pollMask', pollMask, -1, 'PollEvents');
-  const flagsValue = flags === undefined ? 0 : checkFlags('prepPollUpdateEvents: flags', flags, 0xf, 'PollFlags');
+  const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepPollUpdateEvents: flags', flags, 0xb, 'PollFlags', 0x4, 'IORING_POLL_UPDATE_USER_DATA=0x4', 'the ring owns user_data, so a poll request cannot be moved to a new one (and off, the new value, is not written)');
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -418,6 +398,7 @@ export function prepPollUpdateEvents(sqe: SqeTarget, opId: number, pollMask: num
  * @returns void: the SQE is filled in place.
  */
 export function prepSyncFileRange(sqe: SqeTarget, fd: FileRef, len: number, offset: number | bigint, flags?: number): void {
+  if (sqe.unsupportedOps?.[8] === 1) opUnsupported('prepSyncFileRange', 8, 'IORING_OP_SYNC_FILE_RANGE', '5.2');
   const fdValue = fileNumber('prepSyncFileRange: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const lenValue = checkU32('prepSyncFileRange: len', len);
@@ -445,11 +426,12 @@ export function prepSyncFileRange(sqe: SqeTarget, fd: FileRef, len: number, offs
  *
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The socket. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
- * @param msg - The message: data iovecs, optional destination name and control data. Encoded as a `struct msghdr`; it, its iovec array and its name, data and control buffers are pinned until the op's final CQE.
+ * @param msg - The message: data iovecs, optional destination name and control data. Its `struct msghdr` is rewritten for this op; it, its iovec array and its name, data and control buffers are pinned until the op's final CQE, after which `nameLength`, `controlLength` and `flags` read what the kernel wrote back.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
  */
 export function prepSendmsg(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: number): void {
+  if (sqe.unsupportedOps?.[9] === 1) opUnsupported('prepSendmsg', 9, 'IORING_OP_SENDMSG', '5.3');
   const fdValue = fileNumber('prepSendmsg: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const msgChecked = checkMsgHdr('prepSendmsg: msg', msg);
@@ -461,7 +443,7 @@ export function prepSendmsg(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: nu
   view.setUint32(at + 24, 1, true); // len: 1
   view.setInt32(at + 4, fdValue, true); // fd: fd
   view.setUint8(at + 1, fdIsFixed ? 1 : 0); // flags: IOSQE_FIXED_FILE when fd is a FixedFile
-  setU64(view, at + 16, encodeMsgHdr(sqe, 'prepSendmsg: msg', msgChecked)); // addr: struct msghdr of msg
+  setU64(view, at + 16, encodeMsgHdr(sqe, msgChecked)); // addr: struct msghdr of msg
   view.setUint32(at + 28, flagsValue, true); // msg_flags: flags
 }
 
@@ -476,11 +458,12 @@ export function prepSendmsg(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: nu
  *
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The socket. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
- * @param msg - Where to put the data, source name and control data; the kernel updates its lengths and flags. Encoded as a `struct msghdr`; it, its iovec array and its name, data and control buffers are pinned until the op's final CQE.
+ * @param msg - Where to put the data, source name and control data; the kernel updates its lengths and flags. Its `struct msghdr` is rewritten for this op; it, its iovec array and its name, data and control buffers are pinned until the op's final CQE, after which `nameLength`, `controlLength` and `flags` read what the kernel wrote back.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
  */
 export function prepRecvmsg(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: number): void {
+  if (sqe.unsupportedOps?.[10] === 1) opUnsupported('prepRecvmsg', 10, 'IORING_OP_RECVMSG', '5.3');
   const fdValue = fileNumber('prepRecvmsg: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const msgChecked = checkMsgHdr('prepRecvmsg: msg', msg);
@@ -492,7 +475,7 @@ export function prepRecvmsg(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: nu
   view.setUint32(at + 24, 1, true); // len: 1
   view.setInt32(at + 4, fdValue, true); // fd: fd
   view.setUint8(at + 1, fdIsFixed ? 1 : 0); // flags: IOSQE_FIXED_FILE when fd is a FixedFile
-  setU64(view, at + 16, encodeMsgHdr(sqe, 'prepRecvmsg: msg', msgChecked)); // addr: struct msghdr of msg
+  setU64(view, at + 16, encodeMsgHdr(sqe, msgChecked)); // addr: struct msghdr of msg
   view.setUint32(at + 28, flagsValue, true); // msg_flags: flags
 }
 
@@ -512,12 +495,13 @@ export function prepRecvmsg(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: nu
  *
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The socket. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
- * @param msg - Template: only msg_namelen and msg_controllen are used, to lay out each picked buffer. Encoded as a `struct msghdr`; it, its iovec array and its name, data and control buffers are pinned until the op's final CQE.
+ * @param msg - Template: only msg_namelen and msg_controllen are used, to lay out each picked buffer. Its `struct msghdr` is rewritten for this op; it, its iovec array and its name, data and control buffers are pinned until the op's final CQE, after which `nameLength`, `controlLength` and `flags` read what the kernel wrote back.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on.
  * @param bufGroup - Provided-buffer group to pick the buffer from. Provided-buffer group id (u16).
  * @returns void: the SQE is filled in place.
  */
 export function prepRecvmsgMultishot(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags: number, bufGroup: number): void {
+  if (sqe.unsupportedOps?.[10] === 1) opUnsupported('prepRecvmsgMultishot', 10, 'IORING_OP_RECVMSG', '6.0');
   const fdValue = fileNumber('prepRecvmsgMultishot: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const msgChecked = checkMsgHdr('prepRecvmsgMultishot: msg', msg);
@@ -531,7 +515,7 @@ export function prepRecvmsgMultishot(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, f
   view.setUint16(at + 2, 2, true); // ioprio: IORING_RECV_MULTISHOT
   view.setUint8(at + 1, (fdIsFixed ? 1 : 0) | 32); // flags: IOSQE_BUFFER_SELECT | IOSQE_FIXED_FILE when fd is a FixedFile
   view.setInt32(at + 4, fdValue, true); // fd: fd
-  setU64(view, at + 16, encodeMsgHdr(sqe, 'prepRecvmsgMultishot: msg', msgChecked)); // addr: struct msghdr of msg
+  setU64(view, at + 16, encodeMsgHdr(sqe, msgChecked)); // addr: struct msghdr of msg
   view.setUint32(at + 28, flagsValue, true); // msg_flags: flags
   view.setUint16(at + 40, bufGroupValue, true); // buf_group: bufGroup
 }
@@ -550,15 +534,16 @@ export function prepRecvmsgMultishot(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, f
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param ts - Relative span, or an absolute time with IORING_TIMEOUT_ABS. Copied into a `struct __kernel_timespec` that is pinned until the op's final CQE.
  * @param count - Completions to wait for; 0 makes it a pure timer.
- * @param flags - IORING_TIMEOUT_ABS, clock choice (IORING_TIMEOUT_BOOTTIME / IORING_TIMEOUT_REALTIME), IORING_TIMEOUT_ETIME_SUCCESS, IORING_TIMEOUT_MULTISHOT. `TimeoutFlags` (constants.ts) bits; unknown bits are refused. Optional.
+ * @param flags - IORING_TIMEOUT_ABS, clock choice (IORING_TIMEOUT_BOOTTIME / IORING_TIMEOUT_REALTIME), IORING_TIMEOUT_ETIME_SUCCESS, IORING_TIMEOUT_MULTISHOT. `TimeoutFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_TIMEOUT_UPDATE`, `IORING_LINK_TIMEOUT_UPDATE`, `IORING_TIMEOUT_IMMEDIATE_ARG`. Why: the builder writes a timespec's address in addr, which IORING_TIMEOUT_IMMEDIATE_ARG would turn into a nanosecond count, and the update bits belong to prepTimeoutUpdate and prepLinkTimeoutUpdate. Optional.
  * @returns void: the SQE is filled in place.
  * @see {@link prepTimeoutRemove}
  * @see {@link prepTimeoutUpdate}
  */
 export function prepTimeout(sqe: SqeTarget, ts: Timespec, count: number, flags?: number): void {
+  if (sqe.unsupportedOps?.[11] === 1) opUnsupported('prepTimeout', 11, 'IORING_OP_TIMEOUT', '5.4');
   const tsChecked = checkTimespec('prepTimeout: ts', ts);
   const countValue = checkU32('prepTimeout: count', count);
-  const flagsValue = flags === undefined ? 0 : checkFlags('prepTimeout: flags', flags, 0xff, 'TimeoutFlags');
+  const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepTimeout: flags', flags, 0x6d, 'TimeoutFlags', 0x92, 'IORING_TIMEOUT_UPDATE=0x2|IORING_LINK_TIMEOUT_UPDATE=0x10|IORING_TIMEOUT_IMMEDIATE_ARG=0x80', 'the builder writes a timespec\'s address in addr, which IORING_TIMEOUT_IMMEDIATE_ARG would turn into a nanosecond count, and the update bits belong to prepTimeoutUpdate and prepLinkTimeoutUpdate');
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -584,6 +569,7 @@ export function prepTimeout(sqe: SqeTarget, ts: Timespec, count: number, flags?:
  * @returns void: the SQE is filled in place.
  */
 export function prepTimeoutRemove(sqe: SqeTarget, opId: number): void {
+  if (sqe.unsupportedOps?.[12] === 1) opUnsupported('prepTimeoutRemove', 12, 'IORING_OP_TIMEOUT_REMOVE', '5.5');
   const opIdValue = checkOpId('prepTimeoutRemove: opId', opId);
   const view = sqe.view;
   const at = sqe.offset;
@@ -605,13 +591,14 @@ export function prepTimeoutRemove(sqe: SqeTarget, opId: number): void {
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param ts - The new expiry (relative, or absolute with IORING_TIMEOUT_ABS). Copied into a `struct __kernel_timespec` that is pinned until the op's final CQE.
  * @param opId - The timeout to update. The op id the ring gave the target operation (written as its tagged user_data).
- * @param flags - IORING_TIMEOUT_ABS for an absolute expiry (on the clock the timeout was armed with); IORING_TIMEOUT_UPDATE is added for you. `TimeoutFlags` (constants.ts) bits; unknown bits are refused. ORed into `timeout_flags` with the bits the op sets itself. Optional.
+ * @param flags - IORING_TIMEOUT_ABS for an absolute expiry (on the clock the timeout was armed with); IORING_TIMEOUT_UPDATE is added for you. `TimeoutFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_LINK_TIMEOUT_UPDATE`, `IORING_TIMEOUT_IMMEDIATE_ARG`. Why: the builder writes a timespec's address in addr2, which IORING_TIMEOUT_IMMEDIATE_ARG would turn into a nanosecond count, and linked timeouts are updated with prepLinkTimeoutUpdate. ORed into `timeout_flags` with the bits the op sets itself. Optional.
  * @returns void: the SQE is filled in place.
  */
 export function prepTimeoutUpdate(sqe: SqeTarget, ts: Timespec, opId: number, flags?: number): void {
+  if (sqe.unsupportedOps?.[12] === 1) opUnsupported('prepTimeoutUpdate', 12, 'IORING_OP_TIMEOUT_REMOVE', '5.11');
   const tsChecked = checkTimespec('prepTimeoutUpdate: ts', ts);
   const opIdValue = checkOpId('prepTimeoutUpdate: opId', opId);
-  const flagsValue = flags === undefined ? 0 : checkFlags('prepTimeoutUpdate: flags', flags, 0xff, 'TimeoutFlags');
+  const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepTimeoutUpdate: flags', flags, 0x6f, 'TimeoutFlags', 0x90, 'IORING_LINK_TIMEOUT_UPDATE=0x10|IORING_TIMEOUT_IMMEDIATE_ARG=0x80', 'the builder writes a timespec\'s address in addr2, which IORING_TIMEOUT_IMMEDIATE_ARG would turn into a nanosecond count, and linked timeouts are updated with prepLinkTimeoutUpdate');
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -634,13 +621,14 @@ export function prepTimeoutUpdate(sqe: SqeTarget, ts: Timespec, opId: number, fl
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param ts - The new expiry (relative, or absolute with IORING_TIMEOUT_ABS). Copied into a `struct __kernel_timespec` that is pinned until the op's final CQE.
  * @param opId - The linked timeout to update. The op id the ring gave the target operation (written as its tagged user_data).
- * @param flags - IORING_TIMEOUT_ABS for an absolute expiry; IORING_TIMEOUT_UPDATE and IORING_LINK_TIMEOUT_UPDATE are added for you. `TimeoutFlags` (constants.ts) bits; unknown bits are refused. ORed into `timeout_flags` with the bits the op sets itself. Optional.
+ * @param flags - IORING_TIMEOUT_ABS for an absolute expiry; IORING_TIMEOUT_UPDATE and IORING_LINK_TIMEOUT_UPDATE are added for you. `TimeoutFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_TIMEOUT_IMMEDIATE_ARG`. Why: the builder writes a timespec's address in addr2, which IORING_TIMEOUT_IMMEDIATE_ARG would turn into a nanosecond count. ORed into `timeout_flags` with the bits the op sets itself. Optional.
  * @returns void: the SQE is filled in place.
  */
 export function prepLinkTimeoutUpdate(sqe: SqeTarget, ts: Timespec, opId: number, flags?: number): void {
+  if (sqe.unsupportedOps?.[12] === 1) opUnsupported('prepLinkTimeoutUpdate', 12, 'IORING_OP_TIMEOUT_REMOVE', '5.15');
   const tsChecked = checkTimespec('prepLinkTimeoutUpdate: ts', ts);
   const opIdValue = checkOpId('prepLinkTimeoutUpdate: opId', opId);
-  const flagsValue = flags === undefined ? 0 : checkFlags('prepLinkTimeoutUpdate: flags', flags, 0xff, 'TimeoutFlags');
+  const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepLinkTimeoutUpdate: flags', flags, 0x7f, 'TimeoutFlags', 0x80, 'IORING_TIMEOUT_IMMEDIATE_ARG=0x80', 'the builder writes a timespec\'s address in addr2, which IORING_TIMEOUT_IMMEDIATE_ARG would turn into a nanosecond count');
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -667,6 +655,7 @@ export function prepLinkTimeoutUpdate(sqe: SqeTarget, ts: Timespec, opId: number
  * @returns void: the SQE is filled in place.
  */
 export function prepAccept(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView | null, flags?: number): void {
+  if (sqe.unsupportedOps?.[13] === 1) opUnsupported('prepAccept', 13, 'IORING_OP_ACCEPT', '5.5');
   const fdValue = fileNumber('prepAccept: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   if (addr != null) checkView('prepAccept: addr', addr);
@@ -699,6 +688,7 @@ export function prepAccept(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView | 
  * @returns void: the SQE is filled in place.
  */
 export function prepAcceptDirect(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView | null, flags: number, fileIndex: number | 'alloc'): void {
+  if (sqe.unsupportedOps?.[13] === 1) opUnsupported('prepAcceptDirect', 13, 'IORING_OP_ACCEPT', '5.15');
   const fdValue = fileNumber('prepAcceptDirect: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   if (addr != null) checkView('prepAcceptDirect: addr', addr);
@@ -737,6 +727,7 @@ export function prepAcceptDirect(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferV
  * @returns void: the SQE is filled in place.
  */
 export function prepMultishotAccept(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView | null, flags?: number): void {
+  if (sqe.unsupportedOps?.[13] === 1) opUnsupported('prepMultishotAccept', 13, 'IORING_OP_ACCEPT', '5.19');
   const fdValue = fileNumber('prepMultishotAccept: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   if (addr != null) checkView('prepMultishotAccept: addr', addr);
@@ -774,6 +765,7 @@ export function prepMultishotAccept(sqe: SqeTarget, fd: FileRef, addr: ArrayBuff
  * @returns void: the SQE is filled in place.
  */
 export function prepMultishotAcceptDirect(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView | null, flags?: number): void {
+  if (sqe.unsupportedOps?.[13] === 1) opUnsupported('prepMultishotAcceptDirect', 13, 'IORING_OP_ACCEPT', '5.19');
   const fdValue = fileNumber('prepMultishotAcceptDirect: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   if (addr != null) checkView('prepMultishotAcceptDirect: addr', addr);
@@ -802,12 +794,13 @@ export function prepMultishotAcceptDirect(sqe: SqeTarget, fd: FileRef, addr: Arr
  *
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param opId - The request to cancel (ignored with IORING_ASYNC_CANCEL_ANY). The op id the ring gave the target operation (written as its tagged user_data).
- * @param flags - IORING_ASYNC_CANCEL_ALL, IORING_ASYNC_CANCEL_ANY, IORING_ASYNC_CANCEL_OP, ... (5.19+); 0 to cancel one request by id. `AsyncCancelFlags` (constants.ts) bits; unknown bits are refused. Optional.
+ * @param flags - IORING_ASYNC_CANCEL_ALL (every request with this op id) or IORING_ASYNC_CANCEL_ANY (any request at all), 5.19+; 0 to cancel one request by id. `AsyncCancelFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_ASYNC_CANCEL_FD`, `IORING_ASYNC_CANCEL_FD_FIXED`, `IORING_ASYNC_CANCEL_OP`. Why: prepCancel keys on the op id (prepCancelFd is the fd form), and IORING_ASYNC_CANCEL_OP would match on an opcode in len, which it does not write. Optional.
  * @returns void: the SQE is filled in place.
  */
 export function prepCancel(sqe: SqeTarget, opId: number, flags?: number): void {
+  if (sqe.unsupportedOps?.[14] === 1) opUnsupported('prepCancel', 14, 'IORING_OP_ASYNC_CANCEL', '5.5');
   const opIdValue = checkOpId('prepCancel: opId', opId);
-  const flagsValue = flags === undefined ? 0 : checkFlags('prepCancel: flags', flags, 0x3f, 'AsyncCancelFlags');
+  const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepCancel: flags', flags, 0x15, 'AsyncCancelFlags', 0x2a, 'IORING_ASYNC_CANCEL_FD=0x2|IORING_ASYNC_CANCEL_FD_FIXED=0x8|IORING_ASYNC_CANCEL_OP=0x20', 'prepCancel keys on the op id (prepCancelFd is the fd form), and IORING_ASYNC_CANCEL_OP would match on an opcode in len, which it does not write');
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -828,13 +821,14 @@ export function prepCancel(sqe: SqeTarget, opId: number, flags?: number): void {
  *
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The file whose requests to cancel. A FixedFile sets IORING_ASYNC_CANCEL_FD_FIXED (6.0+). A {@link FixedFile} (registered file slot) writes its index and sets `IORING_ASYNC_CANCEL_FD_FIXED` in `cancel_flags`.
- * @param flags - IORING_ASYNC_CANCEL_ALL to cancel every match; IORING_ASYNC_CANCEL_FD is added for you. `AsyncCancelFlags` (constants.ts) bits; unknown bits are refused. ORed into `cancel_flags` with the bits the op sets itself. Optional.
+ * @param flags - IORING_ASYNC_CANCEL_ALL to cancel every match; IORING_ASYNC_CANCEL_FD is added for you. `AsyncCancelFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_ASYNC_CANCEL_FD_FIXED`, `IORING_ASYNC_CANCEL_USERDATA`, `IORING_ASYNC_CANCEL_OP`. Why: IORING_ASYNC_CANCEL_FD_FIXED is set only when fd is a FixedFile (with a plain descriptor the kernel would read it as a slot), and USERDATA and OP would match on addr and len, which this builder does not write. ORed into `cancel_flags` with the bits the op sets itself. Optional.
  * @returns void: the SQE is filled in place.
  */
 export function prepCancelFd(sqe: SqeTarget, fd: FileRef, flags?: number): void {
+  if (sqe.unsupportedOps?.[14] === 1) opUnsupported('prepCancelFd', 14, 'IORING_OP_ASYNC_CANCEL', '5.19');
   const fdValue = fileNumber('prepCancelFd: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
-  const flagsValue = flags === undefined ? 0 : checkFlags('prepCancelFd: flags', flags, 0x3f, 'AsyncCancelFlags');
+  const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepCancelFd: flags', flags, 0x7, 'AsyncCancelFlags', 0x38, 'IORING_ASYNC_CANCEL_FD_FIXED=0x8|IORING_ASYNC_CANCEL_USERDATA=0x10|IORING_ASYNC_CANCEL_OP=0x20', 'IORING_ASYNC_CANCEL_FD_FIXED is set only when fd is a FixedFile (with a plain descriptor the kernel would read it as a slot), and USERDATA and OP would match on addr and len, which this builder does not write');
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -854,13 +848,14 @@ export function prepCancelFd(sqe: SqeTarget, fd: FileRef, flags?: number): void 
  *
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param ts - Relative span, or an absolute time with IORING_TIMEOUT_ABS. Copied into a `struct __kernel_timespec` that is pinned until the op's final CQE.
- * @param flags - IORING_TIMEOUT_ABS and clock flags. `TimeoutFlags` (constants.ts) bits; unknown bits are refused. Optional.
+ * @param flags - IORING_TIMEOUT_ABS and clock flags. `TimeoutFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_TIMEOUT_UPDATE`, `IORING_LINK_TIMEOUT_UPDATE`, `IORING_TIMEOUT_IMMEDIATE_ARG`. Why: the builder writes a timespec's address in addr, which IORING_TIMEOUT_IMMEDIATE_ARG would turn into a nanosecond count, and the update bits belong to prepTimeoutUpdate and prepLinkTimeoutUpdate. Optional.
  * @returns void: the SQE is filled in place.
  * @see {@link prepLinkTimeoutUpdate}
  */
 export function prepLinkTimeout(sqe: SqeTarget, ts: Timespec, flags?: number): void {
+  if (sqe.unsupportedOps?.[15] === 1) opUnsupported('prepLinkTimeout', 15, 'IORING_OP_LINK_TIMEOUT', '5.5');
   const tsChecked = checkTimespec('prepLinkTimeout: ts', ts);
-  const flagsValue = flags === undefined ? 0 : checkFlags('prepLinkTimeout: flags', flags, 0xff, 'TimeoutFlags');
+  const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepLinkTimeout: flags', flags, 0x6d, 'TimeoutFlags', 0x92, 'IORING_TIMEOUT_UPDATE=0x2|IORING_LINK_TIMEOUT_UPDATE=0x10|IORING_TIMEOUT_IMMEDIATE_ARG=0x80', 'the builder writes a timespec\'s address in addr, which IORING_TIMEOUT_IMMEDIATE_ARG would turn into a nanosecond count, and the update bits belong to prepTimeoutUpdate and prepLinkTimeoutUpdate');
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -884,6 +879,7 @@ export function prepLinkTimeout(sqe: SqeTarget, ts: Timespec, flags?: number): v
  * @returns void: the SQE is filled in place.
  */
 export function prepConnect(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView): void {
+  if (sqe.unsupportedOps?.[16] === 1) opUnsupported('prepConnect', 16, 'IORING_OP_CONNECT', '5.5');
   const fdValue = fileNumber('prepConnect: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   checkView('prepConnect: addr', addr);
@@ -912,6 +908,7 @@ export function prepConnect(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView):
  * @returns void: the SQE is filled in place.
  */
 export function prepFallocate(sqe: SqeTarget, fd: FileRef, mode: number, offset: number | bigint, len: number | bigint): void {
+  if (sqe.unsupportedOps?.[17] === 1) opUnsupported('prepFallocate', 17, 'IORING_OP_FALLOCATE', '5.6');
   const fdValue = fileNumber('prepFallocate: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const modeValue = checkFlags('prepFallocate: mode', mode, -1, 'FallocFlags');
@@ -945,6 +942,7 @@ export function prepFallocate(sqe: SqeTarget, fd: FileRef, mode: number, offset:
  * @returns void: the SQE is filled in place.
  */
 export function prepOpenat(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, flags: number, mode?: number): void {
+  if (sqe.unsupportedOps?.[18] === 1) opUnsupported('prepOpenat', 18, 'IORING_OP_OPENAT', '5.6');
   const dirfdValue = fileNumber('prepOpenat: dirfd', dirfd, true, false);
   const pathChecked = checkCString('prepOpenat: path', path);
   const flagsValue = checkFlags('prepOpenat: flags', flags, -1, 'OpenFlags');
@@ -977,6 +975,7 @@ export function prepOpenat(sqe: SqeTarget, dirfd: number | FdLike, path: string 
  * @returns void: the SQE is filled in place.
  */
 export function prepOpenatDirect(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, flags: number, mode: number, fileIndex: number | 'alloc'): void {
+  if (sqe.unsupportedOps?.[18] === 1) opUnsupported('prepOpenatDirect', 18, 'IORING_OP_OPENAT', '5.15');
   const dirfdValue = fileNumber('prepOpenatDirect: dirfd', dirfd, true, false);
   const pathChecked = checkCString('prepOpenatDirect: path', path);
   const flagsValue = checkFlags('prepOpenatDirect: flags', flags, -1, 'OpenFlags');
@@ -1005,6 +1004,7 @@ export function prepOpenatDirect(sqe: SqeTarget, dirfd: number | FdLike, path: s
  * @returns void: the SQE is filled in place.
  */
 export function prepClose(sqe: SqeTarget, fd: number | FdLike): void {
+  if (sqe.unsupportedOps?.[19] === 1) opUnsupported('prepClose', 19, 'IORING_OP_CLOSE', '5.6');
   const fdValue = fileNumber('prepClose: fd', fd, false, false);
   const view = sqe.view;
   const at = sqe.offset;
@@ -1025,6 +1025,7 @@ export function prepClose(sqe: SqeTarget, fd: number | FdLike): void {
  * @returns void: the SQE is filled in place.
  */
 export function prepCloseDirect(sqe: SqeTarget, fileIndex: number): void {
+  if (sqe.unsupportedOps?.[19] === 1) opUnsupported('prepCloseDirect', 19, 'IORING_OP_CLOSE', '5.15');
   const fileIndexValue = checkIntRange('prepCloseDirect: fileIndex', fileIndex, 0, 0xfffffffd) + 1;
   const view = sqe.view;
   const at = sqe.offset;
@@ -1049,6 +1050,7 @@ export function prepCloseDirect(sqe: SqeTarget, fileIndex: number): void {
  * @returns void: the SQE is filled in place.
  */
 export function prepFilesUpdate(sqe: SqeTarget, fds: ArrayBufferView, nrFds: number, offset: number | 'alloc'): void {
+  if (sqe.unsupportedOps?.[20] === 1) opUnsupported('prepFilesUpdate', 20, 'IORING_OP_FILES_UPDATE', '5.6');
   checkView('prepFilesUpdate: fds', fds);
   const nrFdsValue = checkU32('prepFilesUpdate: nrFds', nrFds);
   const offsetValue = offset === 'alloc' ? 0xffffffff : checkIntRange('prepFilesUpdate: offset', offset, 0, 0xffffffff);
@@ -1079,6 +1081,7 @@ export function prepFilesUpdate(sqe: SqeTarget, fds: ArrayBufferView, nrFds: num
  * @returns void: the SQE is filled in place.
  */
 export function prepStatx(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, flags: number, mask: number, statxbuf: ArrayBufferView): void {
+  if (sqe.unsupportedOps?.[21] === 1) opUnsupported('prepStatx', 21, 'IORING_OP_STATX', '5.6');
   const dirfdValue = fileNumber('prepStatx: dirfd', dirfd, true, false);
   const pathChecked = checkCString('prepStatx: path', path);
   const flagsValue = checkFlags('prepStatx: flags', flags, -1, 'AtFlags');
@@ -1111,6 +1114,7 @@ export function prepStatx(sqe: SqeTarget, dirfd: number | FdLike, path: string |
  * @returns void: the SQE is filled in place.
  */
 export function prepRead(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nbytes: number, offset: number | bigint): void {
+  if (sqe.unsupportedOps?.[22] === 1) opUnsupported('prepRead', 22, 'IORING_OP_READ', '5.6');
   const fdValue = fileNumber('prepRead: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   checkView('prepRead: buf', buf);
@@ -1142,6 +1146,7 @@ export function prepRead(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nbyt
  * @returns void: the SQE is filled in place.
  */
 export function prepWrite(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nbytes: number, offset: number | bigint): void {
+  if (sqe.unsupportedOps?.[23] === 1) opUnsupported('prepWrite', 23, 'IORING_OP_WRITE', '5.6');
   const fdValue = fileNumber('prepWrite: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   checkView('prepWrite: buf', buf);
@@ -1173,6 +1178,7 @@ export function prepWrite(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nby
  * @returns void: the SQE is filled in place.
  */
 export function prepFadvise(sqe: SqeTarget, fd: FileRef, offset: number | bigint, len: number, advice: number): void {
+  if (sqe.unsupportedOps?.[24] === 1) opUnsupported('prepFadvise', 24, 'IORING_OP_FADVISE', '5.6');
   const fdValue = fileNumber('prepFadvise: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const offsetValue = checkU64('prepFadvise: offset', offset);
@@ -1205,6 +1211,7 @@ export function prepFadvise(sqe: SqeTarget, fd: FileRef, offset: number | bigint
  * @returns void: the SQE is filled in place.
  */
 export function prepMadvise(sqe: SqeTarget, addr: number | bigint, length: number, advice: number): void {
+  if (sqe.unsupportedOps?.[25] === 1) opUnsupported('prepMadvise', 25, 'IORING_OP_MADVISE', '5.6');
   const addrValue = checkU64('prepMadvise: addr', addr);
   const lengthValue = checkU32('prepMadvise: length', length);
   const adviceValue = checkU32('prepMadvise: advice', advice);
@@ -1233,6 +1240,7 @@ export function prepMadvise(sqe: SqeTarget, addr: number | bigint, length: numbe
  * @returns void: the SQE is filled in place.
  */
 export function prepSend(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len?: number, flags?: number): void {
+  if (sqe.unsupportedOps?.[26] === 1) opUnsupported('prepSend', 26, 'IORING_OP_SEND', '5.6');
   const fdValue = fileNumber('prepSend: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   checkView('prepSend: buf', buf);
@@ -1266,6 +1274,7 @@ export function prepSend(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len?
  * @returns void: the SQE is filled in place.
  */
 export function prepSendto(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len: number, flags: number, addr: ArrayBufferView, addrLen: number): void {
+  if (sqe.unsupportedOps?.[26] === 1) opUnsupported('prepSendto', 26, 'IORING_OP_SEND', '6.1');
   const fdValue = fileNumber('prepSendto: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   checkView('prepSendto: buf', buf);
@@ -1304,6 +1313,7 @@ export function prepSendto(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, le
  * @returns void: the SQE is filled in place.
  */
 export function prepRecv(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len?: number, flags?: number): void {
+  if (sqe.unsupportedOps?.[27] === 1) opUnsupported('prepRecv', 27, 'IORING_OP_RECV', '5.6');
   const fdValue = fileNumber('prepRecv: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   checkView('prepRecv: buf', buf);
@@ -1342,6 +1352,7 @@ export function prepRecv(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len?
  * @returns void: the SQE is filled in place.
  */
 export function prepRecvMultishot(sqe: SqeTarget, fd: FileRef, len: number, flags: number, bufGroup: number): void {
+  if (sqe.unsupportedOps?.[27] === 1) opUnsupported('prepRecvMultishot', 27, 'IORING_OP_RECV', '6.0');
   const fdValue = fileNumber('prepRecvMultishot: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const lenValue = checkU32('prepRecvMultishot: len', len);
@@ -1375,6 +1386,7 @@ export function prepRecvMultishot(sqe: SqeTarget, fd: FileRef, len: number, flag
  * @returns void: the SQE is filled in place.
  */
 export function prepOpenat2(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, how: ArrayBufferView): void {
+  if (sqe.unsupportedOps?.[28] === 1) opUnsupported('prepOpenat2', 28, 'IORING_OP_OPENAT2', '5.6');
   const dirfdValue = fileNumber('prepOpenat2: dirfd', dirfd, true, false);
   const pathChecked = checkCString('prepOpenat2: path', path);
   checkView('prepOpenat2: how', how);
@@ -1406,6 +1418,7 @@ export function prepOpenat2(sqe: SqeTarget, dirfd: number | FdLike, path: string
  * @returns void: the SQE is filled in place.
  */
 export function prepOpenat2Direct(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, how: ArrayBufferView, fileIndex: number | 'alloc'): void {
+  if (sqe.unsupportedOps?.[28] === 1) opUnsupported('prepOpenat2Direct', 28, 'IORING_OP_OPENAT2', '5.15');
   const dirfdValue = fileNumber('prepOpenat2Direct: dirfd', dirfd, true, false);
   const pathChecked = checkCString('prepOpenat2Direct: path', path);
   checkView('prepOpenat2Direct: how', how);
@@ -1437,6 +1450,7 @@ export function prepOpenat2Direct(sqe: SqeTarget, dirfd: number | FdLike, path: 
  * @returns void: the SQE is filled in place.
  */
 export function prepEpollCtl(sqe: SqeTarget, epfd: number | FdLike, fd: number | FdLike, op: number, event?: ArrayBufferView): void {
+  if (sqe.unsupportedOps?.[29] === 1) opUnsupported('prepEpollCtl', 29, 'IORING_OP_EPOLL_CTL', '5.6');
   const epfdValue = fileNumber('prepEpollCtl: epfd', epfd, false, false);
   const fdValue = fileNumber('prepEpollCtl: fd', fd, false, false);
   const opValue = checkU32('prepEpollCtl: op', op);
@@ -1465,10 +1479,11 @@ export function prepEpollCtl(sqe: SqeTarget, epfd: number | FdLike, fd: number |
  * @param fdOut - Destination file. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param offOut - Offset in the destination; must be -1 when the destination is a pipe. A file offset: 0 to 2^63 - 1 (a bigint past 2^53), or -1 for the current position.
  * @param nbytes - Most bytes to move.
- * @param spliceFlags - SPLICE_F_* flags from <fcntl.h> (SPLICE_F_MOVE, SPLICE_F_NONBLOCK, ...); SPLICE_F_FD_IN_FIXED is set for you when fdIn is a FixedFile. `SpliceFlags` (constants.ts) bits; other bits are passed on too. ORed into `splice_flags` with the bits the op sets itself. Optional.
+ * @param spliceFlags - SPLICE_F_* flags from <fcntl.h> (SPLICE_F_MOVE, SPLICE_F_NONBLOCK, ...); SPLICE_F_FD_IN_FIXED is set for you when fdIn is a FixedFile. `SpliceFlags` (constants.ts) bits; other bits are passed on too. Refused here: `SPLICE_F_FD_IN_FIXED`. Why: it is set only when fdIn is a FixedFile; with a plain descriptor the kernel would read fdIn as a registered-file slot. ORed into `splice_flags` with the bits the op sets itself. Optional.
  * @returns void: the SQE is filled in place.
  */
 export function prepSplice(sqe: SqeTarget, fdIn: FileRef, offIn: number | bigint, fdOut: FileRef, offOut: number | bigint, nbytes: number, spliceFlags?: number): void {
+  if (sqe.unsupportedOps?.[30] === 1) opUnsupported('prepSplice', 30, 'IORING_OP_SPLICE', '5.7');
   const fdInValue = fileNumber('prepSplice: fdIn', fdIn, false, true);
   const fdInIsFixed = fdIn instanceof FixedFile;
   const offInValue = checkOffset('prepSplice: offIn', offIn);
@@ -1476,7 +1491,7 @@ export function prepSplice(sqe: SqeTarget, fdIn: FileRef, offIn: number | bigint
   const fdOutIsFixed = fdOut instanceof FixedFile;
   const offOutValue = checkOffset('prepSplice: offOut', offOut);
   const nbytesValue = checkU32('prepSplice: nbytes', nbytes);
-  const spliceFlagsValue = spliceFlags === undefined ? 0 : checkFlags('prepSplice: spliceFlags', spliceFlags, -1, 'SpliceFlags');
+  const spliceFlagsValue = spliceFlags === undefined ? 0 : checkFlagsExcept('prepSplice: spliceFlags', spliceFlags, 0x7fffffff, 'SpliceFlags', 0x80000000, 'SPLICE_F_FD_IN_FIXED=0x80000000', 'it is set only when fdIn is a FixedFile; with a plain descriptor the kernel would read fdIn as a registered-file slot');
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -1507,6 +1522,7 @@ export function prepSplice(sqe: SqeTarget, fdIn: FileRef, offIn: number | bigint
  * @see {@link prepRemoveBuffers}
  */
 export function prepProvideBuffers(sqe: SqeTarget, addr: ArrayBufferView, len: number, nr: number, bufGroup: number, bid: number): void {
+  if (sqe.unsupportedOps?.[31] === 1) opUnsupported('prepProvideBuffers', 31, 'IORING_OP_PROVIDE_BUFFERS', '5.7');
   checkView('prepProvideBuffers: addr', addr);
   const lenValue = checkU32('prepProvideBuffers: len', len);
   const nrValue = checkU32('prepProvideBuffers: nr', nr);
@@ -1537,6 +1553,7 @@ export function prepProvideBuffers(sqe: SqeTarget, addr: ArrayBufferView, len: n
  * @returns void: the SQE is filled in place.
  */
 export function prepRemoveBuffers(sqe: SqeTarget, nr: number, bufGroup: number): void {
+  if (sqe.unsupportedOps?.[32] === 1) opUnsupported('prepRemoveBuffers', 32, 'IORING_OP_REMOVE_BUFFERS', '5.7');
   const nrValue = checkU32('prepRemoveBuffers: nr', nr);
   const bufGroupValue = checkU16('prepRemoveBuffers: bufGroup', bufGroup);
   const view = sqe.view;
@@ -1558,16 +1575,17 @@ export function prepRemoveBuffers(sqe: SqeTarget, nr: number, bufGroup: number):
  * @param fdIn - Source pipe; a FixedFile sets SPLICE_F_FD_IN_FIXED. A {@link FixedFile} (registered file slot) writes its index and sets `SPLICE_F_FD_IN_FIXED` in `splice_flags`.
  * @param fdOut - Destination pipe. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param nbytes - Most bytes to duplicate.
- * @param spliceFlags - SPLICE_F_* flags from <fcntl.h> (SPLICE_F_MOVE, SPLICE_F_NONBLOCK, ...); SPLICE_F_FD_IN_FIXED is set for you when fdIn is a FixedFile. `SpliceFlags` (constants.ts) bits; other bits are passed on too. ORed into `splice_flags` with the bits the op sets itself. Optional.
+ * @param spliceFlags - SPLICE_F_* flags from <fcntl.h> (SPLICE_F_MOVE, SPLICE_F_NONBLOCK, ...); SPLICE_F_FD_IN_FIXED is set for you when fdIn is a FixedFile. `SpliceFlags` (constants.ts) bits; other bits are passed on too. Refused here: `SPLICE_F_FD_IN_FIXED`. Why: it is set only when fdIn is a FixedFile; with a plain descriptor the kernel would read fdIn as a registered-file slot. ORed into `splice_flags` with the bits the op sets itself. Optional.
  * @returns void: the SQE is filled in place.
  */
 export function prepTee(sqe: SqeTarget, fdIn: FileRef, fdOut: FileRef, nbytes: number, spliceFlags?: number): void {
+  if (sqe.unsupportedOps?.[33] === 1) opUnsupported('prepTee', 33, 'IORING_OP_TEE', '5.8');
   const fdInValue = fileNumber('prepTee: fdIn', fdIn, false, true);
   const fdInIsFixed = fdIn instanceof FixedFile;
   const fdOutValue = fileNumber('prepTee: fdOut', fdOut, false, true);
   const fdOutIsFixed = fdOut instanceof FixedFile;
   const nbytesValue = checkU32('prepTee: nbytes', nbytes);
-  const spliceFlagsValue = spliceFlags === undefined ? 0 : checkFlags('prepTee: spliceFlags', spliceFlags, -1, 'SpliceFlags');
+  const spliceFlagsValue = spliceFlags === undefined ? 0 : checkFlagsExcept('prepTee: spliceFlags', spliceFlags, 0x7fffffff, 'SpliceFlags', 0x80000000, 'SPLICE_F_FD_IN_FIXED=0x80000000', 'it is set only when fdIn is a FixedFile; with a plain descriptor the kernel would read fdIn as a registered-file slot');
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -1592,6 +1610,7 @@ export function prepTee(sqe: SqeTarget, fdIn: FileRef, fdOut: FileRef, nbytes: n
  * @returns void: the SQE is filled in place.
  */
 export function prepShutdown(sqe: SqeTarget, fd: FileRef, how: number): void {
+  if (sqe.unsupportedOps?.[34] === 1) opUnsupported('prepShutdown', 34, 'IORING_OP_SHUTDOWN', '5.11');
   const fdValue = fileNumber('prepShutdown: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const howValue = checkU32('prepShutdown: how', how);
@@ -1620,6 +1639,7 @@ export function prepShutdown(sqe: SqeTarget, fd: FileRef, how: number): void {
  * @returns void: the SQE is filled in place.
  */
 export function prepRenameat(sqe: SqeTarget, oldDirfd: number | FdLike, oldPath: string | Uint8Array, newDirfd: number | FdLike, newPath: string | Uint8Array, flags?: number): void {
+  if (sqe.unsupportedOps?.[35] === 1) opUnsupported('prepRenameat', 35, 'IORING_OP_RENAMEAT', '5.11');
   const oldDirfdValue = fileNumber('prepRenameat: oldDirfd', oldDirfd, true, false);
   const oldPathChecked = checkCString('prepRenameat: oldPath', oldPath);
   const newDirfdValue = fileNumber('prepRenameat: newDirfd', newDirfd, true, false);
@@ -1650,6 +1670,7 @@ export function prepRenameat(sqe: SqeTarget, oldDirfd: number | FdLike, oldPath:
  * @returns void: the SQE is filled in place.
  */
 export function prepUnlinkat(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, flags?: number): void {
+  if (sqe.unsupportedOps?.[36] === 1) opUnsupported('prepUnlinkat', 36, 'IORING_OP_UNLINKAT', '5.11');
   const dirfdValue = fileNumber('prepUnlinkat: dirfd', dirfd, true, false);
   const pathChecked = checkCString('prepUnlinkat: path', path);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepUnlinkat: flags', flags, -1, 'AtFlags');
@@ -1676,6 +1697,7 @@ export function prepUnlinkat(sqe: SqeTarget, dirfd: number | FdLike, path: strin
  * @returns void: the SQE is filled in place.
  */
 export function prepMkdirat(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, mode: number): void {
+  if (sqe.unsupportedOps?.[37] === 1) opUnsupported('prepMkdirat', 37, 'IORING_OP_MKDIRAT', '5.15');
   const dirfdValue = fileNumber('prepMkdirat: dirfd', dirfd, true, false);
   const pathChecked = checkCString('prepMkdirat: path', path);
   const modeValue = checkU32('prepMkdirat: mode', mode);
@@ -1702,6 +1724,7 @@ export function prepMkdirat(sqe: SqeTarget, dirfd: number | FdLike, path: string
  * @returns void: the SQE is filled in place.
  */
 export function prepSymlinkat(sqe: SqeTarget, target: string | Uint8Array, newDirfd: number | FdLike, linkPath: string | Uint8Array): void {
+  if (sqe.unsupportedOps?.[38] === 1) opUnsupported('prepSymlinkat', 38, 'IORING_OP_SYMLINKAT', '5.15');
   const targetChecked = checkCString('prepSymlinkat: target', target);
   const newDirfdValue = fileNumber('prepSymlinkat: newDirfd', newDirfd, true, false);
   const linkPathChecked = checkCString('prepSymlinkat: linkPath', linkPath);
@@ -1730,6 +1753,7 @@ export function prepSymlinkat(sqe: SqeTarget, target: string | Uint8Array, newDi
  * @returns void: the SQE is filled in place.
  */
 export function prepLinkat(sqe: SqeTarget, oldDirfd: number | FdLike, oldPath: string | Uint8Array, newDirfd: number | FdLike, newPath: string | Uint8Array, flags?: number): void {
+  if (sqe.unsupportedOps?.[39] === 1) opUnsupported('prepLinkat', 39, 'IORING_OP_LINKAT', '5.15');
   const oldDirfdValue = fileNumber('prepLinkat: oldDirfd', oldDirfd, true, false);
   const oldPathChecked = checkCString('prepLinkat: oldPath', oldPath);
   const newDirfdValue = fileNumber('prepLinkat: newDirfd', newDirfd, true, false);
@@ -1758,16 +1782,15 @@ export function prepLinkat(sqe: SqeTarget, oldDirfd: number | FdLike, oldPath: s
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The target io_uring (its descriptor, or a FixedFile for a registered ring fd). A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param len - Value the target CQE carries in res.
- * @param data - user_data of the CQE posted on the target ring. Keep it below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids. A number up to 2^53, or a bigint for the full 64-bit range.
- * @param flags - IORING_MSG_RING_CQE_SKIP (fd passing only: install without posting a CQE on the target); 0 for none. `MsgRingFlags` (constants.ts) bits; unknown bits are refused. Optional.
+ * @param data - user_data of the CQE posted on the target ring, below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids, so they are refused. A number up to 2^53, or a bigint below 2^63; larger values are refused.
  * @returns void: the SQE is filled in place.
  */
-export function prepMsgRing(sqe: SqeTarget, fd: FileRef, len: number, data: number | bigint, flags?: number): void {
+export function prepMsgRing(sqe: SqeTarget, fd: FileRef, len: number, data: number | bigint): void {
+  if (sqe.unsupportedOps?.[40] === 1) opUnsupported('prepMsgRing', 40, 'IORING_OP_MSG_RING', '5.18');
   const fdValue = fileNumber('prepMsgRing: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const lenValue = checkU32('prepMsgRing: len', len);
-  const dataValue = checkU64('prepMsgRing: data', data);
-  const flagsValue = flags === undefined ? 0 : checkFlags('prepMsgRing: flags', flags, 0x3, 'MsgRingFlags');
+  const dataValue = checkU64Bits('prepMsgRing: data', data, 63);
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -1776,7 +1799,6 @@ export function prepMsgRing(sqe: SqeTarget, fd: FileRef, len: number, data: numb
   view.setUint8(at + 1, fdIsFixed ? 1 : 0); // flags: IOSQE_FIXED_FILE when fd is a FixedFile
   view.setUint32(at + 24, lenValue, true); // len: len
   setU64(view, at + 8, dataValue); // off: data
-  view.setUint32(at + 28, flagsValue, true); // msg_ring_flags: flags
 }
 
 /**
@@ -1791,23 +1813,22 @@ export function prepMsgRing(sqe: SqeTarget, fd: FileRef, len: number, data: numb
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The target io_uring (its descriptor, or a FixedFile for a registered ring fd). A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param len - Value the target CQE carries in res.
- * @param data - user_data of the CQE posted on the target ring. Keep it below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids. A number up to 2^53, or a bigint for the full 64-bit range.
- * @param flags - Normally 0; IORING_MSG_RING_FLAGS_PASS is added for you. `MsgRingFlags` (constants.ts) bits; unknown bits are refused. ORed into `msg_ring_flags` with the bits the op sets itself.
+ * @param data - user_data of the CQE posted on the target ring, below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids, so they are refused. A number up to 2^53, or a bigint below 2^63; larger values are refused.
  * @param cqeFlags - Value the target CQE carries in flags.
  * @returns void: the SQE is filled in place.
  */
-export function prepMsgRingCqeFlags(sqe: SqeTarget, fd: FileRef, len: number, data: number | bigint, flags: number, cqeFlags: number): void {
+export function prepMsgRingCqeFlags(sqe: SqeTarget, fd: FileRef, len: number, data: number | bigint, cqeFlags: number): void {
+  if (sqe.unsupportedOps?.[40] === 1) opUnsupported('prepMsgRingCqeFlags', 40, 'IORING_OP_MSG_RING', '6.3');
   const fdValue = fileNumber('prepMsgRingCqeFlags: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const lenValue = checkU32('prepMsgRingCqeFlags: len', len);
-  const dataValue = checkU64('prepMsgRingCqeFlags: data', data);
-  const flagsValue = checkFlags('prepMsgRingCqeFlags: flags', flags, 0x3, 'MsgRingFlags');
+  const dataValue = checkU64Bits('prepMsgRingCqeFlags: data', data, 63);
   const cqeFlagsValue = checkU32('prepMsgRingCqeFlags: cqeFlags', cqeFlags);
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
   view.setUint8(at, 40); // opcode: IORING_OP_MSG_RING
-  view.setUint32(at + 28, flagsValue | 2, true); // msg_ring_flags: IORING_MSG_RING_FLAGS_PASS | flags
+  view.setUint32(at + 28, 2, true); // msg_ring_flags: IORING_MSG_RING_FLAGS_PASS
   view.setInt32(at + 4, fdValue, true); // fd: fd
   view.setUint8(at + 1, fdIsFixed ? 1 : 0); // flags: IOSQE_FIXED_FILE when fd is a FixedFile
   view.setUint32(at + 24, lenValue, true); // len: len
@@ -1828,17 +1849,18 @@ export function prepMsgRingCqeFlags(sqe: SqeTarget, fd: FileRef, len: number, da
  * @param fd - The target io_uring (its descriptor, or a FixedFile for a registered ring fd). A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param sourceFd - Slot of this ring's registered file table holding the file to send. A slot of the registered file table.
  * @param targetFd - Slot in the target ring's table, or 'alloc' to let the target pick one (the target CQE then reports it). A slot of the registered file table (written as slot + 1; 0 means none); 'alloc' lets the kernel pick a free slot (`IORING_FILE_INDEX_ALLOC`) and return it in res.
- * @param data - user_data of the CQE posted on the target ring. Keep it below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids. A number up to 2^53, or a bigint for the full 64-bit range.
- * @param flags - IORING_MSG_RING_CQE_SKIP (fd passing only: install without posting a CQE on the target); 0 for none. `MsgRingFlags` (constants.ts) bits; unknown bits are refused. Optional.
+ * @param data - user_data of the CQE posted on the target ring, below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids, so they are refused. A number up to 2^53, or a bigint below 2^63; larger values are refused.
+ * @param flags - IORING_MSG_RING_CQE_SKIP (fd passing only: install without posting a CQE on the target); 0 for none. `MsgRingFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_MSG_RING_FLAGS_PASS`. Why: it passes CQE flags with a data message (prepMsgRingCqeFlags); here file_index is the target slot. Optional.
  * @returns void: the SQE is filled in place.
  */
 export function prepMsgRingFd(sqe: SqeTarget, fd: FileRef, sourceFd: number, targetFd: number | 'alloc', data: number | bigint, flags?: number): void {
+  if (sqe.unsupportedOps?.[40] === 1) opUnsupported('prepMsgRingFd', 40, 'IORING_OP_MSG_RING', '6.0');
   const fdValue = fileNumber('prepMsgRingFd: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const sourceFdValue = checkIntRange('prepMsgRingFd: sourceFd', sourceFd, 0, 0xffffffff);
   const targetFdValue = targetFd === 'alloc' ? 0xffffffff : checkIntRange('prepMsgRingFd: targetFd', targetFd, 0, 0xfffffffd) + 1;
-  const dataValue = checkU64('prepMsgRingFd: data', data);
-  const flagsValue = flags === undefined ? 0 : checkFlags('prepMsgRingFd: flags', flags, 0x3, 'MsgRingFlags');
+  const dataValue = checkU64Bits('prepMsgRingFd: data', data, 63);
+  const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepMsgRingFd: flags', flags, 0x1, 'MsgRingFlags', 0x2, 'IORING_MSG_RING_FLAGS_PASS=0x2', 'it passes CQE flags with a data message (prepMsgRingCqeFlags); here file_index is the target slot');
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -1864,16 +1886,17 @@ export function prepMsgRingFd(sqe: SqeTarget, fd: FileRef, sourceFd: number, tar
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The target io_uring (its descriptor, or a FixedFile for a registered ring fd). A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param sourceFd - Slot of this ring's registered file table holding the file to send. A slot of the registered file table.
- * @param data - user_data of the CQE posted on the target ring. Keep it below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids. A number up to 2^53, or a bigint for the full 64-bit range.
- * @param flags - IORING_MSG_RING_CQE_SKIP (fd passing only: install without posting a CQE on the target); 0 for none. `MsgRingFlags` (constants.ts) bits; unknown bits are refused. Optional.
+ * @param data - user_data of the CQE posted on the target ring, below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids, so they are refused. A number up to 2^53, or a bigint below 2^63; larger values are refused.
+ * @param flags - IORING_MSG_RING_CQE_SKIP (fd passing only: install without posting a CQE on the target); 0 for none. `MsgRingFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_MSG_RING_FLAGS_PASS`. Why: it passes CQE flags with a data message (prepMsgRingCqeFlags); here file_index is the target slot. Optional.
  * @returns void: the SQE is filled in place.
  */
 export function prepMsgRingFdAlloc(sqe: SqeTarget, fd: FileRef, sourceFd: number, data: number | bigint, flags?: number): void {
+  if (sqe.unsupportedOps?.[40] === 1) opUnsupported('prepMsgRingFdAlloc', 40, 'IORING_OP_MSG_RING', '6.0');
   const fdValue = fileNumber('prepMsgRingFdAlloc: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const sourceFdValue = checkIntRange('prepMsgRingFdAlloc: sourceFd', sourceFd, 0, 0xffffffff);
-  const dataValue = checkU64('prepMsgRingFdAlloc: data', data);
-  const flagsValue = flags === undefined ? 0 : checkFlags('prepMsgRingFdAlloc: flags', flags, 0x3, 'MsgRingFlags');
+  const dataValue = checkU64Bits('prepMsgRingFdAlloc: data', data, 63);
+  const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepMsgRingFdAlloc: flags', flags, 0x1, 'MsgRingFlags', 0x2, 'IORING_MSG_RING_FLAGS_PASS=0x2', 'it passes CQE flags with a data message (prepMsgRingCqeFlags); here file_index is the target slot');
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -1903,6 +1926,7 @@ export function prepMsgRingFdAlloc(sqe: SqeTarget, fd: FileRef, sourceFd: number
  * @returns void: the SQE is filled in place.
  */
 export function prepFsetxattr(sqe: SqeTarget, fd: FileRef, name: string | Uint8Array, value: ArrayBufferView, flags?: number, len?: number): void {
+  if (sqe.unsupportedOps?.[41] === 1) opUnsupported('prepFsetxattr', 41, 'IORING_OP_FSETXATTR', '5.19');
   const fdValue = fileNumber('prepFsetxattr: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const nameChecked = checkCString('prepFsetxattr: name', name);
@@ -1937,6 +1961,7 @@ export function prepFsetxattr(sqe: SqeTarget, fd: FileRef, name: string | Uint8A
  * @returns void: the SQE is filled in place.
  */
 export function prepSetxattr(sqe: SqeTarget, name: string | Uint8Array, value: ArrayBufferView, path: string | Uint8Array, flags?: number, len?: number): void {
+  if (sqe.unsupportedOps?.[42] === 1) opUnsupported('prepSetxattr', 42, 'IORING_OP_SETXATTR', '5.19');
   const nameChecked = checkCString('prepSetxattr: name', name);
   checkView('prepSetxattr: value', value);
   const pathChecked = checkCString('prepSetxattr: path', path);
@@ -1968,6 +1993,7 @@ export function prepSetxattr(sqe: SqeTarget, name: string | Uint8Array, value: A
  * @returns void: the SQE is filled in place.
  */
 export function prepFgetxattr(sqe: SqeTarget, fd: FileRef, name: string | Uint8Array, value: ArrayBufferView, len?: number): void {
+  if (sqe.unsupportedOps?.[43] === 1) opUnsupported('prepFgetxattr', 43, 'IORING_OP_FGETXATTR', '5.19');
   const fdValue = fileNumber('prepFgetxattr: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const nameChecked = checkCString('prepFgetxattr: name', name);
@@ -1999,6 +2025,7 @@ export function prepFgetxattr(sqe: SqeTarget, fd: FileRef, name: string | Uint8A
  * @returns void: the SQE is filled in place.
  */
 export function prepGetxattr(sqe: SqeTarget, name: string | Uint8Array, value: ArrayBufferView, path: string | Uint8Array, len?: number): void {
+  if (sqe.unsupportedOps?.[44] === 1) opUnsupported('prepGetxattr', 44, 'IORING_OP_GETXATTR', '5.19');
   const nameChecked = checkCString('prepGetxattr: name', name);
   checkView('prepGetxattr: value', value);
   const pathChecked = checkCString('prepGetxattr: path', path);
@@ -2029,6 +2056,7 @@ export function prepGetxattr(sqe: SqeTarget, name: string | Uint8Array, value: A
  * @returns void: the SQE is filled in place.
  */
 export function prepSocket(sqe: SqeTarget, domain: number, type: number, protocol: number): void {
+  if (sqe.unsupportedOps?.[45] === 1) opUnsupported('prepSocket', 45, 'IORING_OP_SOCKET', '5.19');
   const domainValue = checkU32('prepSocket: domain', domain);
   const typeValue = checkU32('prepSocket: type', type);
   const protocolValue = checkU32('prepSocket: protocol', protocol);
@@ -2058,6 +2086,7 @@ export function prepSocket(sqe: SqeTarget, domain: number, type: number, protoco
  * @returns void: the SQE is filled in place.
  */
 export function prepSocketDirect(sqe: SqeTarget, domain: number, type: number, protocol: number, fileIndex: number | 'alloc'): void {
+  if (sqe.unsupportedOps?.[45] === 1) opUnsupported('prepSocketDirect', 45, 'IORING_OP_SOCKET', '5.19');
   const domainValue = checkU32('prepSocketDirect: domain', domain);
   const typeValue = checkU32('prepSocketDirect: type', type);
   const protocolValue = checkU32('prepSocketDirect: protocol', protocol);
@@ -2090,6 +2119,7 @@ export function prepSocketDirect(sqe: SqeTarget, domain: number, type: number, p
  * @returns void: the SQE is filled in place.
  */
 export function prepSocketDirectAlloc(sqe: SqeTarget, domain: number, type: number, protocol: number): void {
+  if (sqe.unsupportedOps?.[45] === 1) opUnsupported('prepSocketDirectAlloc', 45, 'IORING_OP_SOCKET', '5.19');
   const domainValue = checkU32('prepSocketDirectAlloc: domain', domain);
   const typeValue = checkU32('prepSocketDirectAlloc: type', type);
   const protocolValue = checkU32('prepSocketDirectAlloc: protocol', protocol);
@@ -2117,6 +2147,7 @@ export function prepSocketDirectAlloc(sqe: SqeTarget, domain: number, type: numb
  * @returns void: the SQE is filled in place.
  */
 export function prepUringCmd(sqe: SqeTarget, cmdOp: number, fd: FileRef, cmd?: Uint8Array): void {
+  if (sqe.unsupportedOps?.[46] === 1) opUnsupported('prepUringCmd', 46, 'IORING_OP_URING_CMD', '5.19');
   const cmdOpValue = checkU32('prepUringCmd: cmdOp', cmdOp);
   const fdValue = fileNumber('prepUringCmd: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
@@ -2147,6 +2178,7 @@ export function prepUringCmd(sqe: SqeTarget, cmdOp: number, fd: FileRef, cmd?: U
  * @returns void: the SQE is filled in place.
  */
 export function prepCmdSock(sqe: SqeTarget, cmdOp: number, fd: FileRef, level: number, optname: number, optval?: ArrayBufferView): void {
+  if (sqe.unsupportedOps?.[46] === 1) opUnsupported('prepCmdSock', 46, 'IORING_OP_URING_CMD', '6.7');
   const cmdOpValue = checkU32('prepCmdSock: cmdOp', cmdOp);
   const fdValue = fileNumber('prepCmdSock: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
@@ -2180,15 +2212,16 @@ export function prepCmdSock(sqe: SqeTarget, cmdOp: number, fd: FileRef, level: n
  * @param buf - Data to send; stays in use until the notification CQE. Pinned (kept alive) until the op's final CQE; the kernel reads it.
  * @param len - Bytes to send (default and maximum: buf.byteLength). At most `buf.byteLength`.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on.
- * @param zcFlags - IORING_RECVSEND_POLL_FIRST, IORING_SEND_ZC_REPORT_USAGE (6.2+); 0 for none. `RecvSendFlags` (constants.ts) bits; unknown bits are refused. Optional.
+ * @param zcFlags - IORING_RECVSEND_POLL_FIRST, IORING_SEND_ZC_REPORT_USAGE (6.2+); 0 for none. `RecvSendFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_RECV_MULTISHOT`, `IORING_RECVSEND_FIXED_BUF`, `IORING_RECVSEND_BUNDLE`, `IORING_SEND_VECTORIZED`. Why: IORING_RECVSEND_FIXED_BUF belongs to prepSendZcFixed, which writes buf_index; IORING_SEND_VECTORIZED would make the kernel read addr as an iovec array, and the multishot and bundle bits are not for zero-copy sends. Optional.
  * @returns void: the SQE is filled in place.
  */
 export function prepSendZc(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len: number, flags: number, zcFlags?: number): void {
+  if (sqe.unsupportedOps?.[47] === 1) opUnsupported('prepSendZc', 47, 'IORING_OP_SEND_ZC', '6.0');
   const fdValue = fileNumber('prepSendZc: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   checkView('prepSendZc: buf', buf);
   const flagsValue = checkFlags('prepSendZc: flags', flags, -1, 'MsgFlags');
-  const zcFlagsValue = zcFlags === undefined ? 0 : checkFlags('prepSendZc: zcFlags', zcFlags, 0x3f, 'RecvSendFlags');
+  const zcFlagsValue = zcFlags === undefined ? 0 : checkFlagsExcept('prepSendZc: zcFlags', zcFlags, 0x9, 'RecvSendFlags', 0x36, 'IORING_RECV_MULTISHOT=0x2|IORING_RECVSEND_FIXED_BUF=0x4|IORING_RECVSEND_BUNDLE=0x10|IORING_SEND_VECTORIZED=0x20', 'IORING_RECVSEND_FIXED_BUF belongs to prepSendZcFixed, which writes buf_index; IORING_SEND_VECTORIZED would make the kernel read addr as an iovec array, and the multishot and bundle bits are not for zero-copy sends');
   const lenValue = checkLengthWithin('prepSendZc: len', len, buf);
   const view = sqe.view;
   const at = sqe.offset;
@@ -2218,16 +2251,17 @@ export function prepSendZc(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, le
  * @param buf - Data to send; must lie within registered buffer bufIndex. Pinned (kept alive) until the op's final CQE; the kernel reads it.
  * @param len - Bytes to send (default and maximum: buf.byteLength). At most `buf.byteLength`.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on.
- * @param zcFlags - IORING_RECVSEND_POLL_FIRST, IORING_SEND_ZC_REPORT_USAGE (6.2+); IORING_RECVSEND_FIXED_BUF is added for you. `RecvSendFlags` (constants.ts) bits; unknown bits are refused. ORed into `ioprio` with the bits the op sets itself.
+ * @param zcFlags - IORING_RECVSEND_POLL_FIRST, IORING_SEND_ZC_REPORT_USAGE (6.2+); IORING_RECVSEND_FIXED_BUF is added for you. `RecvSendFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_RECV_MULTISHOT`, `IORING_RECVSEND_BUNDLE`, `IORING_SEND_VECTORIZED`. Why: IORING_SEND_VECTORIZED would make the kernel read addr as an iovec array, and the multishot and bundle bits are not for zero-copy sends. ORed into `ioprio` with the bits the op sets itself.
  * @param bufIndex - Index of the registered buffer that contains the memory. Index of a registered buffer (u16).
  * @returns void: the SQE is filled in place.
  */
 export function prepSendZcFixed(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len: number, flags: number, zcFlags: number, bufIndex: number): void {
+  if (sqe.unsupportedOps?.[47] === 1) opUnsupported('prepSendZcFixed', 47, 'IORING_OP_SEND_ZC', '6.0');
   const fdValue = fileNumber('prepSendZcFixed: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   checkView('prepSendZcFixed: buf', buf);
   const flagsValue = checkFlags('prepSendZcFixed: flags', flags, -1, 'MsgFlags');
-  const zcFlagsValue = checkFlags('prepSendZcFixed: zcFlags', zcFlags, 0x3f, 'RecvSendFlags');
+  const zcFlagsValue = checkFlagsExcept('prepSendZcFixed: zcFlags', zcFlags, 0xd, 'RecvSendFlags', 0x32, 'IORING_RECV_MULTISHOT=0x2|IORING_RECVSEND_BUNDLE=0x10|IORING_SEND_VECTORIZED=0x20', 'IORING_SEND_VECTORIZED would make the kernel read addr as an iovec array, and the multishot and bundle bits are not for zero-copy sends');
   const bufIndexValue = checkU16('prepSendZcFixed: bufIndex', bufIndex);
   const lenValue = checkLengthWithin('prepSendZcFixed: len', len, buf);
   const view = sqe.view;
@@ -2256,11 +2290,12 @@ export function prepSendZcFixed(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferVie
  *
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The socket. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
- * @param msg - The message; its data stays in use until the notification CQE. Encoded as a `struct msghdr`; it, its iovec array and its name, data and control buffers are pinned until the op's final CQE.
+ * @param msg - The message; its data stays in use until the notification CQE. Its `struct msghdr` is rewritten for this op; it, its iovec array and its name, data and control buffers are pinned until the op's final CQE, after which `nameLength`, `controlLength` and `flags` read what the kernel wrote back.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
  */
 export function prepSendmsgZc(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: number): void {
+  if (sqe.unsupportedOps?.[48] === 1) opUnsupported('prepSendmsgZc', 48, 'IORING_OP_SENDMSG_ZC', '6.1');
   const fdValue = fileNumber('prepSendmsgZc: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const msgChecked = checkMsgHdr('prepSendmsgZc: msg', msg);
@@ -2272,7 +2307,7 @@ export function prepSendmsgZc(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: 
   view.setUint32(at + 24, 1, true); // len: 1
   view.setInt32(at + 4, fdValue, true); // fd: fd
   view.setUint8(at + 1, fdIsFixed ? 1 : 0); // flags: IOSQE_FIXED_FILE when fd is a FixedFile
-  setU64(view, at + 16, encodeMsgHdr(sqe, 'prepSendmsgZc: msg', msgChecked)); // addr: struct msghdr of msg
+  setU64(view, at + 16, encodeMsgHdr(sqe, msgChecked)); // addr: struct msghdr of msg
   view.setUint32(at + 28, flagsValue, true); // msg_flags: flags
 }
 
@@ -2298,6 +2333,7 @@ export function prepSendmsgZc(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: 
  * @returns void: the SQE is filled in place.
  */
 export function prepReadMultishot(sqe: SqeTarget, fd: FileRef, nbytes: number, offset: number | bigint, bufGroup: number): void {
+  if (sqe.unsupportedOps?.[49] === 1) opUnsupported('prepReadMultishot', 49, 'IORING_OP_READ_MULTISHOT', '6.7');
   const fdValue = fileNumber('prepReadMultishot: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const nbytesValue = checkU32('prepReadMultishot: nbytes', nbytes);
@@ -2329,6 +2365,7 @@ export function prepReadMultishot(sqe: SqeTarget, fd: FileRef, nbytes: number, o
  * @returns void: the SQE is filled in place.
  */
 export function prepWaitid(sqe: SqeTarget, idtype: number, id: number, infop: ArrayBufferView, options: number): void {
+  if (sqe.unsupportedOps?.[50] === 1) opUnsupported('prepWaitid', 50, 'IORING_OP_WAITID', '6.7');
   const idtypeValue = checkU32('prepWaitid: idtype', idtype);
   const idValue = checkU32('prepWaitid: id', id);
   checkView('prepWaitid: infop', infop);
@@ -2359,6 +2396,7 @@ export function prepWaitid(sqe: SqeTarget, idtype: number, id: number, infop: Ar
  * @returns void: the SQE is filled in place.
  */
 export function prepFutexWait(sqe: SqeTarget, futex: ArrayBufferView, val: number | bigint, mask: number | bigint, futexFlags: number): void {
+  if (sqe.unsupportedOps?.[51] === 1) opUnsupported('prepFutexWait', 51, 'IORING_OP_FUTEX_WAIT', '6.7');
   checkView('prepFutexWait: futex', futex);
   checkMinBytes('prepFutexWait: futex', futex, 4);
   const valValue = checkU64('prepFutexWait: val', val);
@@ -2389,6 +2427,7 @@ export function prepFutexWait(sqe: SqeTarget, futex: ArrayBufferView, val: numbe
  * @returns void: the SQE is filled in place.
  */
 export function prepFutexWake(sqe: SqeTarget, futex: ArrayBufferView, val: number | bigint, mask: number | bigint, futexFlags: number): void {
+  if (sqe.unsupportedOps?.[52] === 1) opUnsupported('prepFutexWake', 52, 'IORING_OP_FUTEX_WAKE', '6.7');
   checkView('prepFutexWake: futex', futex);
   checkMinBytes('prepFutexWake: futex', futex, 4);
   const valValue = checkU64('prepFutexWake: val', val);
@@ -2417,6 +2456,7 @@ export function prepFutexWake(sqe: SqeTarget, futex: ArrayBufferView, val: numbe
  * @returns void: the SQE is filled in place.
  */
 export function prepFutexWaitv(sqe: SqeTarget, futexv: ArrayBufferView, nrFutex: number): void {
+  if (sqe.unsupportedOps?.[53] === 1) opUnsupported('prepFutexWaitv', 53, 'IORING_OP_FUTEX_WAITV', '6.7');
   checkView('prepFutexWaitv: futexv', futexv);
   const nrFutexValue = checkU32('prepFutexWaitv: nrFutex', nrFutex);
   checkSpanWithin('prepFutexWaitv: futexv', nrFutexValue, 32, futexv);
@@ -2445,6 +2485,7 @@ export function prepFutexWaitv(sqe: SqeTarget, futexv: ArrayBufferView, nrFutex:
  * @returns void: the SQE is filled in place.
  */
 export function prepFixedFdInstall(sqe: SqeTarget, fileIndex: number, flags?: number): void {
+  if (sqe.unsupportedOps?.[54] === 1) opUnsupported('prepFixedFdInstall', 54, 'IORING_OP_FIXED_FD_INSTALL', '6.8');
   const fileIndexValue = checkIntRange('prepFixedFdInstall: fileIndex', fileIndex, 0, 0xffffffff);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepFixedFdInstall: flags', flags, 0x1, 'FixedFdInstallFlags');
   const view = sqe.view;
@@ -2469,6 +2510,7 @@ export function prepFixedFdInstall(sqe: SqeTarget, fileIndex: number, flags?: nu
  * @returns void: the SQE is filled in place.
  */
 export function prepFtruncate(sqe: SqeTarget, fd: FileRef, len: number | bigint): void {
+  if (sqe.unsupportedOps?.[55] === 1) opUnsupported('prepFtruncate', 55, 'IORING_OP_FTRUNCATE', '6.9');
   const fdValue = fileNumber('prepFtruncate: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const lenValue = checkU64('prepFtruncate: len', len);
@@ -2494,6 +2536,7 @@ export function prepFtruncate(sqe: SqeTarget, fd: FileRef, len: number | bigint)
  * @returns void: the SQE is filled in place.
  */
 export function prepBind(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView): void {
+  if (sqe.unsupportedOps?.[56] === 1) opUnsupported('prepBind', 56, 'IORING_OP_BIND', '6.11');
   const fdValue = fileNumber('prepBind: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   checkView('prepBind: addr', addr);
@@ -2520,6 +2563,7 @@ export function prepBind(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView): vo
  * @returns void: the SQE is filled in place.
  */
 export function prepListen(sqe: SqeTarget, fd: FileRef, backlog: number): void {
+  if (sqe.unsupportedOps?.[57] === 1) opUnsupported('prepListen', 57, 'IORING_OP_LISTEN', '6.11');
   const fdValue = fileNumber('prepListen: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const backlogValue = checkU32('prepListen: backlog', backlog);
@@ -2552,6 +2596,7 @@ export function prepListen(sqe: SqeTarget, fd: FileRef, backlog: number): void {
  * @returns void: the SQE is filled in place.
  */
 export function prepRecvZc(sqe: SqeTarget, fd: FileRef, zcrxIfqIdx: number, len?: number): void {
+  if (sqe.unsupportedOps?.[58] === 1) opUnsupported('prepRecvZc', 58, 'IORING_OP_RECV_ZC', '6.15');
   const fdValue = fileNumber('prepRecvZc: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const zcrxIfqIdxValue = checkU32('prepRecvZc: zcrxIfqIdx', zcrxIfqIdx);
@@ -2581,6 +2626,7 @@ export function prepRecvZc(sqe: SqeTarget, fd: FileRef, zcrxIfqIdx: number, len?
  * @returns void: the SQE is filled in place.
  */
 export function prepEpollWait(sqe: SqeTarget, fd: FileRef, events: ArrayBufferView, maxEvents: number): void {
+  if (sqe.unsupportedOps?.[59] === 1) opUnsupported('prepEpollWait', 59, 'IORING_OP_EPOLL_WAIT', '6.15');
   const fdValue = fileNumber('prepEpollWait: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   checkView('prepEpollWait: events', events);
@@ -2612,6 +2658,7 @@ export function prepEpollWait(sqe: SqeTarget, fd: FileRef, events: ArrayBufferVi
  * @returns void: the SQE is filled in place.
  */
 export function prepReadvFixed(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBufferView[], offset: number | bigint, flags: number, bufIndex: number): void {
+  if (sqe.unsupportedOps?.[60] === 1) opUnsupported('prepReadvFixed', 60, 'IORING_OP_READV_FIXED', '6.15');
   const fdValue = fileNumber('prepReadvFixed: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const iovecsList = checkIovecs('prepReadvFixed: iovecs', iovecs);
@@ -2647,6 +2694,7 @@ export function prepReadvFixed(sqe: SqeTarget, fd: FileRef, iovecs: readonly Arr
  * @returns void: the SQE is filled in place.
  */
 export function prepWritevFixed(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBufferView[], offset: number | bigint, flags: number, bufIndex: number): void {
+  if (sqe.unsupportedOps?.[61] === 1) opUnsupported('prepWritevFixed', 61, 'IORING_OP_WRITEV_FIXED', '6.15');
   const fdValue = fileNumber('prepWritevFixed: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   const iovecsList = checkIovecs('prepWritevFixed: iovecs', iovecs);
@@ -2679,6 +2727,7 @@ export function prepWritevFixed(sqe: SqeTarget, fd: FileRef, iovecs: readonly Ar
  * @returns void: the SQE is filled in place.
  */
 export function prepPipe(sqe: SqeTarget, fds: ArrayBufferView, flags?: number): void {
+  if (sqe.unsupportedOps?.[62] === 1) opUnsupported('prepPipe', 62, 'IORING_OP_PIPE', '6.16');
   checkView('prepPipe: fds', fds);
   checkMinBytes('prepPipe: fds', fds, 8);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepPipe: flags', flags, -1, 'OpenFlags');
@@ -2704,6 +2753,7 @@ export function prepPipe(sqe: SqeTarget, fds: ArrayBufferView, flags?: number): 
  * @returns void: the SQE is filled in place.
  */
 export function prepPipeDirect(sqe: SqeTarget, fds: ArrayBufferView, flags: number, fileIndex: number | 'alloc'): void {
+  if (sqe.unsupportedOps?.[62] === 1) opUnsupported('prepPipeDirect', 62, 'IORING_OP_PIPE', '6.16');
   checkView('prepPipeDirect: fds', fds);
   checkMinBytes('prepPipeDirect: fds', fds, 8);
   const flagsValue = checkFlags('prepPipeDirect: flags', flags, -1, 'OpenFlags');
@@ -2732,6 +2782,7 @@ export function prepPipeDirect(sqe: SqeTarget, fds: ArrayBufferView, flags: numb
  * @returns void: the SQE is filled in place.
  */
 export function prepNop128(sqe: SqeTarget): void {
+  if (sqe.unsupportedOps?.[63] === 1) opUnsupported('prepNop128', 63, 'IORING_OP_NOP128', '6.19');
   checkSqeSize('prepNop128: sqe', sqe, 128);
   const view = sqe.view;
   const at = sqe.offset;
@@ -2756,6 +2807,7 @@ export function prepNop128(sqe: SqeTarget): void {
  * @returns void: the SQE is filled in place.
  */
 export function prepUringCmd128(sqe: SqeTarget, cmdOp: number, fd: FileRef, cmd?: Uint8Array): void {
+  if (sqe.unsupportedOps?.[64] === 1) opUnsupported('prepUringCmd128', 64, 'IORING_OP_URING_CMD128', '6.19');
   checkSqeSize('prepUringCmd128: sqe', sqe, 128);
   const cmdOpValue = checkU32('prepUringCmd128: cmdOp', cmdOp);
   const fdValue = fileNumber('prepUringCmd128: fd', fd, false, true);
@@ -2778,11 +2830,13 @@ export function prepUringCmd128(sqe: SqeTarget, cmdOp: number, fd: FileRef, cmd?
  * `IoUringSqe` from structs.ts over `sqe.view` at `sqe.offset`, and pin any memory yourself.
  *
  * @param sqe - The slot to fill.
- * @param opcode - Any opcode number (0 to 255); the kernel refuses ones it lacks with -EINVAL.
+ * @param opcode - Any opcode number (0 to 255); one `sqe.unsupportedOps` marks is refused with
+ *   `UnsupportedOpError`, and the kernel refuses others it lacks with -EINVAL.
  * @returns void: the SQE is filled in place.
  */
 export function prepRaw(sqe: SqeTarget, opcode: number): void {
   const op = checkU8('prepRaw: opcode', opcode);
+  if (sqe.unsupportedOps?.[op] === 1) opUnsupported('prepRaw', op, OPCODE_NAMES[op] ?? `opcode ${op}`, null);
   zeroSqe(sqe.view, sqe.offset, sqe.size);
   sqe.view.setUint8(sqe.offset, op);
 }
@@ -2808,7 +2862,7 @@ export interface OpInfo {
 }
 
 /** The name of every generated builder. */
-export type OpBuilderName = 'prepNop' | 'prepReadv' | 'prepReadv2' | 'prepWritev' | 'prepWritev2' | 'prepFsync' | 'prepReadFixed' | 'prepWriteFixed' | 'prepPollAdd' | 'prepPollMultishot' | 'prepPollRemove' | 'prepPollUpdate' | 'prepPollUpdateEvents' | 'prepSyncFileRange' | 'prepSendmsg' | 'prepRecvmsg' | 'prepRecvmsgMultishot' | 'prepTimeout' | 'prepTimeoutRemove' | 'prepTimeoutUpdate' | 'prepLinkTimeoutUpdate' | 'prepAccept' | 'prepAcceptDirect' | 'prepMultishotAccept' | 'prepMultishotAcceptDirect' | 'prepCancel' | 'prepCancelFd' | 'prepLinkTimeout' | 'prepConnect' | 'prepFallocate' | 'prepOpenat' | 'prepOpenatDirect' | 'prepClose' | 'prepCloseDirect' | 'prepFilesUpdate' | 'prepStatx' | 'prepRead' | 'prepWrite' | 'prepFadvise' | 'prepMadvise' | 'prepSend' | 'prepSendto' | 'prepRecv' | 'prepRecvMultishot' | 'prepOpenat2' | 'prepOpenat2Direct' | 'prepEpollCtl' | 'prepSplice' | 'prepProvideBuffers' | 'prepRemoveBuffers' | 'prepTee' | 'prepShutdown' | 'prepRenameat' | 'prepUnlinkat' | 'prepMkdirat' | 'prepSymlinkat' | 'prepLinkat' | 'prepMsgRing' | 'prepMsgRingCqeFlags' | 'prepMsgRingFd' | 'prepMsgRingFdAlloc' | 'prepFsetxattr' | 'prepSetxattr' | 'prepFgetxattr' | 'prepGetxattr' | 'prepSocket' | 'prepSocketDirect' | 'prepSocketDirectAlloc' | 'prepUringCmd' | 'prepCmdSock' | 'prepSendZc' | 'prepSendZcFixed' | 'prepSendmsgZc' | 'prepReadMultishot' | 'prepWaitid' | 'prepFutexWait' | 'prepFutexWake' | 'prepFutexWaitv' | 'prepFixedFdInstall' | 'prepFtruncate' | 'prepBind' | 'prepListen' | 'prepRecvZc' | 'prepEpollWait' | 'prepReadvFixed' | 'prepWritevFixed' | 'prepPipe' | 'prepPipeDirect' | 'prepNop128' | 'prepUringCmd128';
+export type OpBuilderName = 'prepNop' | 'prepReadv' | 'prepReadv2' | 'prepWritev' | 'prepWritev2' | 'prepFsync' | 'prepReadFixed' | 'prepWriteFixed' | 'prepPollAdd' | 'prepPollMultishot' | 'prepPollRemove' | 'prepPollUpdateEvents' | 'prepSyncFileRange' | 'prepSendmsg' | 'prepRecvmsg' | 'prepRecvmsgMultishot' | 'prepTimeout' | 'prepTimeoutRemove' | 'prepTimeoutUpdate' | 'prepLinkTimeoutUpdate' | 'prepAccept' | 'prepAcceptDirect' | 'prepMultishotAccept' | 'prepMultishotAcceptDirect' | 'prepCancel' | 'prepCancelFd' | 'prepLinkTimeout' | 'prepConnect' | 'prepFallocate' | 'prepOpenat' | 'prepOpenatDirect' | 'prepClose' | 'prepCloseDirect' | 'prepFilesUpdate' | 'prepStatx' | 'prepRead' | 'prepWrite' | 'prepFadvise' | 'prepMadvise' | 'prepSend' | 'prepSendto' | 'prepRecv' | 'prepRecvMultishot' | 'prepOpenat2' | 'prepOpenat2Direct' | 'prepEpollCtl' | 'prepSplice' | 'prepProvideBuffers' | 'prepRemoveBuffers' | 'prepTee' | 'prepShutdown' | 'prepRenameat' | 'prepUnlinkat' | 'prepMkdirat' | 'prepSymlinkat' | 'prepLinkat' | 'prepMsgRing' | 'prepMsgRingCqeFlags' | 'prepMsgRingFd' | 'prepMsgRingFdAlloc' | 'prepFsetxattr' | 'prepSetxattr' | 'prepFgetxattr' | 'prepGetxattr' | 'prepSocket' | 'prepSocketDirect' | 'prepSocketDirectAlloc' | 'prepUringCmd' | 'prepCmdSock' | 'prepSendZc' | 'prepSendZcFixed' | 'prepSendmsgZc' | 'prepReadMultishot' | 'prepWaitid' | 'prepFutexWait' | 'prepFutexWake' | 'prepFutexWaitv' | 'prepFixedFdInstall' | 'prepFtruncate' | 'prepBind' | 'prepListen' | 'prepRecvZc' | 'prepEpollWait' | 'prepReadvFixed' | 'prepWritevFixed' | 'prepPipe' | 'prepPipeDirect' | 'prepNop128' | 'prepUringCmd128';
 
 /** Metadata of every builder, by builder name. */
 export const OPS: Readonly<Record<OpBuilderName, OpInfo>> = Object.freeze({
@@ -2823,7 +2877,6 @@ export const OPS: Readonly<Record<OpBuilderName, OpInfo>> = Object.freeze({
   prepPollAdd: Object.freeze({ opcode: 6, opcodeName: 'IORING_OP_POLL_ADD', minKernel: '5.1', liburing: 'io_uring_prep_poll_add', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
   prepPollMultishot: Object.freeze({ opcode: 6, opcodeName: 'IORING_OP_POLL_ADD', minKernel: '5.13', liburing: 'io_uring_prep_poll_multishot', multishot: true, createsFd: null, bufferSelect: false, sqe128: false }),
   prepPollRemove: Object.freeze({ opcode: 7, opcodeName: 'IORING_OP_POLL_REMOVE', minKernel: '5.1', liburing: 'io_uring_prep_poll_remove', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
-  prepPollUpdate: Object.freeze({ opcode: 7, opcodeName: 'IORING_OP_POLL_REMOVE', minKernel: '5.13', liburing: 'io_uring_prep_poll_update', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
   prepPollUpdateEvents: Object.freeze({ opcode: 7, opcodeName: 'IORING_OP_POLL_REMOVE', minKernel: '5.13', liburing: 'io_uring_prep_poll_update', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
   prepSyncFileRange: Object.freeze({ opcode: 8, opcodeName: 'IORING_OP_SYNC_FILE_RANGE', minKernel: '5.2', liburing: 'io_uring_prep_sync_file_range', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
   prepSendmsg: Object.freeze({ opcode: 9, opcodeName: 'IORING_OP_SENDMSG', minKernel: '5.3', liburing: 'io_uring_prep_sendmsg', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),

@@ -54,3 +54,35 @@ export function describeReceived(value: unknown): string {
     }
   }
 }
+
+/**
+ * An op builder was called for an opcode the running kernel does not support, as the ring's
+ * probe reported it. Thrown before anything is written to the SQE or pinned.
+ *
+ * `code` is `ERR_IO_URING_OP_UNSUPPORTED`; `opcode` and `opName` name the `IORING_OP_*`,
+ * `builder` the function that refused it, and `minKernel` the first Linux release with it
+ * (null when the builder does not know, as for `prepRaw`).
+ */
+export class UnsupportedOpError extends Error {
+  /** Node-style error code. */
+  readonly code = 'ERR_IO_URING_OP_UNSUPPORTED' as const;
+  /** The `IORING_OP_*` value. */
+  readonly opcode: number;
+  /** The `IORING_OP_*` name (`opcode N` for an opcode this build has no name for). */
+  readonly opName: string;
+  /** The builder that refused it (`prepPipe`). */
+  readonly builder: string;
+  /** First Linux release with the op, or null when unknown. */
+  readonly minKernel: string | null;
+
+  constructor(builder: string, opcode: number, opName: string, minKernel: string | null) {
+    super(
+      `${builder}: ${opName} is not supported by the running kernel (${minKernel === null ? '' : `it needs Linux ${minKernel} or newer; `}check \`ring.probe()\`)`,
+    );
+    this.name = 'UnsupportedOpError';
+    this.opcode = opcode;
+    this.opName = opName;
+    this.builder = builder;
+    this.minKernel = minKernel;
+  }
+}

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SpecValidationError } from '../spec/load.js';
 import { emitFromFiles, formatReport } from './emit.js';
+import { OpsDefinitionError } from './ops.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -73,7 +74,7 @@ export function runCli(argv: readonly string[], io: CliIo = { out: (l) => consol
   try {
     result = emitFromFiles(specPath, opsPath, REPO_ROOT);
   } catch (err) {
-    if (err instanceof SpecValidationError) {
+    if (err instanceof SpecValidationError || err instanceof OpsDefinitionError) {
       io.err(`codegen: ${err.message}`);
       return 1;
     }

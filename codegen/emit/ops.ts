@@ -99,15 +99,76 @@ interface Imports {
 }
 
 const HELPER_MODULE: Record<string, string> = {
-  checkFlags: 'check', checkI32: 'check', checkI64: 'check', checkIntRange: 'check', checkLengthWithin: 'check', checkOffset: 'check',
+  checkFlags: 'check', checkFlagsExcept: 'check', checkU64Bits: 'check', checkI32: 'check', checkI64: 'check', checkIntRange: 'check', checkLengthWithin: 'check', checkOffset: 'check',
   checkU16: 'check', checkU32: 'check', checkU64: 'check', checkU8: 'check', checkView: 'check', setU64: 'check',
   checkCString: 'encode', checkTimespec: 'encode', encodeCString: 'encode', encodeIovecs: 'encode', encodeTimespec: 'encode', Timespec: 'encode',
   FixedFile: 'fd', fileNumber: 'fd', FileRef: 'fd', FdLike: 'fd',
   setOpId: 'op-id',
   SqeTarget: 'sqe-target',
-  checkInline: 'sqe-fill', checkIovecs: 'sqe-fill', checkMinBytes: 'sqe-fill', checkMsgHdr: 'sqe-fill', checkOpId: 'sqe-fill', checkSpanWithin: 'sqe-fill',
-  checkSqeSize: 'sqe-fill', copyInline: 'sqe-fill', encodeMsgHdr: 'sqe-fill', encodeSocklen: 'sqe-fill', MsgHdr: 'sqe-fill', zeroSqe: 'sqe-fill',
+  checkInline: 'sqe-fill', checkIovecs: 'sqe-fill', checkMinBytes: 'sqe-fill', checkOpId: 'sqe-fill', checkSpanWithin: 'sqe-fill',
+  checkSqeSize: 'sqe-fill', copyInline: 'sqe-fill', encodeSocklen: 'sqe-fill', opUnsupported: 'sqe-fill', zeroSqe: 'sqe-fill',
+  checkMsgHdr: 'msghdr', encodeMsgHdr: 'msghdr', MsgHdr: 'msghdr',
 };
+
+/** A single-quoted TypeScript string literal. */
+function str(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
+}
+
+/**
+ * ops.json says something self-contradictory or unsafe, whatever the spec: codegen stops
+ * (unlike a Skip, which is an entry this spec cannot support and goes into the report).
+ */
+export class OpsDefinitionError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`ops.json has ${problems.length === 1 ? 'a definition error' : `${problems.length} definition errors`}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'OpsDefinitionError';
+  }
+}
+
+function valueNames(v: OpArg['default'] & {}): string[] {
+  return typeof v === 'number' ? [] : typeof v === 'string' ? [v] : v;
+}
+
+/**
+ * Checks of ops.json that no spec can fix, run before any builder is emitted: each problem
+ * names the builder and argument and says what to change.
+ */
+export function checkOpsDefinitions(opsFile: OpsFile): string[] {
+  const problems: string[] = [];
+  for (const op of opsFile.ops) {
+    for (const a of op.args) {
+      const at = `${op.builder}: argument ${a.name}`;
+      if (a.lengthArg !== undefined && a.lengthField !== undefined) {
+        const len = op.args.find((x) => x.name === a.lengthArg);
+        problems.push(
+          `${at} declares both lengthArg (${a.lengthArg}) and lengthField (${a.lengthField}): with a lengthArg, the length argument's own field${len ? ` (${len.field})` : ''} is the only one written, so lengthField would say something the builder does not do; remove lengthField`,
+        );
+      }
+      if (a.excludeBits !== undefined && a.kind !== 'flags') problems.push(`${at}: excludeBits is only for flags arguments (this one is ${a.kind})`);
+      if (a.excludeReason !== undefined && a.excludeBits === undefined) problems.push(`${at}: excludeReason without excludeBits`);
+      if (a.maxBits !== undefined && a.kind !== 'u64') problems.push(`${at}: maxBits is only for u64 arguments (this one is ${a.kind})`);
+      if (a.maxBits !== undefined && (!Number.isInteger(a.maxBits) || a.maxBits < 1 || a.maxBits > 64)) problems.push(`${at}: maxBits must be an integer from 1 to 64`);
+    }
+    // A bit an fd argument sets only for a FixedFile must not be settable through a flags
+    // argument on the same field: with a plain descriptor it would make the kernel read the
+    // number as a registered-file slot.
+    for (const a of op.args) {
+      if (!a.fixedFlag) continue;
+      const bits = valueNames(a.fixedFlag.value);
+      for (const f of op.args) {
+        if (f.kind !== 'flags' || f.field !== a.fixedFlag.field) continue;
+        const missing = bits.filter((b) => !(f.excludeBits ?? []).includes(b));
+        if (missing.length > 0) {
+          problems.push(
+            `${op.builder}: argument ${f.name} can set ${missing.join(' | ')} in ${f.field}, which ${a.name}'s fixedFlag sets only when ${a.name} is a FixedFile; add ${missing.length === 1 ? 'it' : 'them'} to ${f.name}.excludeBits`,
+          );
+        }
+      }
+    }
+  }
+  return problems;
+}
 
 /** Emits one builder, or throws Skip with the reason the spec cannot support it. */
 function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imports: Imports): Built {
@@ -186,6 +247,8 @@ function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imp
   const paramDocs: string[] = ['sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.'];
   const label = (a: OpArg): string => `'${op.builder}: ${a.name}'`;
 
+  // First of all: an opcode the running kernel lacks (the ring's probe) is refused.
+  checks.push(`if (sqe.unsupportedOps?.[${opcode}] === 1) ${use('opUnsupported')}('${op.builder}', ${opcode}, '${op.opcode}', '${op.minKernel}');`);
   if (op.sqe128) checks.push(`${use('checkSqeSize')}('${op.builder}: sqe', sqe, 128);`);
 
   for (const a of op.args) {
@@ -267,12 +330,15 @@ function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imp
       case 'pointer': {
         type = 'number | bigint';
         const v = local(`${a.name}Value`);
+        const maxBits = a.kind === 'u64' && a.maxBits !== undefined && a.maxBits < 64 ? a.maxBits : null;
         const fn = { u64: 'checkU64', i64: 'checkI64', offset: 'checkOffset', pointer: 'checkU64' }[a.kind];
-        checks.push(`const ${v} = ${ifGiven(`${use(fn)}(${label(a)}, ${a.name})`)};`);
+        const call = maxBits !== null ? `${use('checkU64Bits')}(${label(a)}, ${a.name}, ${maxBits})` : `${use(fn)}(${label(a)}, ${a.name})`;
+        checks.push(`const ${v} = ${ifGiven(call)};`);
         setOrOr(v, 'u64');
         if (a.kind === 'offset') notes.push('A file offset: 0 to 2^63 - 1 (a bigint past 2^53), or -1 for the current position.');
         if (a.kind === 'pointer') notes.push('A raw address, pinned by nobody: the caller keeps that memory alive until the final CQE.');
-        if (a.kind === 'u64' || a.kind === 'i64') notes.push('A number up to 2^53, or a bigint for the full 64-bit range.');
+        if (maxBits !== null) notes.push(maxBits >= 53 ? `A number up to 2^53, or a bigint below 2^${maxBits}; larger values are refused.` : `An integer below 2^${maxBits}; larger values are refused.`);
+        else if (a.kind === 'u64' || a.kind === 'i64') notes.push('A number up to 2^53, or a bigint for the full 64-bit range.');
         break;
       }
       case 'flags': {
@@ -281,15 +347,40 @@ function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imp
         const fieldMax = (1n << BigInt(Math.min(f.bits, 32))) - 1n;
         const known = index.knownBits(a.flagSet ?? '');
         if (known === null && !a.allowUnknownBits) throw new Skip(`${role}: flag set ${a.flagSet} is not in this spec`);
-        const mask = a.allowUnknownBits ? (f.bits >= 32 ? -1n : fieldMax) : (known as bigint) & fieldMax;
-        checks.push(`const ${v} = ${ifGiven(`${use('checkFlags')}(${label(a)}, ${a.name}, ${mask === -1n ? '-1' : `0x${mask.toString(16)}`}, '${a.flagSet}')`)};`);
+        // Bits this builder refuses: resolved here, so an excluded name missing from this spec
+        // is a bit the spec does not know either (refused anyway) unless unknown bits pass.
+        let excluded = 0n;
+        const excludedEntries: string[] = [];
+        const excludedShown: string[] = [];
+        for (const n of a.excludeBits ?? []) {
+          const value = index.values.get(n);
+          if (value === undefined) {
+            if (a.allowUnknownBits) throw new Skip(`${role}: excluded bit ${n} is not in this spec, so the builder cannot refuse it`);
+            continue;
+          }
+          const bits = value & fieldMax;
+          if (bits === 0n) throw new Skip(`${role}: excluded bit ${n} (${value}) does not fit the ${f.bits}-bit field ${f.name}`);
+          excluded |= bits;
+          excludedEntries.push(`${n}=0x${bits.toString(16)}`);
+          excludedShown.push(`\`${n}\``);
+        }
+        const base = a.allowUnknownBits ? fieldMax : (known as bigint) & fieldMax;
+        const mask = base & ~excluded;
+        if (excluded === 0n) {
+          const shown = a.allowUnknownBits && f.bits >= 32 ? '-1' : `0x${mask.toString(16)}`;
+          checks.push(`const ${v} = ${ifGiven(`${use('checkFlags')}(${label(a)}, ${a.name}, ${shown}, '${a.flagSet}')`)};`);
+        } else {
+          const call = `${use('checkFlagsExcept')}(${label(a)}, ${a.name}, 0x${mask.toString(16)}, '${a.flagSet}', 0x${excluded.toString(16)}, ${str(excludedEntries.join('|'))}, ${str(a.excludeReason ?? '')})`;
+          checks.push(`const ${v} = ${ifGiven(call)};`);
+        }
         valueOf.set(a.name, v);
         setOrOr(v);
         notes.push(
           known === null
-            ? `Flags defined outside io_uring.h (${a.flagSet}); any ${Math.min(f.bits, 32)}-bit value is passed on.`
+            ? `Flags defined outside io_uring.h (${a.flagSet}); any ${Math.min(f.bits, 32)}-bit value${excluded === 0n ? '' : ' but the bits below'} is passed on.`
             : `${index.flagSetNames.has(a.flagSet ?? '') ? `\`${a.flagSet}\` (constants.ts)` : `\`enum ${a.flagSet}\``} bits${a.allowUnknownBits ? '; other bits are passed on too' : '; unknown bits are refused'}.`,
         );
+        if (excluded !== 0n) notes.push(`Refused here: ${excludedShown.join(', ')}.${a.excludeReason ? ` Why: ${docText(a.excludeReason).replace(/\.$/, '')}.` : ''}`);
         if (a.or) notes.push(`ORed into \`${a.field}\` with the bits the op sets itself.`);
         break;
       }
@@ -303,7 +394,7 @@ function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imp
           notes.push(`At least ${a.minBytes} bytes.`);
         }
         addPart(f, { kind: 'set', expr: `${given}sqe.pin(${a.name})`, label: a.name, as: 'u64' });
-        if (a.lengthField !== undefined && a.lengthArg === undefined) {
+        if (a.lengthField !== undefined) {
           const lf = field(a.lengthField, `${role} lengthField`);
           needBits(lf, 32, `${role} lengthField`);
           addPart(lf, { kind: 'set', expr: `${given}${a.name}.byteLength`, label: `${a.name}.byteLength`, as: lf.bits === 64 ? 'u64' : 'number' });
@@ -362,8 +453,8 @@ function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imp
         type = useType('MsgHdr');
         const v = local(`${a.name}Checked`);
         checks.push(`const ${v} = ${maybe(`${use('checkMsgHdr')}(${label(a)}, ${a.name})`)};`);
-        addPart(f, { kind: 'set', expr: unlessAbsent(v, `${use('encodeMsgHdr')}(sqe, ${label(a)}, ${v})`), label: `struct msghdr of ${a.name}`, as: 'u64' });
-        notes.push('Encoded as a `struct msghdr`; it, its iovec array and its name, data and control buffers are pinned until the op\'s final CQE.');
+        addPart(f, { kind: 'set', expr: unlessAbsent(v, `${use('encodeMsgHdr')}(sqe, ${v})`), label: `struct msghdr of ${a.name}`, as: 'u64' });
+        notes.push('Its `struct msghdr` is rewritten for this op; it, its iovec array and its name, data and control buffers are pinned until the op\'s final CQE, after which `nameLength`, `controlLength` and `flags` read what the kernel wrote back.');
         break;
       }
       case 'inline': {
@@ -519,6 +610,8 @@ function opDoc(op: OpDef, opcode: number, paramDocs: string[]): string {
 }
 
 export function emitOps(spec: Spec, index: SpecIndex, opsFile: OpsFile, inputs: Inputs): OpsResult {
+  const problems = checkOpsDefinitions(opsFile);
+  if (problems.length > 0) throw new OpsDefinitionError(problems);
   const fields = sqeFields(index);
   const imports: Imports = { value: new Map(), type: new Map() };
   const builders: Built[] = [];
@@ -544,6 +637,7 @@ export function emitOps(spec: Spec, index: SpecIndex, opsFile: OpsFile, inputs: 
     }
   }
   imports.value.set('checkU8', 'check');
+  imports.value.set('opUnsupported', 'sqe-fill');
   imports.value.set('zeroSqe', 'sqe-fill');
   imports.type.set('SqeTarget', 'sqe-target');
 
@@ -566,7 +660,7 @@ export function emitOps(spec: Spec, index: SpecIndex, opsFile: OpsFile, inputs: 
   }
   out.push(`export type { FileRef, FdLike } from '../src/abi/fd.js';`);
   out.push(`export type { Timespec } from '../src/abi/encode.js';`);
-  out.push(`export type { MsgHdr } from '../src/abi/sqe-fill.js';`);
+  out.push(`export { MsgHdr, type MsgHdrInit } from '../src/abi/msghdr.js';`);
   out.push(`export type { SqeTarget } from '../src/abi/sqe-target.js';`);
   out.push('');
 
@@ -581,11 +675,13 @@ export function emitOps(spec: Spec, index: SpecIndex, opsFile: OpsFile, inputs: 
       ' * `IoUringSqe` from structs.ts over `sqe.view` at `sqe.offset`, and pin any memory yourself.',
       ' *',
       ' * @param sqe - The slot to fill.',
-      ' * @param opcode - Any opcode number (0 to 255); the kernel refuses ones it lacks with -EINVAL.',
+      ' * @param opcode - Any opcode number (0 to 255); one `sqe.unsupportedOps` marks is refused with',
+      ' *   `UnsupportedOpError`, and the kernel refuses others it lacks with -EINVAL.',
       ' * @returns void: the SQE is filled in place.',
       ' */',
       'export function prepRaw(sqe: SqeTarget, opcode: number): void {',
       "  const op = checkU8('prepRaw: opcode', opcode);",
+      "  if (sqe.unsupportedOps?.[op] === 1) opUnsupported('prepRaw', op, OPCODE_NAMES[op] ?? `opcode ${op}`, null);",
       '  zeroSqe(sqe.view, sqe.offset, sqe.size);',
       '  sqe.view.setUint8(sqe.offset, op);',
       '}',

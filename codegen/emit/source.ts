@@ -50,7 +50,7 @@ export function printSource(header: string, statements: (StatementStructures | s
   project.removeSourceFile(file);
   const body = text
     .replace(/[ \t]+$/gm, '')
-    .replace(/^((?:import|export type \{)[^\n]*\n)(?!import |export type \{|\n)/gm, '$1\n')
+    .replace(/^((?:import|export (?:type )?\{)[^\n]*\n)(?!import |export (?:type )?\{|\n)/gm, '$1\n')
     .replace(/\n{3,}/g, '\n\n')
     .replace(/^\n+/, '');
   return `${header}\n${body.endsWith('\n') ? body : `${body}\n`}`;

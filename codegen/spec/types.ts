@@ -142,7 +142,9 @@ export interface OpArg {
   name: string;
   kind: ArgKind;
   field: string;
+  /** buffer (without lengthArg): receives byteLength; iovecs: the count; bytes, sockaddrOut: see the schema. */
   lengthField?: string;
+  /** buffer: a u32 argument giving the length; its own field is the one written. Never with lengthField. */
   lengthArg?: string;
   minBytes?: number;
   countArg?: string;
@@ -151,6 +153,12 @@ export interface OpArg {
   access?: 'read' | 'write' | 'readwrite';
   flagSet?: string;
   allowUnknownBits?: boolean;
+  /** flags: constant names whose bits this builder refuses (resolved from the spec). */
+  excludeBits?: string[];
+  /** flags: why excludeBits are refused; shown in the error and the docs. */
+  excludeReason?: string;
+  /** u64: values must be below 2^maxBits. */
+  maxBits?: number;
   or?: boolean;
   fixedFlag?: { field: string; value: OpsValue };
   fixedFile?: boolean;

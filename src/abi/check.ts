@@ -81,6 +81,24 @@ export function checkU64(name: string, value: unknown): number | bigint {
   return typeError(name, 'a number or bigint', value);
 }
 
+/**
+ * An unsigned value below 2^`bits` (1 to 64): a non-negative safe-integer number, or a
+ * bigint. For fields whose top bits mean something else to their reader, such as
+ * MSG_RING's `data`, which becomes another ring's `user_data`, where bit 63 marks that
+ * ring's own op ids.
+ */
+export function checkU64Bits(name: string, value: unknown, bits: number): number | bigint {
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value) && value >= 0 && (bits >= 53 || value < 2 ** bits)) return value;
+    rangeError(name, bits >= 53 ? 'an integer from 0 to 2^53 - 1 (use a bigint beyond that)' : `an integer from 0 to 2^${bits} - 1`, value);
+  }
+  if (typeof value === 'bigint') {
+    if (value >= 0n && value < 1n << BigInt(bits)) return value;
+    rangeError(name, `a bigint from 0n to 2n ** ${bits}n - 1n${bits < 64 ? ` (bit ${bits}${bits < 63 ? ' and up' : ''} must be clear)` : ''}`, value);
+  }
+  return typeError(name, 'a number or bigint', value);
+}
+
 /** A signed 64-bit value: a safe-integer number, or a bigint in [-2^63, 2^63). */
 export function checkI64(name: string, value: unknown): number | bigint {
   if (typeof value === 'number') {
@@ -123,6 +141,41 @@ export function checkFlags(name: string, value: unknown, known: number, setName:
     );
   }
   return v;
+}
+
+/**
+ * Flags with some bits refused outright: `allowed` is the narrowed mask (the flag set's bits,
+ * or every bit, minus `excluded`). A value using an excluded bit is refused with a message
+ * naming those bits; `excludedNames` lists them as `NAME=0xVALUE` separated by `|` (a string
+ * literal in the generated code, so a call allocates nothing unless it throws), and `reason`
+ * says why the builder refuses them.
+ */
+export function checkFlagsExcept(
+  name: string,
+  value: unknown,
+  allowed: number,
+  setName: string,
+  excluded: number,
+  excludedNames: string,
+  reason: string,
+): number {
+  if (typeof value === 'number' && value >>> 0 === value && (value & ~allowed) === 0) return value;
+  checkU32(name, value);
+  const v = value as number;
+  const refused = (v & excluded) >>> 0;
+  if (refused !== 0) {
+    const names = excludedNames
+      .split('|')
+      .map((entry) => entry.split('='))
+      .filter(([, hex]) => hex !== undefined && (Number(hex) & refused) !== 0)
+      .map(([n]) => n);
+    throw new ArgumentError(
+      'ERR_INVALID_ARG_VALUE',
+      name,
+      `${names.join(' | ')} (0x${refused.toString(16)}) ${names.length === 1 ? 'is' : 'are'} not accepted here${reason === '' ? '' : `: ${reason}`}`,
+    );
+  }
+  return checkFlags(name, v, allowed, setName);
 }
 
 /** An ArrayBufferView (Buffer, Uint8Array, any typed array or DataView) that is not detached. */

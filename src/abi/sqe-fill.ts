@@ -1,18 +1,27 @@
 /**
  * Helpers for the generated op builders (`generated/ops.ts`) beyond the plain checks in
- * check.ts and the encoders in encode.ts: zeroing a slot, the memory behind `sockaddrOut`,
- * `msghdr` and `inline` arguments, and size checks for `bytes` arguments.
+ * check.ts and the encoders in encode.ts: the unsupported-opcode refusal, zeroing a slot, the
+ * memory behind `sockaddrOut` and `inline` arguments, and size checks for `bytes` arguments.
+ * (`msghdr` arguments are `MsgHdr` objects: see msghdr.ts.)
  *
  * Each check runs before the builder writes anything; each `encode…` runs after, pins what
  * it builds on the SQE and returns the address to write.
  *
  * @module
  */
-import { ArgumentError, describeReceived } from '../errors.js';
-import { checkIntRange, checkView, setU64 } from './check.js';
-import { encodeIovecs, IOV_MAX } from './encode.js';
+import { ArgumentError, describeReceived, UnsupportedOpError } from '../errors.js';
+import { checkIntRange, checkView } from './check.js';
+import { IOV_MAX } from './encode.js';
 import { OP_ID_MAX } from './op-id.js';
 import type { SqeTarget } from './sqe-target.js';
+
+/**
+ * Throws {@link UnsupportedOpError}. Builders test `sqe.unsupportedOps?.[opcode] === 1` inline
+ * (no call, no allocation when the op is supported) and call this only to fail.
+ */
+export function opUnsupported(builder: string, opcode: number, opName: string, minKernel: string | null): never {
+  throw new UnsupportedOpError(builder, opcode, opName, minKernel);
+}
 
 /** Zeroes `size` bytes (a multiple of 8) at `byteOffset`: eight-byte stores, no allocation. */
 export function zeroSqe(view: DataView, byteOffset: number, size: number): void {
@@ -81,59 +90,4 @@ export function encodeSocklen(target: SqeTarget, peer: ArrayBufferView): number 
   const len = new Uint8Array(SOCKLEN_SIZE);
   new DataView(len.buffer).setUint32(0, peer.byteLength, true);
   return target.pin(len);
-}
-
-/** What `sendmsg`/`recvmsg` ops point at: the pieces of a `struct msghdr`. */
-export interface MsgHdr {
-  /** Peer address: read for sends, written for receives. */
-  name?: ArrayBufferView | null;
-  /** Data buffers, in order. */
-  iov: readonly ArrayBufferView[];
-  /** Ancillary data (control messages). */
-  control?: ArrayBufferView | null;
-  /** `msg_flags` (only meaningful to recvmsg's kernel side, which overwrites it). */
-  flags?: number;
-}
-
-/** Bytes in `struct msghdr` on 64-bit Linux. */
-export const MSGHDR_SIZE = 56;
-
-/** Validates a {@link MsgHdr}. */
-export function checkMsgHdr(name: string, value: unknown): MsgHdr {
-  if (value === null || typeof value !== 'object') {
-    throw new ArgumentError('ERR_INVALID_ARG_TYPE', name, `expected { name?, iov, control?, flags? }, received ${describeReceived(value)}`);
-  }
-  const msg = value as MsgHdr;
-  if (msg.name != null) checkView(`${name}.name`, msg.name);
-  if (msg.control != null) checkView(`${name}.control`, msg.control);
-  if (msg.flags !== undefined) checkIntRange(`${name}.flags`, msg.flags, -0x80000000, 0x7fffffff);
-  if (!Array.isArray(msg.iov)) {
-    throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${name}.iov`, `expected an array of Buffers or TypedArrays, received ${describeReceived(msg.iov)}`);
-  }
-  checkIntRange(`${name}.iov.length`, msg.iov.length, 0, IOV_MAX);
-  for (let i = 0; i < msg.iov.length; i++) checkView(`${name}.iov[${i}]`, msg.iov[i]);
-  return msg;
-}
-
-/**
- * Pins a `struct msghdr` for `msg`, with its name, iovec array (and buffers) and control
- * buffer, and returns its address.
- */
-export function encodeMsgHdr(target: SqeTarget, name: string, msg: MsgHdr): number {
-  const hdr = new Uint8Array(MSGHDR_SIZE);
-  const dv = new DataView(hdr.buffer);
-  if (msg.name != null) {
-    setU64(dv, 0, target.pin(msg.name));
-    dv.setUint32(8, msg.name.byteLength, true);
-  }
-  if (msg.iov.length > 0) {
-    setU64(dv, 16, encodeIovecs(target, `${name}.iov`, msg.iov));
-    setU64(dv, 24, msg.iov.length);
-  }
-  if (msg.control != null) {
-    setU64(dv, 32, target.pin(msg.control));
-    setU64(dv, 40, msg.control.byteLength);
-  }
-  dv.setInt32(48, msg.flags ?? 0, true);
-  return target.pin(hdr);
 }

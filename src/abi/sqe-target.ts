@@ -1,7 +1,8 @@
 /**
  * The contract between the generated op builders (`generated/ops.ts`) and the runtime.
  *
- * A builder validates every argument first, then zeroes the SQE and writes its fields
+ * A builder first refuses an opcode the kernel lacks ({@link SqeTarget.unsupportedOps}), then
+ * validates every argument, then zeroes the SQE and writes its fields
  * through {@link SqeTarget.view}. Memory the kernel will read or write after submission
  * (buffers, iovec arrays, paths, timespecs) is handed to {@link SqeTarget.pin}, which keeps
  * it referenced until the operation's final CQE and returns its native address.
@@ -26,4 +27,12 @@ export interface SqeTarget {
    * address of its first byte (its `byteOffset` included).
    */
   pin(memory: ArrayBufferView): number;
+  /**
+   * What the running kernel lacks, from the ring's probe: index = opcode, 1 = unsupported.
+   * Every builder reads `unsupportedOps[opcode]` first and throws `UnsupportedOpError`
+   * (writing and pinning nothing) when it is 1. Absent, or 0 / past its length: the builder
+   * assumes support and leaves the verdict to the kernel. Size it to 256 so every opcode
+   * a u8 can name is covered, and mark every opcode the probe did not report as supported.
+   */
+  readonly unsupportedOps?: Uint8Array | undefined;
 }

@@ -16,6 +16,8 @@ import { sqeFields } from '../../codegen/emit/ops.js';
 import { loadOps, loadSpec } from '../../codegen/spec/load.js';
 import type { OpArg, OpDef, OpsFile, OpsValue, Spec } from '../../codegen/spec/types.js';
 import { FixedFile } from '../../src/abi/fd.js';
+import { MsgHdr } from '../../src/abi/msghdr.js';
+import { UnsupportedOpError } from '../../src/errors.js';
 import { cCompiler, compileAndRun, GENERATED, HEADERS, hex, REAL_OPS, REAL_SPEC, tempDir } from './helpers.js';
 
 const GUARD = 0xaa;
@@ -152,9 +154,12 @@ describe.skipIf('skip' in compiler)('every builder against C (linux-7.2)', () =>
         case 'i32':
           values.set(a.name, -(0x1234 + i));
           break;
-        case 'u64':
-          values.set(a.name, variant === 'variant' ? 0xfedc_ba98_7654_3210n : 0x1234_5678_9abc + i);
+        case 'u64': {
+          // maxBits: the largest value allowed, so the bound is exercised from the inside.
+          const limit = a.maxBits !== undefined && a.maxBits < 64 ? (1n << BigInt(a.maxBits)) - 1n : null;
+          values.set(a.name, variant === 'variant' ? limit ?? 0xfedc_ba98_7654_3210n : 0x1234_5678_9abc + i);
           break;
+        }
         case 'i64':
           values.set(a.name, variant === 'variant' ? -(2n ** 62n) - 5n : -(0x1234_5678 + i));
           break;
@@ -167,7 +172,9 @@ describe.skipIf('skip' in compiler)('every builder against C (linux-7.2)', () =>
         case 'flags': {
           const max = (1n << BigInt(Math.min(fieldBits, 32))) - 1n;
           const known = index.knownBits(a.flagSet ?? '');
-          const v = a.allowUnknownBits ? (0x00c0_0800n + BigInt(i)) & max : (known ?? 0n) & max;
+          // Every bit the builder accepts: the set's, minus the ones ops.json excludes.
+          const excluded = (a.excludeBits ?? []).reduce((acc, n) => acc | (index.values.get(n) ?? 0n), 0n);
+          const v = (a.allowUnknownBits ? (0x00c0_0800n + BigInt(i)) & max : (known ?? 0n) & max) & ~excluded;
           values.set(a.name, Number(v));
           break;
         }
@@ -188,7 +195,7 @@ describe.skipIf('skip' in compiler)('every builder against C (linux-7.2)', () =>
           values.set(a.name, variant === 'variant' ? null : view(112, i));
           break;
         case 'msghdr':
-          values.set(a.name, variant === 'variant' ? { iov: [view(8, 9)] } : { name: view(16, 4), iov: [view(10, 5), view(20, 6)], control: view(24, 7), flags: 0x40 });
+          values.set(a.name, variant === 'variant' ? new MsgHdr({ iov: [view(8, 9)] }) : new MsgHdr({ name: view(16, 4), iov: [view(10, 5), view(20, 6)], control: view(24, 7), flags: 0x40 }));
           break;
         case 'inline': {
           const room = sqe.size - (fields.get(a.field)?.offset ?? 0);
@@ -286,16 +293,16 @@ describe.skipIf('skip' in compiler)('every builder against C (linux-7.2)', () =>
             break;
           }
           case 'msghdr': {
-            const m = v as { name?: ArrayBufferView; iov: ArrayBufferView[]; control?: ArrayBufferView; flags?: number };
+            const m = v as MsgHdr;
             const p = pinBy(pins, 'msghdr', (x) => {
               if (x.bytes.byteLength !== 56) return false;
               const dv = new DataView(x.bytes.buffer);
-              const addrOf = (b: ArrayBufferView | undefined): bigint => (b ? pinOf(pins, b, 'msghdr buffer').addr : 0n);
+              const addrOf = (b: ArrayBufferView | null): bigint => (b ? pinOf(pins, b, 'msghdr buffer').addr : 0n);
               return (
                 u64le(dv, 0) === addrOf(m.name) && dv.getUint32(8, true) === (m.name?.byteLength ?? 0) &&
                 u64le(dv, 16) === iovecPin(pins, m.iov).addr && u64le(dv, 24) === BigInt(m.iov.length) &&
                 u64le(dv, 32) === addrOf(m.control) && u64le(dv, 40) === BigInt(m.control?.byteLength ?? 0) &&
-                dv.getInt32(48, true) === (m.flags ?? 0)
+                dv.getInt32(48, true) === m.initialFlags
               );
             });
             set(a.field, cLiteral(p.addr));
@@ -328,7 +335,7 @@ describe.skipIf('skip' in compiler)('every builder against C (linux-7.2)', () =>
         if (a.kind === 'buffer' || a.kind === 'bytes' || a.kind === 'sockaddrOut') want.push(v as ArrayBufferView);
         if (a.kind === 'iovecs') want.push(...(v as ArrayBufferView[]));
         if (a.kind === 'msghdr') {
-          const m = v as { name?: ArrayBufferView; iov: ArrayBufferView[]; control?: ArrayBufferView };
+          const m = v as MsgHdr;
           want.push(...m.iov, ...(m.name ? [m.name] : []), ...(m.control ? [m.control] : []));
         }
       }
@@ -348,7 +355,7 @@ describe.skipIf('skip' in compiler)('every builder against C (linux-7.2)', () =>
         case 'sockaddrOut': n += 2; break;
         case 'iovecs': n += (v as unknown[]).length + 1; break;
         case 'msghdr': {
-          const m = v as { name?: unknown; iov: unknown[]; control?: unknown };
+          const m = v as MsgHdr;
           n += 1 + (m.name ? 1 : 0) + (m.control ? 1 : 0) + (m.iov.length > 0 ? m.iov.length + 1 : 0);
           break;
         }
@@ -454,6 +461,98 @@ describe.skipIf('skip' in compiler)('every builder against C (linux-7.2)', () =>
       const sqe = new FakeSqe(64);
       const b = build(op, 'plain', new FakeSqe(128));
       expect(() => fn(sqe, ...b.args), op.builder).toThrow(/128-byte SQE/);
+    }
+  });
+
+  it('refuses every excluded bit, naming the argument and the bits, writing and pinning nothing', () => {
+    let checked = 0;
+    for (const op of ops.ops) {
+      op.args.forEach((a, i) => {
+        for (const bitName of a.excludeBits ?? []) {
+          const bit = index.values.get(bitName);
+          expect(bit, `${op.builder}: ${a.name}: ${bitName} is not in the spec`).toBeDefined();
+          const fn = mod[op.builder] as (...x: unknown[]) => void;
+          const sqe = new FakeSqe(op.sqe128 ? 128 : 64);
+          const b = build(op, 'plain', sqe);
+          const args = [...b.args];
+          args[i] = Number(bit);
+          const before = hex(new Uint8Array(sqe.view.buffer));
+          let error: unknown;
+          try {
+            fn(sqe, ...args);
+          } catch (err) {
+            error = err;
+          }
+          expect(error, `${op.builder}: ${a.name} accepted ${bitName}`).toBeInstanceOf(Error);
+          const e = error as Error & { code?: string; argument?: string };
+          expect(e.code).toBe('ERR_INVALID_ARG_VALUE');
+          expect(e.argument).toBe(`${op.builder}: ${a.name}`);
+          expect(e.message).toContain(`${bitName} (0x${(bit as bigint).toString(16)})`);
+          expect(hex(new Uint8Array(sqe.view.buffer)), `${op.builder} wrote before refusing`).toBe(before);
+          expect(sqe.pins.length, `${op.builder} pinned before refusing`).toBe(0);
+          checked++;
+        }
+      });
+    }
+    expect(checked).toBeGreaterThanOrEqual(20);
+  });
+
+  it('refuses u64 values at or past 2^maxBits, and takes the largest one below', () => {
+    let checked = 0;
+    for (const op of ops.ops) {
+      op.args.forEach((a, i) => {
+        if (a.maxBits === undefined) return;
+        const fn = mod[op.builder] as (...x: unknown[]) => void;
+        for (const bad of [1n << BigInt(a.maxBits), 2n ** 64n - 1n]) {
+          const sqe = new FakeSqe(op.sqe128 ? 128 : 64);
+          const args = [...build(op, 'plain', sqe).args];
+          args[i] = bad;
+          const before = hex(new Uint8Array(sqe.view.buffer));
+          expect(() => fn(sqe, ...args), `${op.builder}: ${a.name} = ${bad}n`).toThrow(new RegExp(`^${op.builder}: ${a.name}: expected a bigint from 0n to 2n \\*\\* ${a.maxBits}n - 1n`));
+          expect(hex(new Uint8Array(sqe.view.buffer))).toBe(before);
+          expect(sqe.pins.length).toBe(0);
+        }
+        const sqe = new FakeSqe(op.sqe128 ? 128 : 64);
+        const args = [...build(op, 'plain', sqe).args];
+        const top = (1n << BigInt(a.maxBits)) - 1n;
+        args[i] = top;
+        fn(sqe, ...args);
+        const f = sqeFields(index).get(a.field);
+        expect(sqe.view.getBigUint64(SLOT_AT + (f?.offset ?? 0), true)).toBe(top);
+        checked++;
+      });
+    }
+    // The four MSG_RING builders: their data becomes the target ring's user_data.
+    expect(checked).toBe(4);
+  });
+
+  it('refuses an opcode the target marks unsupported, first, writing and pinning nothing', () => {
+    for (const op of ops.ops) {
+      const fn = mod[op.builder] as (...x: unknown[]) => void;
+      const opcode = index.opcodes.get(op.opcode) as number;
+      const unsupportedOps = new Uint8Array(256);
+      unsupportedOps[opcode] = 1;
+      // A 64-byte slot even for 128-byte ops: the opcode is refused before the size.
+      const sqe = Object.assign(new FakeSqe(64), { unsupportedOps });
+      const b = build(op, 'plain', new FakeSqe(op.sqe128 ? 128 : 64));
+      const before = hex(new Uint8Array(sqe.view.buffer));
+      let error: unknown;
+      try {
+        fn(sqe, ...b.args);
+      } catch (err) {
+        error = err;
+      }
+      expect(error, op.builder).toBeInstanceOf(UnsupportedOpError);
+      const e = error as UnsupportedOpError;
+      expect(e.code).toBe('ERR_IO_URING_OP_UNSUPPORTED');
+      expect([e.builder, e.opcode, e.opName, e.minKernel]).toEqual([op.builder, opcode, op.opcode, op.minKernel]);
+      expect(e.message).toBe(`${op.builder}: ${op.opcode} is not supported by the running kernel (it needs Linux ${op.minKernel} or newer; check \`ring.probe()\`)`);
+      expect(hex(new Uint8Array(sqe.view.buffer)), `${op.builder} wrote before refusing`).toBe(before);
+      expect(sqe.pins.length, `${op.builder} pinned before refusing`).toBe(0);
+      // Any other opcode marked, or 0 at this one: the builder runs as usual.
+      unsupportedOps[opcode] = 0;
+      unsupportedOps[(opcode + 1) & 0xff] = 1;
+      if (!op.sqe128) expect(() => fn(sqe, ...b.args), op.builder).not.toThrow();
     }
   });
 
