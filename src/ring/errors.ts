@@ -6,7 +6,15 @@
  */
 
 /** Codes of {@link RingStateError}. */
-export type RingStateErrorCode = 'ERR_RING_CLOSED' | 'ERR_RING_SQ_FULL' | 'ERR_RING_SQE_STALE' | 'ERR_RING_NOT_ENABLED' | 'ERR_RING_WOULD_BLOCK' | 'ERR_RING_BUSY';
+export type RingStateErrorCode =
+  | 'ERR_RING_CLOSED'
+  | 'ERR_RING_SQ_FULL'
+  | 'ERR_RING_SQE_STALE'
+  | 'ERR_RING_NOT_ENABLED'
+  | 'ERR_RING_WOULD_BLOCK'
+  | 'ERR_RING_BUSY'
+  /** An SQE with IOSQE_CQE_SKIP_SUCCESS pins memory but no later linked op posts a CQE for it. */
+  | 'ERR_RING_SKIP_SUCCESS_UNLINKED';
 
 /** The ring is in a state where the call cannot proceed; nothing was submitted or changed. */
 export class RingStateError extends Error {

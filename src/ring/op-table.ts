@@ -20,6 +20,11 @@ export const SLOT_STAGED = 1;
 /** Slot state: submitted; waiting for its final CQE. */
 export const SLOT_IN_FLIGHT = 2;
 
+/** linkBits: the op was submitted with IOSQE_CQE_SKIP_SUCCESS. */
+export const LINK_SKIP = 1;
+/** linkBits: the op was submitted with IOSQE_IO_LINK (not HARDLINK) and a successor. */
+export const LINK_SOFT = 2;
+
 const TWO_32 = 4294967296;
 /** Generations live in the high word below the tag bit and stay below 2^21 so ids are safe integers. */
 const GEN_MASK = 0x1fffff;
@@ -50,6 +55,16 @@ export class OpTable {
    */
   readonly skipPred: Int32Array;
   readonly skipPredGen: Uint32Array;
+  /**
+   * For an op linked to a later one in the same submission: that successor's slot (and
+   * generation), else -1. Used when the kernel ends the rest of a chain without CQEs.
+   */
+  readonly chainNext: Int32Array;
+  readonly chainNextGen: Uint32Array;
+  /** {@link LINK_SKIP} | {@link LINK_SOFT} of the op as submitted. */
+  readonly linkBits: Uint8Array;
+  /** 1 once an earlier op of the chain failed: the kernel will post -ECANCELED for this one. */
+  readonly cancelPending: Uint8Array;
   private readonly free: Int32Array;
   private freeTop: number;
   /** Slots not Free. */
@@ -68,6 +83,10 @@ export class OpTable {
     this.handler = new Array<CompletionHandler | undefined>(capacity).fill(undefined);
     this.skipPred = new Int32Array(capacity).fill(-1);
     this.skipPredGen = new Uint32Array(capacity);
+    this.chainNext = new Int32Array(capacity).fill(-1);
+    this.chainNextGen = new Uint32Array(capacity);
+    this.linkBits = new Uint8Array(capacity);
+    this.cancelPending = new Uint8Array(capacity);
     this.free = new Int32Array(capacity);
     // Hand out low slots first: it keeps the working set of the arrays small.
     for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i;
@@ -86,6 +105,9 @@ export class OpTable {
     this.gen[slot] = (this.gen[slot]! + 1) & GEN_MASK;
     this.state[slot] = SLOT_STAGED;
     this.skipPred[slot] = -1;
+    this.chainNext[slot] = -1;
+    this.linkBits[slot] = 0;
+    this.cancelPending[slot] = 0;
     this.live++;
     return slot;
   }
@@ -115,7 +137,8 @@ export class OpTable {
     this.tag[slot] = undefined;
     this.handler[slot] = undefined;
     const pins = this.pins[slot]!;
-    if (pins.length !== 0) pins.length = 0;
+    // pop() inlines; assigning length goes through a slow generic setter.
+    while (pins.length !== 0) pins.pop();
     this.free[this.freeTop++] = slot;
     this.live--;
   }

@@ -29,7 +29,9 @@ import {
   IORING_OFF_SQES,
   IORING_OP_ASYNC_CANCEL,
   IORING_REGISTER_ENABLE_RINGS,
+  IORING_REGISTER_RESIZE_RINGS,
   IORING_REGISTER_RING_FDS,
+  IORING_REGISTER_USE_REGISTERED_RING,
   IORING_SETUP_CQE32,
   IORING_SETUP_CQSIZE,
   IORING_SETUP_DEFER_TASKRUN,
@@ -56,6 +58,7 @@ import {
   IoUringSqe,
   IoUringRsrcUpdate,
   KernelTimespec,
+  SIZEOF_IO_URING_CQE,
   SIZEOF_IO_URING_GETEVENTS_ARG,
   SIZEOF_IO_URING_PARAMS,
   SIZEOF_IO_URING_RSRC_UPDATE,
@@ -68,13 +71,15 @@ import { IoUringError } from '../sys/errors.js';
 import { addressOf, closeFd, ioUringEnter, ioUringRegister, ioUringSetup } from '../sys/libc.js';
 import { CqeSnapshot, type Cqe } from './cqe.js';
 import { RingStateError, ringClosedError } from './errors.js';
-import { OpTable, SLOT_IN_FLIGHT, type CompletionHandler } from './op-table.js';
+import { LINK_SKIP, LINK_SOFT, OpTable, SLOT_IN_FLIGHT, type CompletionHandler } from './op-table.js';
 import { Probe } from './probe.js';
 import { Region } from './region.js';
-import { combinationProblem, resolveSetup, setupFlagNames, type IoUringOptions, type ResolvedSetup } from './setup.js';
+import { combinationProblem, MAX_CQ_ENTRIES, MAX_SQ_ENTRIES, resolveSetup, setupFlagNames, type IoUringOptions, type ResolvedSetup } from './setup.js';
 import { Sqe, type SqeOwner } from './sqe.js';
 
 const TWO_32 = 4294967296;
+/** `ECANCELED`: ops of a chain the kernel cancelled without CQEs complete with its negation. */
+const ECANCELED = 125;
 
 // Word indices into an SQE/CQE, from the generated offsets (the hot paths index Uint32Arrays).
 const SQE = IoUringSqe.OFFSETS;
@@ -84,6 +89,8 @@ const SQE_OPCODE_WORD = SQE.opcode >>> 2;
 const SQE_OPCODE_SHIFT = (SQE.opcode & 3) * 8;
 const SQE_FLAGS_SHIFT = (SQE.flags & 3) * 8;
 const SQE_USER_DATA_WORD = SQE.userData >>> 2;
+/** Word of the op-specific flags union (`rw_flags`, `nop_flags`, ...). */
+const SQE_OP_FLAGS_WORD = SQE.nopFlags >>> 2;
 const CQE_USER_DATA_WORD = CQE.userData >>> 2;
 const CQE_RES_WORD = CQE.res >>> 2;
 const CQE_FLAGS_WORD = CQE.flags >>> 2;
@@ -160,8 +167,8 @@ interface Layout {
  * ```
  */
 export class IoUring implements Disposable {
-  /** Sizes, flags and features the kernel granted. */
-  readonly params: RingParams;
+  // Sizes, flags and features the kernel granted; replaced (never mutated) by resize().
+  #params: RingParams;
   /** Which opcodes the running kernel supports (`IORING_REGISTER_PROBE`). */
   readonly probe: Probe;
 
@@ -181,17 +188,23 @@ export class IoUring implements Disposable {
   #cq: Uint32Array;
   #cqI32: Int32Array;
   #sqes: Uint32Array;
-  readonly #at: Layout;
-  readonly #sqMask: number;
-  readonly #sqEntries: number;
-  readonly #cqMask: number;
+  // Not readonly: resize() swaps them, together with the views above.
+  #at: Layout;
+  #sqMask: number;
+  #sqEntries: number;
+  #cqMask: number;
   readonly #cqeShift: number;
   readonly #sqeWords: number;
 
-  // JS-owned staging: builders write here; submit copies into #sqes.
-  readonly #shadow: Uint32Array;
-  readonly #handles: Sqe[];
-  readonly #core: SqeOwner & { closed: boolean };
+  // JS-owned staging: builders write here; submit copies into #sqes. resize() replaces
+  // all three (sized to the SQ); handles of the old size keep their old core.
+  #shadow: Uint32Array;
+  /** Scratch for submit: 1 at SQ positions whose skip-success op no later CQE accounts for. */
+  #untracked = new Uint8Array(0);
+  #handles: Sqe[];
+  #core: SqeOwner & { closed: boolean };
+  /** Cores of SQE handles from before a resize(): marked closed with the ring. */
+  readonly #oldCores: (SqeOwner & { closed: boolean })[] = [];
   readonly #table: OpTable;
   /** Resources tied to the ring's life (registered memory, buffer rings), released after teardown. */
   readonly #resources = new Set<RingResource>();
@@ -347,7 +360,7 @@ export class IoUring implements Disposable {
       waitArg.ts = addressOf(this.#waitTsBytes);
       this.#waitArgAddress = addressOf(this.#waitArgBytes);
 
-      this.params = Object.freeze({
+      this.#params = Object.freeze({
         sqEntries, cqEntries, setupFlags: flags, features, sqeSize, cqeSize, ringFdRegistered, mapping, maxInFlight,
       });
     } catch (err) {
@@ -355,8 +368,9 @@ export class IoUring implements Disposable {
       for (const region of regions.reverse()) {
         try { region.unmap(); } catch { /* already failing; the first error matters */ }
       }
-      if (fd >= 0 && ownsFd) {
-        try { closeFd(fd); } catch { /* idem */ }
+      if (fd >= 0) {
+        // A REGISTERED_FD_ONLY ring lives in the task's registered-ring table, not the fd table.
+        try { if (ownsFd) closeFd(fd); else unregisterRingIndex(fd); } catch { /* idem */ }
       }
       throw err;
     }
@@ -364,6 +378,11 @@ export class IoUring implements Disposable {
 
   // -------------------------------------------------------------------------------------
   // Introspection
+
+  /** Sizes, flags and features the kernel granted (a new frozen object after {@link IoUring.resize}). */
+  get params(): RingParams {
+    return this.#params;
+  }
 
   /** The ring's file descriptor (or its registered index with `registeredFdOnly`). */
   get fd(): number {
@@ -399,7 +418,12 @@ export class IoUring implements Disposable {
     return (Atomics.load(this.#cq, this.#at.cqTail) - this.#cqHead) >>> 0;
   }
 
-  /** CQEs the kernel could not post because the CQ was full, over the ring's life (`cq.koverflow`). */
+  /**
+   * CQEs lost because the CQ was full, over the ring's life (`cq.koverflow`). With
+   * `IORING_FEAT_NODROP` (Linux 5.5) the kernel holds overflowed CQEs back instead
+   * (`IORING_SQ_CQ_OVERFLOW` in {@link IoUring.sqFlags}) and reaping posts them, so this
+   * stays 0 unless the kernel could not allocate room for one.
+   */
   get cqOverflowCount(): number {
     if (this.#closed) throw ringClosedError('IoUring.cqOverflowCount');
     return Atomics.load(this.#cq, this.#at.cqOverflow);
@@ -436,8 +460,12 @@ export class IoUring implements Disposable {
     if (slot < 0) return null;
     const position = tail & this.#sqMask;
     this.#core.stagedSlot[position] = slot;
-    // A forgotten SQE goes out as a harmless NOP, never as the stale op of its last use.
-    this.#shadow.fill(0, position * this.#sqeWords, (position + 1) * this.#sqeWords);
+    // A forgotten SQE must go out as a plain NOP, never as the stale op of its last use:
+    // opcode, IOSQE flags and the op-specific flags word are all a NOP reads (builders
+    // zero the whole slot themselves).
+    const w = position * this.#sqeWords;
+    this.#shadow[w + SQE_OPCODE_WORD] = 0;
+    this.#shadow[w + SQE_OP_FLAGS_WORD] = 0;
     this.#sqeTail = (tail + 1) >>> 0;
     return this.#handles[position]!;
   }
@@ -481,23 +509,30 @@ export class IoUring implements Disposable {
     const staged = this.#core.stagedSlot;
     const words = this.#sqeWords;
     const mask = this.#sqMask;
-    let chainHasSuccessor = false;
+    // Pass 1, backwards, before anything changes. An op with IOSQE_CQE_SKIP_SUCCESS posts no
+    // CQE when it succeeds; the ring learns it is done from the next op of its chain that
+    // posts (a chain ends at an op without a link flag, or at the end of the submission).
+    // The skip ops after a chain's last posting op are never heard of again on success:
+    // they may not pin memory, and their slots are released right away.
+    if (this.#untracked.length < this.#sqEntries) this.#untracked = new Uint8Array(this.#sqEntries);
+    const untracked = this.#untracked;
+    let trailingSkips = false;
     for (let i = count - 1; i >= 0; i--) {
-      // Walk backwards so each SQE knows whether a linked successor will post for it.
       const position = (from + i) & mask;
-      const w = position * words;
-      const flags = (shadow[w + SQE_OPCODE_WORD]! >>> SQE_FLAGS_SHIFT) & 0xff;
-      const slot = staged[position]!;
-      if ((flags & IOSQE_CQE_SKIP_SUCCESS) !== 0 && !chainHasSuccessor && table.pins[slot]!.length !== 0) {
+      const flags = (shadow[position * words + SQE_OPCODE_WORD]! >>> SQE_FLAGS_SHIFT) & 0xff;
+      if (i === count - 1 || (flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)) === 0) trailingSkips = true;
+      if ((flags & IOSQE_CQE_SKIP_SUCCESS) === 0) trailingSkips = false;
+      untracked[position] = trailingSkips ? 1 : 0;
+      if (trailingSkips && table.pins[staged[position]!]!.length !== 0) {
         throw new RingStateError(
-          'ERR_RING_SQE_STALE',
-          'IoUring.submit: an SQE with IOSQE_CQE_SKIP_SUCCESS pins memory but is not linked to a later op; ' +
-            'without a CQE the ring could never know when the kernel is done with that memory. Link it to a following op or drop skipSuccess()',
+          'ERR_RING_SKIP_SUCCESS_UNLINKED',
+          'IoUring.submit: an SQE with IOSQE_CQE_SKIP_SUCCESS pins memory but is not linked to a later op that posts a CQE; ' +
+            'without a CQE the ring could never know when the kernel is done with that memory. Link it to a following op or drop skipSuccess(). Nothing was submitted',
         );
       }
-      chainHasSuccessor = (flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)) !== 0;
     }
     let skipPred = -1;
+    let linkedPred = -1;
     for (let i = 0; i < count; i++) {
       const position = (from + i) & mask;
       const slot = staged[position]!;
@@ -508,19 +543,28 @@ export class IoUring implements Disposable {
       shadow[w + SQE_USER_DATA_WORD + 1] = (OP_ID_TAG | table.gen[slot]!) >>> 0;
       table.opcode[slot] = (shadow[w + SQE_OPCODE_WORD]! >>> SQE_OPCODE_SHIFT) & 0xff;
       table.state[slot] = SLOT_IN_FLIGHT;
+      for (let k = 0; k < words; k++) sqes[w + k] = shadow[w + k]!;
+      if (untracked[position] === 1) {
+        // Pins nothing (checked above): a failure CQE arrives with a stale id (cqe.id -1).
+        table.release(slot);
+        skipPred = -1;
+        linkedPred = -1;
+        continue;
+      }
       if (skipPred >= 0) {
         table.skipPred[slot] = skipPred;
         table.skipPredGen[slot] = table.gen[skipPred]!;
       }
-      for (let k = 0; k < words; k++) sqes[w + k] = shadow[w + k]!;
-      const flags = (shadow[w + SQE_OPCODE_WORD]! >>> SQE_FLAGS_SHIFT) & 0xff;
-      skipPred = -1;
-      if ((flags & IOSQE_CQE_SKIP_SUCCESS) !== 0) {
-        if ((flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)) !== 0 && i < count - 1) skipPred = slot;
-        // Unlinked and pinning nothing (checked above): it posts a CQE only on failure, which
-        // then arrives with a stale id; nothing needs the slot until then.
-        else table.release(slot);
+      if (linkedPred >= 0) {
+        table.chainNext[linkedPred] = slot;
+        table.chainNextGen[linkedPred] = table.gen[slot]!;
       }
+      const flags = (shadow[w + SQE_OPCODE_WORD]! >>> SQE_FLAGS_SHIFT) & 0xff;
+      const linked = i < count - 1 && (flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)) !== 0;
+      const skip = (flags & IOSQE_CQE_SKIP_SUCCESS) !== 0;
+      table.linkBits[slot] = (skip ? LINK_SKIP : 0) | (linked && (flags & IOSQE_IO_HARDLINK) === 0 ? LINK_SOFT : 0);
+      skipPred = skip && linked ? slot : -1;
+      linkedPred = linked ? slot : -1;
     }
     Atomics.store(this.#sq, this.#at.sqTail, to);
     this.#sqeFlushed = to;
@@ -633,7 +677,10 @@ export class IoUring implements Disposable {
 
   #reap(fn: ((cqe: Cqe) => void) | undefined, max: number): number {
     let handled = 0;
-    let flushedOnce = false;
+    // `handled` when the CQ was last flushed. Each flush moves at most a CQ's worth of
+    // overflowed CQEs into the ring, so a backlog larger than the CQ needs several: flush
+    // again whenever the previous one brought something, stop when one brings nothing.
+    let flushedAt = -1;
     for (;;) {
       const tail = Atomics.load(this.#cq, this.#at.cqTail);
       let head = this.#cqHead;
@@ -641,8 +688,8 @@ export class IoUring implements Disposable {
         // With DEFER_TASKRUN but no TASKRUN_FLAG the kernel cannot tell us completion work
         // is pending: an empty CQ has to ask once.
         const blind = this.#deferTaskrun && !this.#taskrunFlag && handled === 0;
-        if (handled < max && !flushedOnce && (blind || this.#cqNeedsFlush())) {
-          flushedOnce = true;
+        if (handled < max && flushedAt !== handled && (blind || this.#cqNeedsFlush())) {
+          flushedAt = handled;
           this.#flushCq();
           continue;
         }
@@ -667,15 +714,22 @@ export class IoUring implements Disposable {
           if (slot >= 0) {
             const handler = table.handler[slot];
             if (handler !== undefined) {
-              if (final) table.releaseChain(slot);
+              if (final) this.#finish(slot, res);
               handler.complete(res, flags, final, slot);
+              continue;
+            }
+            if (fn === undefined) {
+              // Discarded (forEachCqe() without a callback, or close() draining): leave the
+              // snapshot a caller may still be looking at as it was.
+              if (final) this.#finish(slot, res);
               continue;
             }
             cqe.id = (hi & 0x1fffff) * TWO_32 + lo;
             cqe.userData = table.tag[slot];
             cqe.opcode = table.opcode[slot]!;
-            if (final) table.releaseChain(slot);
+            if (final) this.#finish(slot, res);
           } else {
+            if (fn === undefined) continue;
             cqe.id = -1;
             cqe.userData = undefined;
             cqe.opcode = -1;
@@ -687,7 +741,7 @@ export class IoUring implements Disposable {
           if (cqe.extra !== null) {
             copyBigCqe(cqe, cq, w);
           }
-          if (fn !== undefined) fn(cqe);
+          fn(cqe);
         }
       } finally {
         this.#cqHead = head;
@@ -695,6 +749,46 @@ export class IoUring implements Disposable {
       }
     }
     return handled;
+  }
+
+  /**
+   * Releases `slot` after its final CQE (with the skip-success ops its CQE accounts for),
+   * and settles the rest of its chain when the kernel will post nothing more for it.
+   *
+   * When a soft-linked op fails, the kernel cancels the rest of its chain. If the failed op
+   * had IOSQE_CQE_SKIP_SUCCESS it cancels them *without CQEs* (REQ_F_SKIP_LINK_CQES): their
+   * slots are released here, and Promise-layer ops are completed with -ECANCELED. Otherwise
+   * each posts -ECANCELED; they are marked so that a skip-success one among them, posting
+   * its cancellation, is not mistaken for an op that failed by itself.
+   */
+  #finish(slot: number, res: number): void {
+    const table = this.#table;
+    let next = table.chainNext[slot]!;
+    const bits = table.linkBits[slot]!;
+    if (next >= 0 && (bits & LINK_SOFT) !== 0) {
+      let gen = table.chainNextGen[slot]!;
+      if ((bits & LINK_SKIP) !== 0 && table.cancelPending[slot] === 0) {
+        table.releaseChain(slot);
+        while (next >= 0 && table.state[next] === SLOT_IN_FLIGHT && table.gen[next] === gen) {
+          const after = table.chainNext[next]!;
+          const afterGen = table.chainNextGen[next]!;
+          const handler = table.handler[next];
+          table.release(next);
+          handler?.complete(-ECANCELED, 0, true, next);
+          next = after;
+          gen = afterGen;
+        }
+        return;
+      }
+      if (res < 0 && (bits & LINK_SKIP) === 0) {
+        while (next >= 0 && table.state[next] === SLOT_IN_FLIGHT && table.gen[next] === gen) {
+          table.cancelPending[next] = 1;
+          gen = table.chainNextGen[next]!;
+          next = table.chainNext[next]!;
+        }
+      }
+    }
+    table.releaseChain(slot);
   }
 
   /**
@@ -753,7 +847,7 @@ export class IoUring implements Disposable {
     if (head === Atomics.load(this.#cq, this.#at.cqTail)) return;
     const w = this.#at.cqes + ((head & this.#cqMask) << this.#cqeShift);
     const slot = this.#table.slotOf(this.#cq[w + CQE_USER_DATA_WORD]!, this.#cq[w + CQE_USER_DATA_WORD + 1]!);
-    if (slot >= 0 && (this.#cq[w + CQE_FLAGS_WORD]! & IORING_CQE_F_MORE) === 0) this.#table.releaseChain(slot);
+    if (slot >= 0 && (this.#cq[w + CQE_FLAGS_WORD]! & IORING_CQE_F_MORE) === 0) this.#finish(slot, this.#cqI32[w + CQE_RES_WORD]!);
     this.#cqHead = (head + 1) >>> 0;
     Atomics.store(this.#cq, this.#at.cqHead, this.#cqHead);
   }
@@ -763,6 +857,7 @@ export class IoUring implements Disposable {
 
   /** @internal Attaches a completion handler to the op of a staged SQE. */
   setHandler(sqe: Sqe, handler: CompletionHandler): void {
+    if (this.#closed) throw ringClosedError('IoUring.setHandler');
     const slot = this.#stagedSlotOf(sqe);
     this.#table.handler[slot] = handler;
   }
@@ -833,6 +928,196 @@ export class IoUring implements Disposable {
   /** Whether the ring is still disabled (created with `disabled: true` and not yet enabled). */
   get disabled(): boolean {
     return this.#disabled;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Resize
+
+  /**
+   * Changes the SQ and/or CQ size of a live ring (`IORING_REGISTER_RESIZE_RINGS`, Linux
+   * 6.13; the kernel only resizes rings created with `deferTaskrun`). An omitted size is
+   * kept. Ops in flight are unaffected, and CQEs not yet reaped are carried over (EOVERFLOW
+   * when the new CQ cannot hold them: reap first).
+   *
+   * Call it with nothing staged (every `getSqe()` submitted or discarded). SQE handles
+   * obtained before the resize are invalid afterwards. `params.maxInFlight` is unchanged
+   * (the op table keeps its size), so a CQ grown past it does not admit more ops at once.
+   *
+   * How it stays safe: the kernel allocates the new rings and copies the cursors and
+   * pending entries while holding its locks; once the call returns, the old memory is no
+   * longer the kernel's ring. We then map the new rings (or, with `noMmap`, hand the kernel
+   * memory we mapped beforehand), rebuild every private view and the SQ-sized staging
+   * state over them, check the cursors the kernel copied against our own, and only then
+   * unmap the old regions, after the views over them are gone. Nothing else holds a view
+   * of ring memory. If mapping the new rings fails after the kernel switched, the ring
+   * cannot continue: it is closed (its in-flight buffers are kept for the process's life).
+   *
+   * @returns The new {@link IoUring.params}.
+   */
+  resize(size: { sqEntries?: number; cqEntries?: number }): RingParams {
+    const what = 'IoUring.resize';
+    if (this.#closed || this.#closing) throw ringClosedError(what);
+    if (size === null || typeof size !== 'object') {
+      throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: size`, `expected { sqEntries?, cqEntries? }, received ${describeReceived(size)}`);
+    }
+    const old = this.#params;
+    const sqWanted = size.sqEntries === undefined ? old.sqEntries : checkIntRange(`${what}: size.sqEntries`, size.sqEntries, 1, MAX_SQ_ENTRIES);
+    const cqWanted = size.cqEntries === undefined ? old.cqEntries : checkIntRange(`${what}: size.cqEntries`, size.cqEntries, 1, MAX_CQ_ENTRIES);
+    if (cqWanted < sqWanted) {
+      throw new ArgumentError('ERR_INVALID_ARG_VALUE', `${what}: size.cqEntries`, `must be at least the SQ size (${sqWanted}); the kernel refuses a CQ smaller than the SQ`);
+    }
+    if (this.#sqeTail !== this.#sqeFlushed) {
+      throw new RingStateError('ERR_RING_BUSY', `${what}: ${this.staged} SQE(s) are staged; submit (or discard) them before resizing`);
+    }
+    const flags = old.setupFlags;
+    const sqeSize = old.sqeSize;
+    const cqeSize = old.cqeSize;
+    // Where the SQ index array will sit. The kernel does not report it back from a resize
+    // (sq_off.array stays 0, seen on 6.18), so compute it as its rings_size() does, after
+    // checking that computation against the offset it reported for the current sizes.
+    const noSqArray = (flags & IORING_SETUP_NO_SQARRAY) !== 0;
+    if (!noSqArray && sqArrayOffset(flags, old.cqEntries, this.#at.cqes * 4) !== this.#at.sqArray * 4) {
+      throw new IoUringError(-95, 'io_uring_register', '(IORING_REGISTER_RESIZE_RINGS)', 'This kernel places the SQ index array where this library does not expect it; create the ring with noSqArray to resize it');
+    }
+    // NO_MMAP: the kernel takes the new rings in memory we map first.
+    let userMemory: { region: Region; ringsOffset: number } | undefined;
+    if ((flags & IORING_SETUP_NO_MMAP) !== 0) {
+      userMemory = mapUserMemory(
+        {
+          entries: sqWanted, cqEntries: cqWanted, required: 0, preferred: [], sqThreadIdle: 0, sqThreadCpu: 0, wqFd: 0,
+          hugePages: old.mapping === 'user-huge' ? 'try' : false, maxInFlight: undefined, registerRingFd: false,
+        },
+        flags | IORING_SETUP_CQSIZE,
+        sqeSize,
+        cqeSize,
+      );
+      const ringsNeeded = sqArrayOffset(flags, roundUpPow2(cqWanted), this.#at.cqes * 4) + (noSqArray ? 0 : roundUpPow2(sqWanted) * 4);
+      if (userMemory.ringsOffset + ringsNeeded > userMemory.region.length) {
+        userMemory.region.unmap();
+        throw new Error(`${what}: NO_MMAP ring memory for these sizes would be too small (${ringsNeeded} bytes of rings needed); please report this`);
+      }
+    }
+    const paramBytes = new Uint8Array(SIZEOF_IO_URING_PARAMS);
+    const p = new IoUringParams(paramBytes);
+    p.sqEntries = sqWanted;
+    p.cqEntries = cqWanted;
+    p.flags = IORING_SETUP_CQSIZE;
+    if (userMemory !== undefined) {
+      p.sqOff.userAddr = userMemory.region.address;
+      p.cqOff.userAddr = userMemory.region.address + userMemory.ringsOffset;
+    }
+    try {
+      this.register(IORING_REGISTER_RESIZE_RINGS, paramBytes, 1);
+    } catch (err) {
+      userMemory?.region.unmap();
+      if (err instanceof IoUringError && err.code === 'EINVAL' && !this.#deferTaskrun) {
+        throw new IoUringError(err.errno, 'io_uring_register', '(IORING_REGISTER_RESIZE_RINGS)', 'The kernel resizes only rings created with deferTaskrun (IORING_SETUP_DEFER_TASKRUN), on Linux 6.13 or newer');
+      }
+      if (err instanceof IoUringError && err.code === 'EOVERFLOW') {
+        throw new IoUringError(err.errno, 'io_uring_register', '(IORING_REGISTER_RESIZE_RINGS)', 'More entries are pending than the new rings hold; reap completions (and let submissions be consumed) first');
+      }
+      throw err;
+    }
+    const sqEntries = p.sqEntries;
+    const cqEntries = p.cqEntries;
+    if (sqEntries === old.sqEntries && cqEntries === old.cqEntries) {
+      // Nothing changed: the kernel kept the old rings.
+      userMemory?.region.unmap();
+      return old;
+    }
+
+    // From here the kernel uses the new rings; the old memory is only ours.
+    const newRegions: Region[] = [];
+    try {
+      const sqOff = p.sqOff;
+      const cqOff = p.cqOff;
+      const arrayOffset = noSqArray ? -1 : sqOff.array !== 0 ? sqOff.array : sqArrayOffset(flags, cqEntries, cqOff.cqes);
+      const sqRingBytes = noSqArray
+        ? Math.max(sqOff.head, sqOff.tail, sqOff.ringMask, sqOff.ringEntries, sqOff.flags, sqOff.dropped) + 4
+        : arrayOffset + sqEntries * 4;
+      const cqRingBytes = cqOff.cqes + cqEntries * cqeSize;
+      let ringBuf: ArrayBuffer;
+      let sqeBuf: ArrayBuffer;
+      let ringsBase = 0;
+      if (userMemory !== undefined) {
+        newRegions.push(userMemory.region);
+        if (userMemory.ringsOffset + Math.max(sqRingBytes, cqRingBytes) > userMemory.region.length) {
+          throw new Error(`NO_MMAP resize: the kernel's ring layout needs more than the ${userMemory.region.length - userMemory.ringsOffset} bytes allocated`);
+        }
+        ringBuf = userMemory.region.buffer();
+        sqeBuf = ringBuf;
+        ringsBase = userMemory.ringsOffset;
+      } else {
+        // Resizing exists only on kernels with IORING_FEAT_SINGLE_MMAP: one ring region.
+        const rings = Region.mapRing(this.#fd, IORING_OFF_SQ_RING, Math.max(sqRingBytes, cqRingBytes), 'SQ/CQ ring (resized)');
+        newRegions.push(rings);
+        const sqes = Region.mapRing(this.#fd, IORING_OFF_SQES, sqEntries * sqeSize, 'SQE array (resized)');
+        newRegions.push(sqes);
+        ringBuf = rings.buffer();
+        sqeBuf = sqes.buffer();
+      }
+      const sq = new Uint32Array(ringBuf, ringsBase, (ringBuf.byteLength - ringsBase) >>> 2);
+      const at: Layout = {
+        sqHead: sqOff.head >>> 2, sqTail: sqOff.tail >>> 2, sqMask: sqOff.ringMask >>> 2, sqFlags: sqOff.flags >>> 2,
+        sqDropped: sqOff.dropped >>> 2, sqArray: noSqArray ? -1 : arrayOffset >>> 2,
+        cqHead: cqOff.head >>> 2, cqTail: cqOff.tail >>> 2, cqMask: cqOff.ringMask >>> 2, cqOverflow: cqOff.overflow >>> 2,
+        cqes: cqOff.cqes >>> 2,
+      };
+      // The kernel wrote the new masks and copied the cursors: check them against ours.
+      if (sq[at.sqMask] !== sqEntries - 1 || sq[at.cqMask] !== cqEntries - 1) {
+        throw new Error(`resized ring memory does not hold the sizes the kernel reported (sq ${sqEntries}, cq ${cqEntries})`);
+      }
+      if (sq[at.sqTail] !== this.#sqeFlushed || Atomics.load(sq, at.cqHead) !== this.#cqHead) {
+        throw new Error('the resized rings do not carry over the SQ tail / CQ head this ring published');
+      }
+      // The kernel does not copy the SQ index array; restore the identity mapping before
+      // anything can submit (no SQPOLL thread exists: resizing requires DEFER_TASKRUN).
+      if (at.sqArray >= 0) for (let i = 0; i < sqEntries; i++) sq[at.sqArray + i] = i;
+
+      // Swap in the new views and SQ-sized staging; old handles keep their old core,
+      // whose staged slots are all -1 (nothing was staged), so they refuse to be used.
+      this.#sq = sq;
+      this.#cq = sq;
+      this.#cqI32 = new Int32Array(ringBuf, ringsBase, (ringBuf.byteLength - ringsBase) >>> 2);
+      this.#sqes = new Uint32Array(sqeBuf, 0, (sqEntries * sqeSize) >>> 2);
+      this.#at = at;
+      this.#sqMask = sqEntries - 1;
+      this.#sqEntries = sqEntries;
+      this.#cqMask = cqEntries - 1;
+      this.#sqHeadSeen = Atomics.load(sq, at.sqHead);
+      this.#shadow = new Uint32Array((sqEntries * sqeSize) >>> 2);
+      const shadowView = new DataView(this.#shadow.buffer);
+      this.#oldCores.push(this.#core);
+      this.#core = { table: this.#table, stagedSlot: new Int32Array(sqEntries).fill(-1), closed: false };
+      const unsupported = this.probe.unsupportedOps;
+      this.#handles = Array.from({ length: sqEntries }, (_, i) => new Sqe(this.#core, shadowView, i, sqeSize, unsupported));
+    } catch (err) {
+      for (const region of newRegions) {
+        try { region.unmap(); } catch { /* already failing */ }
+      }
+      this.#failAfterSwitch();
+      throw new RingStateError('ERR_RING_CLOSED', `${what}: the kernel resized the rings but they could not be mapped (${(err as Error).message}); the ring was closed`);
+    }
+    // The old regions: no view over them is left, and the kernel no longer uses them.
+    const oldRegions = this.#regions.splice(0, this.#regions.length, ...newRegions);
+    for (const region of oldRegions) region.unmap();
+    const mapping = old.mapping === 'kernel-split' ? 'kernel-single' : old.mapping;
+    this.#params = Object.freeze({ ...old, sqEntries, cqEntries, mapping });
+    return this.#params;
+  }
+
+  /** After a resize the kernel accepted but we could not map: close without a drain. */
+  #failAfterSwitch(): void {
+    const table = this.#table;
+    for (let slot = 0; slot < table.capacity; slot++) {
+      if (table.state[slot] === SLOT_IN_FLIGHT && table.pins[slot]!.length > 0) abandoned.push(table.pins[slot]!.slice());
+    }
+    this.#closing = true;
+    try {
+      this.#teardown();
+    } catch {
+      /* the resize error is the one to report */
+    }
   }
 
   // -------------------------------------------------------------------------------------
@@ -944,6 +1229,7 @@ export class IoUring implements Disposable {
   #teardown(): void {
     this.#closed = true;
     this.#core.closed = true;
+    for (const core of this.#oldCores) core.closed = true;
     const empty = new Uint32Array(0);
     this.#sq = empty;
     this.#cq = empty;
@@ -962,11 +1248,7 @@ export class IoUring implements Disposable {
     if (this.#ownsFd) {
       try { closeFd(this.#fd); } catch (err) { firstError ??= err; }
     } else {
-      try {
-        const bytes = new Uint8Array(SIZEOF_IO_URING_RSRC_UPDATE);
-        new IoUringRsrcUpdate(bytes).offset = this.#fd;
-        ioUringRegister(this.#fd, IORING_UNREGISTER_RING_FDS | (1 << 31), bytes, 1);
-      } catch (err) { firstError ??= err; }
+      try { unregisterRingIndex(this.#fd); } catch (err) { firstError ??= err; }
     }
     for (const region of this.#regions) {
       try { region.unmap(); } catch (err) { firstError ??= err; }
@@ -1029,6 +1311,21 @@ function fillParams(p: IoUringParams, setup: ResolvedSetup, flags: number, mem: 
   }
 }
 
+/**
+ * Byte offset of the SQ index array in the kernel's `struct io_rings` for `cqEntries` CQEs,
+ * as the kernel's `rings_size()` computes it: the header and CQE array (`struct_size` with
+ * 16-byte CQEs, the whole doubled with CQE32), aligned to the cache line. Used by resize(),
+ * where the kernel does not report it; checked against the value setup reported.
+ */
+function sqArrayOffset(flags: number, cqEntries: number, cqesOffset: number): number {
+  let off = cqesOffset + cqEntries * SIZEOF_IO_URING_CQE;
+  if ((flags & IORING_SETUP_CQE32) !== 0) off *= 2;
+  return roundUp(off, RINGS_CACHE_LINE);
+}
+
+/** `SMP_CACHE_BYTES` on the supported architectures: the SQ array starts on a new line. */
+const RINGS_CACHE_LINE = 64;
+
 function roundUpPow2(n: number): number {
   let v = 1;
   while (v < n) v *= 2;
@@ -1071,22 +1368,35 @@ function mapUserMemory(setup: ResolvedSetup, flags: number, sqeSize: number, cqe
  * The flags to create the ring with: the required ones plus each preferred group the
  * kernel accepts. Tries everything at once first (one setup on a kernel that has it
  * all); otherwise group by group, remembering verdicts for the life of the process.
+ *
+ * A refusal is blamed on the preferred flags only once the required flags alone are known
+ * to pass with these arguments: an EINVAL caused by the arguments themselves (an
+ * `sqPoll.cpu` the machine lacks, an `attachWq` fd that is no ring) must not be remembered
+ * as "this kernel lacks submitAll", or later, valid rings would silently lose it.
  */
 function negotiateFlags(setup: ResolvedSetup): number {
   if (setup.preferred.length === 0) return setup.required;
   let all = setup.required;
   for (const group of setup.preferred) if (combinationProblem(all | group) === undefined) all |= group;
   if (all === setup.required || trySetup(setup, all)) return all;
+  // The required flags alone refused too: the options are at fault. Let the real setup
+  // report the kernel's answer, and remember nothing.
+  if (!trySetup(setup, setup.required)) return setup.required;
+  setupVerdicts.set(all, false);
   let flags = setup.required;
   for (const group of setup.preferred) {
     const candidate = flags | group;
     if (candidate === flags || combinationProblem(candidate) !== undefined) continue;
     if (trySetup(setup, candidate)) flags = candidate;
+    else setupVerdicts.set(candidate, false);
   }
   return flags;
 }
 
-/** Whether the kernel accepts `flags` with these options (a throwaway ring). */
+/**
+ * Whether the kernel accepts `flags` with these options (a throwaway ring, torn down at
+ * once). Acceptance is remembered; a refusal is not (the caller decides whom to blame).
+ */
 function trySetup(setup: ResolvedSetup, flags: number): boolean {
   const known = setupVerdicts.get(flags);
   if (known !== undefined) return known;
@@ -1105,18 +1415,25 @@ function trySetup(setup: ResolvedSetup, flags: number): boolean {
     const bytes = new Uint8Array(SIZEOF_IO_URING_PARAMS);
     fillParams(new IoUringParams(bytes), setup, flags, mem);
     const fd = ioUringSetup(setup.entries, bytes);
+    // A REGISTERED_FD_ONLY ring has no fd, only a slot in the task's table of registered
+    // rings (16 of them): unregistering it is what frees it.
     if ((flags & IORING_SETUP_REGISTERED_FD_ONLY) === 0) closeFd(fd);
+    else unregisterRingIndex(fd);
     setupVerdicts.set(flags, true);
     return true;
   } catch (err) {
-    if (err instanceof IoUringError && err.code === 'EINVAL') {
-      setupVerdicts.set(flags, false);
-      return false;
-    }
+    if (err instanceof IoUringError && err.code === 'EINVAL') return false;
     throw err;
   } finally {
     region?.unmap();
   }
+}
+
+/** Frees a ring that exists only as registered index `index` (REGISTERED_FD_ONLY). */
+function unregisterRingIndex(index: number): void {
+  const bytes = new Uint8Array(SIZEOF_IO_URING_RSRC_UPDATE);
+  new IoUringRsrcUpdate(bytes).offset = index;
+  ioUringRegister(index, IORING_UNREGISTER_RING_FDS | IORING_REGISTER_USE_REGISTERED_RING, bytes, 1);
 }
 
 /** @internal Exposed for tests: forget what setup attempts taught. */

@@ -20,7 +20,7 @@ import {
 import { IoUringSqe } from '../../generated/structs.js';
 import { checkU8 } from '../abi/check.js';
 import type { SqeTarget } from '../abi/sqe-target.js';
-import { addressOf } from '../sys/libc.js';
+import { cachedAddressOf } from '../sys/libc.js';
 import { RingStateError, ringClosedError } from './errors.js';
 import type { OpTable } from './op-table.js';
 
@@ -34,8 +34,7 @@ export interface SqeOwner {
 
 /** One submission queue entry being prepared. Fill it with a `prep*` builder. */
 export class Sqe implements SqeTarget {
-  /** A DataView over the staging memory of this SQE (not the kernel's ring). */
-  readonly view: DataView;
+  readonly #view: DataView;
   /** Byte offset of this SQE within {@link Sqe.view}. */
   readonly offset: number;
   /** 64, or 128 on rings with 128-byte SQEs. */
@@ -49,7 +48,7 @@ export class Sqe implements SqeTarget {
   /** @internal Created by the ring, one per SQ position. */
   constructor(owner: SqeOwner, view: DataView, position: number, size: number, unsupportedOps: Uint8Array | undefined) {
     this.#owner = owner;
-    this.view = view;
+    this.#view = view;
     this.#position = position;
     this.offset = position * size;
     this.size = size;
@@ -66,13 +65,23 @@ export class Sqe implements SqeTarget {
   }
 
   /**
+   * A DataView over the staging memory of this SQE (not the kernel's ring), for builders.
+   * Throws once the SQE was submitted (or withdrawn) or the ring closed, so a builder
+   * called on a stale handle fails instead of silently writing into a slot no one submits.
+   */
+  get view(): DataView {
+    this.#slot('Sqe.view');
+    return this.#view;
+  }
+
+  /**
    * Keeps `memory` referenced until this op's final CQE and returns its native address.
    * Builders call it for every buffer the kernel will touch; call it yourself for memory
    * you point the SQE at by hand.
    */
   pin(memory: ArrayBufferView): number {
     const slot = this.#slot('Sqe.pin');
-    const address = addressOf(memory);
+    const address = cachedAddressOf(memory);
     this.#owner.table.pins[slot]!.push(memory);
     return address;
   }
@@ -96,12 +105,13 @@ export class Sqe implements SqeTarget {
 
   /** The `IOSQE_*` flags byte. Builders reset it, so set flags after the `prep*` call. */
   get flags(): number {
-    return this.view.getUint8(this.offset + 1);
+    this.#slot('Sqe.flags');
+    return this.#view.getUint8(this.offset + 1);
   }
 
   set flags(value: number) {
     this.#slot('Sqe.flags');
-    this.view.setUint8(this.offset + 1, checkU8('Sqe.flags', value));
+    this.#view.setUint8(this.offset + 1, checkU8('Sqe.flags', value));
   }
 
   /** ORs `IOSQE_IO_LINK`: the next SQE starts only after this one succeeds. */
@@ -144,7 +154,7 @@ export class Sqe implements SqeTarget {
    */
   get fields(): IoUringSqe {
     this.#slot('Sqe.fields');
-    this.#fields ??= new IoUringSqe(this.view, this.offset);
+    this.#fields ??= new IoUringSqe(this.#view, this.offset);
     return this.#fields;
   }
 }
