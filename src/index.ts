@@ -16,6 +16,8 @@ export { RingStateError, type RingStateErrorCode } from './ring/errors.js';
 export { ArgumentError, type ArgumentErrorCode } from './errors.js';
 export { IoUringError } from './sys/errors.js';
 export { AT_FDCWD, FixedFile, type FdLike, type FileRef } from './abi/fd.js';
+export { OwnedFd, FdClosedError } from './abi/owned-fd.js';
+export * from './register/index.js';
 export type { Timespec } from './abi/encode.js';
 export type { SqeTarget } from './abi/sqe-target.js';
 export * from '../generated/ops.js';

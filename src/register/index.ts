@@ -1,0 +1,40 @@
+/**
+ * Registration: the resources high-performance servers register with a ring (file table,
+ * buffers, provided-buffer rings) and ring-level settings (eventfd, personalities, the
+ * async worker pool, restrictions, clock).
+ *
+ * @module
+ */
+export { FileTable, MAX_FILE_TABLE_SIZE, type FileSlotValue, type FileTableOptions } from './files.js';
+export { RegisteredBuffers, MAX_REGISTERED_BUFFERS, MAX_REGISTERED_BUFFER_BYTES, type RegisteredBuffersOptions } from './buffers.js';
+export {
+  BufferGroup,
+  BufferRing,
+  ProvidedBufferGroup,
+  cqeBufferId,
+  MAX_BUFFER_RING_ENTRIES,
+  MAX_GROUP_BUFFERS,
+  MAX_PROVIDED_BUFFER_BYTES,
+  type BufferCompletion,
+  type BufferGroupOptions,
+  type BufferRingOptions,
+  type ProvidedBufferGroupOptions,
+} from './provided.js';
+export {
+  RingEventfd,
+  registerEventfd,
+  unregisterEventfd,
+  registerPersonality,
+  unregisterPersonality,
+  ioWorkerLimits,
+  setIoWorkerAffinity,
+  clearIoWorkerAffinity,
+  registerRestrictions,
+  registerClock,
+  type EventfdOptions,
+  type IoWorkerLimits,
+  type RingRestrictions,
+  type RingClock,
+} from './ring-config.js';
+export { checkBufferGroup } from './registry.js';
+export type { ResourceTag } from './util.js';
