@@ -12,326 +12,456 @@
  */
 /**
  * `IORING_OP_NOP`, member of `enum io_uring_op` (linux/io_uring.h:256) = 0
+ *
+ * @category Constants
  */
 export const IORING_OP_NOP = 0;
 
 /**
  * `IORING_OP_READV`, member of `enum io_uring_op` (linux/io_uring.h:257) = 1
+ *
+ * @category Constants
  */
 export const IORING_OP_READV = 1;
 
 /**
  * `IORING_OP_WRITEV`, member of `enum io_uring_op` (linux/io_uring.h:258) = 2
+ *
+ * @category Constants
  */
 export const IORING_OP_WRITEV = 2;
 
 /**
  * `IORING_OP_FSYNC`, member of `enum io_uring_op` (linux/io_uring.h:259) = 3
+ *
+ * @category Constants
  */
 export const IORING_OP_FSYNC = 3;
 
 /**
  * `IORING_OP_READ_FIXED`, member of `enum io_uring_op` (linux/io_uring.h:260) = 4
+ *
+ * @category Constants
  */
 export const IORING_OP_READ_FIXED = 4;
 
 /**
  * `IORING_OP_WRITE_FIXED`, member of `enum io_uring_op` (linux/io_uring.h:261) = 5
+ *
+ * @category Constants
  */
 export const IORING_OP_WRITE_FIXED = 5;
 
 /**
  * `IORING_OP_POLL_ADD`, member of `enum io_uring_op` (linux/io_uring.h:262) = 6
+ *
+ * @category Constants
  */
 export const IORING_OP_POLL_ADD = 6;
 
 /**
  * `IORING_OP_POLL_REMOVE`, member of `enum io_uring_op` (linux/io_uring.h:263) = 7
+ *
+ * @category Constants
  */
 export const IORING_OP_POLL_REMOVE = 7;
 
 /**
  * `IORING_OP_SYNC_FILE_RANGE`, member of `enum io_uring_op` (linux/io_uring.h:264) = 8
+ *
+ * @category Constants
  */
 export const IORING_OP_SYNC_FILE_RANGE = 8;
 
 /**
  * `IORING_OP_SENDMSG`, member of `enum io_uring_op` (linux/io_uring.h:265) = 9
+ *
+ * @category Constants
  */
 export const IORING_OP_SENDMSG = 9;
 
 /**
  * `IORING_OP_RECVMSG`, member of `enum io_uring_op` (linux/io_uring.h:266) = 10
+ *
+ * @category Constants
  */
 export const IORING_OP_RECVMSG = 10;
 
 /**
  * `IORING_OP_TIMEOUT`, member of `enum io_uring_op` (linux/io_uring.h:267) = 11
+ *
+ * @category Constants
  */
 export const IORING_OP_TIMEOUT = 11;
 
 /**
  * `IORING_OP_TIMEOUT_REMOVE`, member of `enum io_uring_op` (linux/io_uring.h:268) = 12
+ *
+ * @category Constants
  */
 export const IORING_OP_TIMEOUT_REMOVE = 12;
 
 /**
  * `IORING_OP_ACCEPT`, member of `enum io_uring_op` (linux/io_uring.h:269) = 13
+ *
+ * @category Constants
  */
 export const IORING_OP_ACCEPT = 13;
 
 /**
  * `IORING_OP_ASYNC_CANCEL`, member of `enum io_uring_op` (linux/io_uring.h:270) = 14
+ *
+ * @category Constants
  */
 export const IORING_OP_ASYNC_CANCEL = 14;
 
 /**
  * `IORING_OP_LINK_TIMEOUT`, member of `enum io_uring_op` (linux/io_uring.h:271) = 15
+ *
+ * @category Constants
  */
 export const IORING_OP_LINK_TIMEOUT = 15;
 
 /**
  * `IORING_OP_CONNECT`, member of `enum io_uring_op` (linux/io_uring.h:272) = 16
+ *
+ * @category Constants
  */
 export const IORING_OP_CONNECT = 16;
 
 /**
  * `IORING_OP_FALLOCATE`, member of `enum io_uring_op` (linux/io_uring.h:273) = 17
+ *
+ * @category Constants
  */
 export const IORING_OP_FALLOCATE = 17;
 
 /**
  * `IORING_OP_OPENAT`, member of `enum io_uring_op` (linux/io_uring.h:274) = 18
+ *
+ * @category Constants
  */
 export const IORING_OP_OPENAT = 18;
 
 /**
  * `IORING_OP_CLOSE`, member of `enum io_uring_op` (linux/io_uring.h:275) = 19
+ *
+ * @category Constants
  */
 export const IORING_OP_CLOSE = 19;
 
 /**
  * `IORING_OP_FILES_UPDATE`, member of `enum io_uring_op` (linux/io_uring.h:276) = 20
+ *
+ * @category Constants
  */
 export const IORING_OP_FILES_UPDATE = 20;
 
 /**
  * `IORING_OP_STATX`, member of `enum io_uring_op` (linux/io_uring.h:277) = 21
+ *
+ * @category Constants
  */
 export const IORING_OP_STATX = 21;
 
 /**
  * `IORING_OP_READ`, member of `enum io_uring_op` (linux/io_uring.h:278) = 22
+ *
+ * @category Constants
  */
 export const IORING_OP_READ = 22;
 
 /**
  * `IORING_OP_WRITE`, member of `enum io_uring_op` (linux/io_uring.h:279) = 23
+ *
+ * @category Constants
  */
 export const IORING_OP_WRITE = 23;
 
 /**
  * `IORING_OP_FADVISE`, member of `enum io_uring_op` (linux/io_uring.h:280) = 24
+ *
+ * @category Constants
  */
 export const IORING_OP_FADVISE = 24;
 
 /**
  * `IORING_OP_MADVISE`, member of `enum io_uring_op` (linux/io_uring.h:281) = 25
+ *
+ * @category Constants
  */
 export const IORING_OP_MADVISE = 25;
 
 /**
  * `IORING_OP_SEND`, member of `enum io_uring_op` (linux/io_uring.h:282) = 26
+ *
+ * @category Constants
  */
 export const IORING_OP_SEND = 26;
 
 /**
  * `IORING_OP_RECV`, member of `enum io_uring_op` (linux/io_uring.h:283) = 27
+ *
+ * @category Constants
  */
 export const IORING_OP_RECV = 27;
 
 /**
  * `IORING_OP_OPENAT2`, member of `enum io_uring_op` (linux/io_uring.h:284) = 28
+ *
+ * @category Constants
  */
 export const IORING_OP_OPENAT2 = 28;
 
 /**
  * `IORING_OP_EPOLL_CTL`, member of `enum io_uring_op` (linux/io_uring.h:285) = 29
+ *
+ * @category Constants
  */
 export const IORING_OP_EPOLL_CTL = 29;
 
 /**
  * `IORING_OP_SPLICE`, member of `enum io_uring_op` (linux/io_uring.h:286) = 30
+ *
+ * @category Constants
  */
 export const IORING_OP_SPLICE = 30;
 
 /**
  * `IORING_OP_PROVIDE_BUFFERS`, member of `enum io_uring_op` (linux/io_uring.h:287) = 31
+ *
+ * @category Constants
  */
 export const IORING_OP_PROVIDE_BUFFERS = 31;
 
 /**
  * `IORING_OP_REMOVE_BUFFERS`, member of `enum io_uring_op` (linux/io_uring.h:288) = 32
+ *
+ * @category Constants
  */
 export const IORING_OP_REMOVE_BUFFERS = 32;
 
 /**
  * `IORING_OP_TEE`, member of `enum io_uring_op` (linux/io_uring.h:289) = 33
+ *
+ * @category Constants
  */
 export const IORING_OP_TEE = 33;
 
 /**
  * `IORING_OP_SHUTDOWN`, member of `enum io_uring_op` (linux/io_uring.h:290) = 34
+ *
+ * @category Constants
  */
 export const IORING_OP_SHUTDOWN = 34;
 
 /**
  * `IORING_OP_RENAMEAT`, member of `enum io_uring_op` (linux/io_uring.h:291) = 35
+ *
+ * @category Constants
  */
 export const IORING_OP_RENAMEAT = 35;
 
 /**
  * `IORING_OP_UNLINKAT`, member of `enum io_uring_op` (linux/io_uring.h:292) = 36
+ *
+ * @category Constants
  */
 export const IORING_OP_UNLINKAT = 36;
 
 /**
  * `IORING_OP_MKDIRAT`, member of `enum io_uring_op` (linux/io_uring.h:293) = 37
+ *
+ * @category Constants
  */
 export const IORING_OP_MKDIRAT = 37;
 
 /**
  * `IORING_OP_SYMLINKAT`, member of `enum io_uring_op` (linux/io_uring.h:294) = 38
+ *
+ * @category Constants
  */
 export const IORING_OP_SYMLINKAT = 38;
 
 /**
  * `IORING_OP_LINKAT`, member of `enum io_uring_op` (linux/io_uring.h:295) = 39
+ *
+ * @category Constants
  */
 export const IORING_OP_LINKAT = 39;
 
 /**
  * `IORING_OP_MSG_RING`, member of `enum io_uring_op` (linux/io_uring.h:296) = 40
+ *
+ * @category Constants
  */
 export const IORING_OP_MSG_RING = 40;
 
 /**
  * `IORING_OP_FSETXATTR`, member of `enum io_uring_op` (linux/io_uring.h:297) = 41
+ *
+ * @category Constants
  */
 export const IORING_OP_FSETXATTR = 41;
 
 /**
  * `IORING_OP_SETXATTR`, member of `enum io_uring_op` (linux/io_uring.h:298) = 42
+ *
+ * @category Constants
  */
 export const IORING_OP_SETXATTR = 42;
 
 /**
  * `IORING_OP_FGETXATTR`, member of `enum io_uring_op` (linux/io_uring.h:299) = 43
+ *
+ * @category Constants
  */
 export const IORING_OP_FGETXATTR = 43;
 
 /**
  * `IORING_OP_GETXATTR`, member of `enum io_uring_op` (linux/io_uring.h:300) = 44
+ *
+ * @category Constants
  */
 export const IORING_OP_GETXATTR = 44;
 
 /**
  * `IORING_OP_SOCKET`, member of `enum io_uring_op` (linux/io_uring.h:301) = 45
+ *
+ * @category Constants
  */
 export const IORING_OP_SOCKET = 45;
 
 /**
  * `IORING_OP_URING_CMD`, member of `enum io_uring_op` (linux/io_uring.h:302) = 46
+ *
+ * @category Constants
  */
 export const IORING_OP_URING_CMD = 46;
 
 /**
  * `IORING_OP_SEND_ZC`, member of `enum io_uring_op` (linux/io_uring.h:303) = 47
+ *
+ * @category Constants
  */
 export const IORING_OP_SEND_ZC = 47;
 
 /**
  * `IORING_OP_SENDMSG_ZC`, member of `enum io_uring_op` (linux/io_uring.h:304) = 48
+ *
+ * @category Constants
  */
 export const IORING_OP_SENDMSG_ZC = 48;
 
 /**
  * `IORING_OP_READ_MULTISHOT`, member of `enum io_uring_op` (linux/io_uring.h:305) = 49
+ *
+ * @category Constants
  */
 export const IORING_OP_READ_MULTISHOT = 49;
 
 /**
  * `IORING_OP_WAITID`, member of `enum io_uring_op` (linux/io_uring.h:306) = 50
+ *
+ * @category Constants
  */
 export const IORING_OP_WAITID = 50;
 
 /**
  * `IORING_OP_FUTEX_WAIT`, member of `enum io_uring_op` (linux/io_uring.h:307) = 51
+ *
+ * @category Constants
  */
 export const IORING_OP_FUTEX_WAIT = 51;
 
 /**
  * `IORING_OP_FUTEX_WAKE`, member of `enum io_uring_op` (linux/io_uring.h:308) = 52
+ *
+ * @category Constants
  */
 export const IORING_OP_FUTEX_WAKE = 52;
 
 /**
  * `IORING_OP_FUTEX_WAITV`, member of `enum io_uring_op` (linux/io_uring.h:309) = 53
+ *
+ * @category Constants
  */
 export const IORING_OP_FUTEX_WAITV = 53;
 
 /**
  * `IORING_OP_FIXED_FD_INSTALL`, member of `enum io_uring_op` (linux/io_uring.h:310) = 54
+ *
+ * @category Constants
  */
 export const IORING_OP_FIXED_FD_INSTALL = 54;
 
 /**
  * `IORING_OP_FTRUNCATE`, member of `enum io_uring_op` (linux/io_uring.h:311) = 55
+ *
+ * @category Constants
  */
 export const IORING_OP_FTRUNCATE = 55;
 
 /**
  * `IORING_OP_BIND`, member of `enum io_uring_op` (linux/io_uring.h:312) = 56
+ *
+ * @category Constants
  */
 export const IORING_OP_BIND = 56;
 
 /**
  * `IORING_OP_LISTEN`, member of `enum io_uring_op` (linux/io_uring.h:313) = 57
+ *
+ * @category Constants
  */
 export const IORING_OP_LISTEN = 57;
 
 /**
  * `IORING_OP_RECV_ZC`, member of `enum io_uring_op` (linux/io_uring.h:314) = 58
+ *
+ * @category Constants
  */
 export const IORING_OP_RECV_ZC = 58;
 
 /**
  * `IORING_OP_EPOLL_WAIT`, member of `enum io_uring_op` (linux/io_uring.h:315) = 59
+ *
+ * @category Constants
  */
 export const IORING_OP_EPOLL_WAIT = 59;
 
 /**
  * `IORING_OP_READV_FIXED`, member of `enum io_uring_op` (linux/io_uring.h:316) = 60
+ *
+ * @category Constants
  */
 export const IORING_OP_READV_FIXED = 60;
 
 /**
  * `IORING_OP_WRITEV_FIXED`, member of `enum io_uring_op` (linux/io_uring.h:317) = 61
+ *
+ * @category Constants
  */
 export const IORING_OP_WRITEV_FIXED = 61;
 
 /**
  * `IORING_OP_PIPE`, member of `enum io_uring_op` (linux/io_uring.h:318) = 62
+ *
+ * @category Constants
  */
 export const IORING_OP_PIPE = 62;
 
 /**
  * `IORING_OP_NOP128`, member of `enum io_uring_op` (linux/io_uring.h:319) = 63
+ *
+ * @category Constants
  */
 export const IORING_OP_NOP128 = 63;
 
 /**
  * `IORING_OP_URING_CMD128`, member of `enum io_uring_op` (linux/io_uring.h:320) = 64
+ *
+ * @category Constants
  */
 export const IORING_OP_URING_CMD128 = 64;
 
@@ -339,6 +469,8 @@ export const IORING_OP_URING_CMD128 = 64;
  * `IORING_OP_LAST`, member of `enum io_uring_op` (linux/io_uring.h:323) = 65
  *
  * this goes last, obviously
+ *
+ * @category Constants
  */
 export const IORING_OP_LAST = 65;
 
@@ -346,6 +478,8 @@ export const IORING_OP_LAST = 65;
  * `enum io_uring_op` (linux/io_uring.h:255) as a frozen object: member names without their common prefix.
  *
  * The opcodes this build knows; the running kernel may know fewer (ask its probe) or more (use `prepRaw`). `LAST` is the count, not an opcode.
+ *
+ * @category Constants
  */
 export const IoringOp = Object.freeze({
   /** {@link IORING_OP_NOP} */
@@ -482,27 +616,41 @@ export const IoringOp = Object.freeze({
   LAST: IORING_OP_LAST,
 } as const);
 
-/** A value of {@link IoringOp}. */
+/**
+ * A value of {@link IoringOp}.
+ *
+ * @category Constants
+ */
 export type IoringOp = (typeof IoringOp)[keyof typeof IoringOp];
 
 /**
  * `IORING_ZCRX_AREA_DMABUF = 1`, member of `enum io_uring_zcrx_area_flags` (linux/io_uring/zcrx.h:39) = 1
+ *
+ * @category Constants
  */
 export const IORING_ZCRX_AREA_DMABUF = 1;
 
 /**
  * `enum io_uring_zcrx_area_flags` (linux/io_uring/zcrx.h:38) as a frozen object: member names without their common prefix.
+ *
+ * @category Constants
  */
 export const IoUringZcrxAreaFlags = Object.freeze({
   /** {@link IORING_ZCRX_AREA_DMABUF} */
   DMABUF: IORING_ZCRX_AREA_DMABUF,
 } as const);
 
-/** A value of {@link IoUringZcrxAreaFlags}. */
+/**
+ * A value of {@link IoUringZcrxAreaFlags}.
+ *
+ * @category Constants
+ */
 export type IoUringZcrxAreaFlags = (typeof IoUringZcrxAreaFlags)[keyof typeof IoUringZcrxAreaFlags];
 
 /**
  * `ZCRX_REG_IMPORT = 1`, member of `enum zcrx_reg_flags` (linux/io_uring/zcrx.h:52) = 1
+ *
+ * @category Constants
  */
 export const ZCRX_REG_IMPORT = 1;
 
@@ -510,11 +658,15 @@ export const ZCRX_REG_IMPORT = 1;
  * `ZCRX_REG_NODEV = 2`, member of `enum zcrx_reg_flags` (linux/io_uring/zcrx.h:59) = 2
  *
  * Register a zcrx instance without a net device. All data will be copied. The refill queue entries might not be automatically consumed and need to be flushed, see ZCRX_CTRL_FLUSH_RQ.
+ *
+ * @category Constants
  */
 export const ZCRX_REG_NODEV = 2;
 
 /**
  * `enum zcrx_reg_flags` (linux/io_uring/zcrx.h:51) as a frozen object: member names without their common prefix.
+ *
+ * @category Constants
  */
 export const ZcrxRegFlags = Object.freeze({
   /** {@link ZCRX_REG_IMPORT} */
@@ -523,23 +675,33 @@ export const ZcrxRegFlags = Object.freeze({
   NODEV: ZCRX_REG_NODEV,
 } as const);
 
-/** A value of {@link ZcrxRegFlags}. */
+/**
+ * A value of {@link ZcrxRegFlags}.
+ *
+ * @category Constants
+ */
 export type ZcrxRegFlags = (typeof ZcrxRegFlags)[keyof typeof ZcrxRegFlags];
 
 /**
  * `ZCRX_FEATURE_RX_PAGE_SIZE = 1 << 0`, member of `enum zcrx_features` (linux/io_uring/zcrx.h:67) = 1
  *
  * The user can ask for the desired rx page size by passing the value in struct io_uring_zcrx_ifq_reg::rx_buf_len.
+ *
+ * @category Constants
  */
 export const ZCRX_FEATURE_RX_PAGE_SIZE = 0x1;
 
 /**
  * `ZCRX_FEATURE_EVENT = 1 << 1`, member of `enum zcrx_features` (linux/io_uring/zcrx.h:68) = 2
+ *
+ * @category Constants
  */
 export const ZCRX_FEATURE_EVENT = 0x2;
 
 /**
  * `enum zcrx_features` (linux/io_uring/zcrx.h:62) as a frozen object: member names without their common prefix.
+ *
+ * @category Constants
  */
 export const ZcrxFeatures = Object.freeze({
   /** {@link ZCRX_FEATURE_RX_PAGE_SIZE} */
@@ -548,26 +710,38 @@ export const ZcrxFeatures = Object.freeze({
   EVENT: ZCRX_FEATURE_EVENT,
 } as const);
 
-/** A value of {@link ZcrxFeatures}. */
+/**
+ * A value of {@link ZcrxFeatures}.
+ *
+ * @category Constants
+ */
 export type ZcrxFeatures = (typeof ZcrxFeatures)[keyof typeof ZcrxFeatures];
 
 /**
  * `ZCRX_EVENT_ALLOC_FAIL`, member of `enum zcrx_event_type` (linux/io_uring/zcrx.h:72) = 0
+ *
+ * @category Constants
  */
 export const ZCRX_EVENT_ALLOC_FAIL = 0;
 
 /**
  * `ZCRX_EVENT_COPY`, member of `enum zcrx_event_type` (linux/io_uring/zcrx.h:73) = 1
+ *
+ * @category Constants
  */
 export const ZCRX_EVENT_COPY = 1;
 
 /**
  * `__ZCRX_EVENT_TYPE_LAST`, member of `enum zcrx_event_type` (linux/io_uring/zcrx.h:75) = 2
+ *
+ * @category Constants
  */
 export const __ZCRX_EVENT_TYPE_LAST = 2;
 
 /**
  * `enum zcrx_event_type` (linux/io_uring/zcrx.h:71) as a frozen object: member names without their common prefix.
+ *
+ * @category Constants
  */
 export const ZcrxEventType = Object.freeze({
   /** {@link ZCRX_EVENT_ALLOC_FAIL} */
@@ -578,49 +752,71 @@ export const ZcrxEventType = Object.freeze({
   __ZCRX_EVENT_TYPE_LAST: __ZCRX_EVENT_TYPE_LAST,
 } as const);
 
-/** A value of {@link ZcrxEventType}. */
+/**
+ * A value of {@link ZcrxEventType}.
+ *
+ * @category Constants
+ */
 export type ZcrxEventType = (typeof ZcrxEventType)[keyof typeof ZcrxEventType];
 
 /**
  * `ZCRX_EVENT_DESC_FLAG_STATS = 1 << 0`, member of `enum zcrx_event_desc_flags` (linux/io_uring/zcrx.h:80) = 1
  *
  * If set, stats_offset holds a valid offset to a zcrx_stats struct
+ *
+ * @category Constants
  */
 export const ZCRX_EVENT_DESC_FLAG_STATS = 0x1;
 
 /**
  * `enum zcrx_event_desc_flags` (linux/io_uring/zcrx.h:78) as a frozen object: member names without their common prefix.
+ *
+ * @category Constants
  */
 export const ZcrxEventDescFlags = Object.freeze({
   /** {@link ZCRX_EVENT_DESC_FLAG_STATS} */
   STATS: ZCRX_EVENT_DESC_FLAG_STATS,
 } as const);
 
-/** A value of {@link ZcrxEventDescFlags}. */
+/**
+ * A value of {@link ZcrxEventDescFlags}.
+ *
+ * @category Constants
+ */
 export type ZcrxEventDescFlags = (typeof ZcrxEventDescFlags)[keyof typeof ZcrxEventDescFlags];
 
 /**
  * `ZCRX_CTRL_FLUSH_RQ`, member of `enum zcrx_ctrl_op` (linux/io_uring/zcrx.h:116) = 0
+ *
+ * @category Constants
  */
 export const ZCRX_CTRL_FLUSH_RQ = 0;
 
 /**
  * `ZCRX_CTRL_EXPORT`, member of `enum zcrx_ctrl_op` (linux/io_uring/zcrx.h:117) = 1
+ *
+ * @category Constants
  */
 export const ZCRX_CTRL_EXPORT = 1;
 
 /**
  * `ZCRX_CTRL_ARM_EVENT`, member of `enum zcrx_ctrl_op` (linux/io_uring/zcrx.h:118) = 2
+ *
+ * @category Constants
  */
 export const ZCRX_CTRL_ARM_EVENT = 2;
 
 /**
  * `__ZCRX_CTRL_LAST`, member of `enum zcrx_ctrl_op` (linux/io_uring/zcrx.h:120) = 3
+ *
+ * @category Constants
  */
 export const __ZCRX_CTRL_LAST = 3;
 
 /**
  * `enum zcrx_ctrl_op` (linux/io_uring/zcrx.h:115) as a frozen object: member names without their common prefix.
+ *
+ * @category Constants
  */
 export const ZcrxCtrlOp = Object.freeze({
   /** {@link ZCRX_CTRL_FLUSH_RQ} */
@@ -633,46 +829,66 @@ export const ZcrxCtrlOp = Object.freeze({
   __ZCRX_CTRL_LAST: __ZCRX_CTRL_LAST,
 } as const);
 
-/** A value of {@link ZcrxCtrlOp}. */
+/**
+ * A value of {@link ZcrxCtrlOp}.
+ *
+ * @category Constants
+ */
 export type ZcrxCtrlOp = (typeof ZcrxCtrlOp)[keyof typeof ZcrxCtrlOp];
 
 /**
  * `IOSQE_FIXED_FILE_BIT`, member of `enum io_uring_sqe_flags_bit` (linux/io_uring.h:144) = 0
+ *
+ * @category Constants
  */
 export const IOSQE_FIXED_FILE_BIT = 0;
 
 /**
  * `IOSQE_IO_DRAIN_BIT`, member of `enum io_uring_sqe_flags_bit` (linux/io_uring.h:145) = 1
+ *
+ * @category Constants
  */
 export const IOSQE_IO_DRAIN_BIT = 1;
 
 /**
  * `IOSQE_IO_LINK_BIT`, member of `enum io_uring_sqe_flags_bit` (linux/io_uring.h:146) = 2
+ *
+ * @category Constants
  */
 export const IOSQE_IO_LINK_BIT = 2;
 
 /**
  * `IOSQE_IO_HARDLINK_BIT`, member of `enum io_uring_sqe_flags_bit` (linux/io_uring.h:147) = 3
+ *
+ * @category Constants
  */
 export const IOSQE_IO_HARDLINK_BIT = 3;
 
 /**
  * `IOSQE_ASYNC_BIT`, member of `enum io_uring_sqe_flags_bit` (linux/io_uring.h:148) = 4
+ *
+ * @category Constants
  */
 export const IOSQE_ASYNC_BIT = 4;
 
 /**
  * `IOSQE_BUFFER_SELECT_BIT`, member of `enum io_uring_sqe_flags_bit` (linux/io_uring.h:149) = 5
+ *
+ * @category Constants
  */
 export const IOSQE_BUFFER_SELECT_BIT = 5;
 
 /**
  * `IOSQE_CQE_SKIP_SUCCESS_BIT`, member of `enum io_uring_sqe_flags_bit` (linux/io_uring.h:150) = 6
+ *
+ * @category Constants
  */
 export const IOSQE_CQE_SKIP_SUCCESS_BIT = 6;
 
 /**
  * `enum io_uring_sqe_flags_bit` (linux/io_uring.h:143) as a frozen object: member names without their common prefix.
+ *
+ * @category Constants
  */
 export const IoUringSqeFlagsBit = Object.freeze({
   /** {@link IOSQE_FIXED_FILE_BIT} */
@@ -691,13 +907,19 @@ export const IoUringSqeFlagsBit = Object.freeze({
   CQE_SKIP_SUCCESS_BIT: IOSQE_CQE_SKIP_SUCCESS_BIT,
 } as const);
 
-/** A value of {@link IoUringSqeFlagsBit}. */
+/**
+ * A value of {@link IoUringSqeFlagsBit}.
+ *
+ * @category Constants
+ */
 export type IoUringSqeFlagsBit = (typeof IoUringSqeFlagsBit)[keyof typeof IoUringSqeFlagsBit];
 
 /**
  * `IORING_MSG_DATA`, member of `enum io_uring_msg_ring_flags` (linux/io_uring.h:464) = 0
  *
  * pass sqe->len as 'res' and off as user_data
+ *
+ * @category Constants
  */
 export const IORING_MSG_DATA = 0;
 
@@ -705,6 +927,8 @@ export const IORING_MSG_DATA = 0;
  * `IORING_MSG_SEND_FD`, member of `enum io_uring_msg_ring_flags` (linux/io_uring.h:465) = 1
  *
  * send a registered fd to another ring
+ *
+ * @category Constants
  */
 export const IORING_MSG_SEND_FD = 1;
 
@@ -712,6 +936,8 @@ export const IORING_MSG_SEND_FD = 1;
  * `enum io_uring_msg_ring_flags` (linux/io_uring.h:463) as a frozen object: member names without their common prefix.
  *
  * IORING_OP_MSG_RING command types, stored in sqe->addr
+ *
+ * @category Constants
  */
 export const IoUringMsgRingFlags = Object.freeze({
   /** {@link IORING_MSG_DATA} */
@@ -720,71 +946,101 @@ export const IoUringMsgRingFlags = Object.freeze({
   SEND_FD: IORING_MSG_SEND_FD,
 } as const);
 
-/** A value of {@link IoUringMsgRingFlags}. */
+/**
+ * A value of {@link IoUringMsgRingFlags}.
+ *
+ * @category Constants
+ */
 export type IoUringMsgRingFlags = (typeof IoUringMsgRingFlags)[keyof typeof IoUringMsgRingFlags];
 
 /**
  * `IORING_REGISTER_BUFFERS = 0`, member of `enum io_uring_register_op` (linux/io_uring.h:653) = 0
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_BUFFERS = 0;
 
 /**
  * `IORING_UNREGISTER_BUFFERS = 1`, member of `enum io_uring_register_op` (linux/io_uring.h:654) = 1
+ *
+ * @category Constants
  */
 export const IORING_UNREGISTER_BUFFERS = 1;
 
 /**
  * `IORING_REGISTER_FILES = 2`, member of `enum io_uring_register_op` (linux/io_uring.h:655) = 2
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_FILES = 2;
 
 /**
  * `IORING_UNREGISTER_FILES = 3`, member of `enum io_uring_register_op` (linux/io_uring.h:656) = 3
+ *
+ * @category Constants
  */
 export const IORING_UNREGISTER_FILES = 3;
 
 /**
  * `IORING_REGISTER_EVENTFD = 4`, member of `enum io_uring_register_op` (linux/io_uring.h:657) = 4
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_EVENTFD = 4;
 
 /**
  * `IORING_UNREGISTER_EVENTFD = 5`, member of `enum io_uring_register_op` (linux/io_uring.h:658) = 5
+ *
+ * @category Constants
  */
 export const IORING_UNREGISTER_EVENTFD = 5;
 
 /**
  * `IORING_REGISTER_FILES_UPDATE = 6`, member of `enum io_uring_register_op` (linux/io_uring.h:659) = 6
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_FILES_UPDATE = 6;
 
 /**
  * `IORING_REGISTER_EVENTFD_ASYNC = 7`, member of `enum io_uring_register_op` (linux/io_uring.h:660) = 7
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_EVENTFD_ASYNC = 7;
 
 /**
  * `IORING_REGISTER_PROBE = 8`, member of `enum io_uring_register_op` (linux/io_uring.h:661) = 8
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_PROBE = 8;
 
 /**
  * `IORING_REGISTER_PERSONALITY = 9`, member of `enum io_uring_register_op` (linux/io_uring.h:662) = 9
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_PERSONALITY = 9;
 
 /**
  * `IORING_UNREGISTER_PERSONALITY = 10`, member of `enum io_uring_register_op` (linux/io_uring.h:663) = 10
+ *
+ * @category Constants
  */
 export const IORING_UNREGISTER_PERSONALITY = 10;
 
 /**
  * `IORING_REGISTER_RESTRICTIONS = 11`, member of `enum io_uring_register_op` (linux/io_uring.h:664) = 11
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_RESTRICTIONS = 11;
 
 /**
  * `IORING_REGISTER_ENABLE_RINGS = 12`, member of `enum io_uring_register_op` (linux/io_uring.h:665) = 12
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_ENABLE_RINGS = 12;
 
@@ -792,21 +1048,29 @@ export const IORING_REGISTER_ENABLE_RINGS = 12;
  * `IORING_REGISTER_FILES2 = 13`, member of `enum io_uring_register_op` (linux/io_uring.h:668) = 13
  *
  * extended with tagging
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_FILES2 = 13;
 
 /**
  * `IORING_REGISTER_FILES_UPDATE2 = 14`, member of `enum io_uring_register_op` (linux/io_uring.h:669) = 14
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_FILES_UPDATE2 = 14;
 
 /**
  * `IORING_REGISTER_BUFFERS2 = 15`, member of `enum io_uring_register_op` (linux/io_uring.h:670) = 15
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_BUFFERS2 = 15;
 
 /**
  * `IORING_REGISTER_BUFFERS_UPDATE = 16`, member of `enum io_uring_register_op` (linux/io_uring.h:671) = 16
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_BUFFERS_UPDATE = 16;
 
@@ -814,11 +1078,15 @@ export const IORING_REGISTER_BUFFERS_UPDATE = 16;
  * `IORING_REGISTER_IOWQ_AFF = 17`, member of `enum io_uring_register_op` (linux/io_uring.h:674) = 17
  *
  * set/clear io-wq thread affinities
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_IOWQ_AFF = 17;
 
 /**
  * `IORING_UNREGISTER_IOWQ_AFF = 18`, member of `enum io_uring_register_op` (linux/io_uring.h:675) = 18
+ *
+ * @category Constants
  */
 export const IORING_UNREGISTER_IOWQ_AFF = 18;
 
@@ -826,6 +1094,8 @@ export const IORING_UNREGISTER_IOWQ_AFF = 18;
  * `IORING_REGISTER_IOWQ_MAX_WORKERS = 19`, member of `enum io_uring_register_op` (linux/io_uring.h:678) = 19
  *
  * set/get max number of io-wq workers
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_IOWQ_MAX_WORKERS = 19;
 
@@ -833,11 +1103,15 @@ export const IORING_REGISTER_IOWQ_MAX_WORKERS = 19;
  * `IORING_REGISTER_RING_FDS = 20`, member of `enum io_uring_register_op` (linux/io_uring.h:681) = 20
  *
  * register/unregister io_uring fd with the ring
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_RING_FDS = 20;
 
 /**
  * `IORING_UNREGISTER_RING_FDS = 21`, member of `enum io_uring_register_op` (linux/io_uring.h:682) = 21
+ *
+ * @category Constants
  */
 export const IORING_UNREGISTER_RING_FDS = 21;
 
@@ -845,11 +1119,15 @@ export const IORING_UNREGISTER_RING_FDS = 21;
  * `IORING_REGISTER_PBUF_RING = 22`, member of `enum io_uring_register_op` (linux/io_uring.h:685) = 22
  *
  * register ring based provide buffer group
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_PBUF_RING = 22;
 
 /**
  * `IORING_UNREGISTER_PBUF_RING = 23`, member of `enum io_uring_register_op` (linux/io_uring.h:686) = 23
+ *
+ * @category Constants
  */
 export const IORING_UNREGISTER_PBUF_RING = 23;
 
@@ -857,6 +1135,8 @@ export const IORING_UNREGISTER_PBUF_RING = 23;
  * `IORING_REGISTER_SYNC_CANCEL = 24`, member of `enum io_uring_register_op` (linux/io_uring.h:689) = 24
  *
  * sync cancelation API
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_SYNC_CANCEL = 24;
 
@@ -864,6 +1144,8 @@ export const IORING_REGISTER_SYNC_CANCEL = 24;
  * `IORING_REGISTER_FILE_ALLOC_RANGE = 25`, member of `enum io_uring_register_op` (linux/io_uring.h:692) = 25
  *
  * register a range of fixed file slots for automatic slot allocation
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_FILE_ALLOC_RANGE = 25;
 
@@ -871,6 +1153,8 @@ export const IORING_REGISTER_FILE_ALLOC_RANGE = 25;
  * `IORING_REGISTER_PBUF_STATUS = 26`, member of `enum io_uring_register_op` (linux/io_uring.h:695) = 26
  *
  * return status information for a buffer group
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_PBUF_STATUS = 26;
 
@@ -878,16 +1162,22 @@ export const IORING_REGISTER_PBUF_STATUS = 26;
  * `IORING_REGISTER_NAPI = 27`, member of `enum io_uring_register_op` (linux/io_uring.h:698) = 27
  *
  * set/clear busy poll settings
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_NAPI = 27;
 
 /**
  * `IORING_UNREGISTER_NAPI = 28`, member of `enum io_uring_register_op` (linux/io_uring.h:699) = 28
+ *
+ * @category Constants
  */
 export const IORING_UNREGISTER_NAPI = 28;
 
 /**
  * `IORING_REGISTER_CLOCK = 29`, member of `enum io_uring_register_op` (linux/io_uring.h:701) = 29
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_CLOCK = 29;
 
@@ -895,6 +1185,8 @@ export const IORING_REGISTER_CLOCK = 29;
  * `IORING_REGISTER_CLONE_BUFFERS = 30`, member of `enum io_uring_register_op` (linux/io_uring.h:704) = 30
  *
  * clone registered buffers from source ring to current ring
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_CLONE_BUFFERS = 30;
 
@@ -902,6 +1194,8 @@ export const IORING_REGISTER_CLONE_BUFFERS = 30;
  * `IORING_REGISTER_SEND_MSG_RING = 31`, member of `enum io_uring_register_op` (linux/io_uring.h:707) = 31
  *
  * send MSG_RING without having a ring
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_SEND_MSG_RING = 31;
 
@@ -909,6 +1203,8 @@ export const IORING_REGISTER_SEND_MSG_RING = 31;
  * `IORING_REGISTER_ZCRX_IFQ = 32`, member of `enum io_uring_register_op` (linux/io_uring.h:710) = 32
  *
  * register a netdev hw rx queue for zerocopy
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_ZCRX_IFQ = 32;
 
@@ -916,11 +1212,15 @@ export const IORING_REGISTER_ZCRX_IFQ = 32;
  * `IORING_REGISTER_RESIZE_RINGS = 33`, member of `enum io_uring_register_op` (linux/io_uring.h:713) = 33
  *
  * resize CQ ring
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_RESIZE_RINGS = 33;
 
 /**
  * `IORING_REGISTER_MEM_REGION = 34`, member of `enum io_uring_register_op` (linux/io_uring.h:715) = 34
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_MEM_REGION = 34;
 
@@ -928,6 +1228,8 @@ export const IORING_REGISTER_MEM_REGION = 34;
  * `IORING_REGISTER_QUERY = 35`, member of `enum io_uring_register_op` (linux/io_uring.h:718) = 35
  *
  * query various aspects of io_uring, see linux/io_uring/query.h
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_QUERY = 35;
 
@@ -935,6 +1237,8 @@ export const IORING_REGISTER_QUERY = 35;
  * `IORING_REGISTER_ZCRX_CTRL = 36`, member of `enum io_uring_register_op` (linux/io_uring.h:721) = 36
  *
  * auxiliary zcrx configuration, see enum zcrx_ctrl_op
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_ZCRX_CTRL = 36;
 
@@ -942,6 +1246,8 @@ export const IORING_REGISTER_ZCRX_CTRL = 36;
  * `IORING_REGISTER_BPF_FILTER = 37`, member of `enum io_uring_register_op` (linux/io_uring.h:724) = 37
  *
  * register bpf filtering programs
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_BPF_FILTER = 37;
 
@@ -949,6 +1255,8 @@ export const IORING_REGISTER_BPF_FILTER = 37;
  * `IORING_REGISTER_LAST`, member of `enum io_uring_register_op` (linux/io_uring.h:727) = 38
  *
  * this goes last
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_LAST = 38;
 
@@ -956,6 +1264,8 @@ export const IORING_REGISTER_LAST = 38;
  * `IORING_REGISTER_USE_REGISTERED_RING = 1U << 31`, member of `enum io_uring_register_op` (linux/io_uring.h:730) = 2147483648
  *
  * flag added to the opcode to use a registered ring fd
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_USE_REGISTERED_RING = 0x80000000;
 
@@ -963,6 +1273,8 @@ export const IORING_REGISTER_USE_REGISTERED_RING = 0x80000000;
  * `enum io_uring_register_op` (linux/io_uring.h:652) as a frozen object: member names without their common prefix.
  *
  * io_uring_register(2) opcodes and arguments
+ *
+ * @category Constants
  */
 export const IoUringRegisterOp = Object.freeze({
   /** {@link IORING_REGISTER_BUFFERS} */
@@ -1047,16 +1359,24 @@ export const IoUringRegisterOp = Object.freeze({
   REGISTER_USE_REGISTERED_RING: IORING_REGISTER_USE_REGISTERED_RING,
 } as const);
 
-/** A value of {@link IoUringRegisterOp}. */
+/**
+ * A value of {@link IoUringRegisterOp}.
+ *
+ * @category Constants
+ */
 export type IoUringRegisterOp = (typeof IoUringRegisterOp)[keyof typeof IoUringRegisterOp];
 
 /**
  * `IO_WQ_BOUND`, member of `enum io_wq_type` (linux/io_uring.h:735) = 0
+ *
+ * @category Constants
  */
 export const IO_WQ_BOUND = 0;
 
 /**
  * `IO_WQ_UNBOUND`, member of `enum io_wq_type` (linux/io_uring.h:736) = 1
+ *
+ * @category Constants
  */
 export const IO_WQ_UNBOUND = 1;
 
@@ -1064,6 +1384,8 @@ export const IO_WQ_UNBOUND = 1;
  * `enum io_wq_type` (linux/io_uring.h:734) as a frozen object: member names without their common prefix.
  *
  * io-wq worker categories
+ *
+ * @category Constants
  */
 export const IoWqType = Object.freeze({
   /** {@link IO_WQ_BOUND} */
@@ -1072,13 +1394,19 @@ export const IoWqType = Object.freeze({
   UNBOUND: IO_WQ_UNBOUND,
 } as const);
 
-/** A value of {@link IoWqType}. */
+/**
+ * A value of {@link IoWqType}.
+ *
+ * @category Constants
+ */
 export type IoWqType = (typeof IoWqType)[keyof typeof IoWqType];
 
 /**
  * `IOU_PBUF_RING_MMAP = 1`, member of `enum io_uring_register_pbuf_ring_flags` (linux/io_uring.h:898) = 1
  *
  * If set, kernel will allocate the memory for the ring. The application must not set a ring_addr in struct io_uring_buf_reg, instead it must subsequently call mmap(2) with the offset set as: IORING_OFF_PBUF_RING | (bgid << IORING_OFF_PBUF_SHIFT) to get a virtual mapping for the ring.
+ *
+ * @category Constants
  */
 export const IOU_PBUF_RING_MMAP = 1;
 
@@ -1086,6 +1414,8 @@ export const IOU_PBUF_RING_MMAP = 1;
  * `IOU_PBUF_RING_INC = 2`, member of `enum io_uring_register_pbuf_ring_flags` (linux/io_uring.h:899) = 2
  *
  * If set, buffers consumed from this buffer ring can be consumed incrementally. Normally one (or more) buffers are fully consumed. With incremental consumptions, it's feasible to register big ranges of buffers, and each use of it will consume only as much as it needs. This requires that both the kernel and application keep track of where the current read/recv index is at.
+ *
+ * @category Constants
  */
 export const IOU_PBUF_RING_INC = 2;
 
@@ -1093,6 +1423,8 @@ export const IOU_PBUF_RING_INC = 2;
  * `enum io_uring_register_pbuf_ring_flags` (linux/io_uring.h:897) as a frozen object: member names without their common prefix.
  *
  * Flags for IORING_REGISTER_PBUF_RING.
+ *
+ * @category Constants
  */
 export const IoUringRegisterPbufRingFlags = Object.freeze({
   /** {@link IOU_PBUF_RING_MMAP} */
@@ -1101,13 +1433,19 @@ export const IoUringRegisterPbufRingFlags = Object.freeze({
   INC: IOU_PBUF_RING_INC,
 } as const);
 
-/** A value of {@link IoUringRegisterPbufRingFlags}. */
+/**
+ * A value of {@link IoUringRegisterPbufRingFlags}.
+ *
+ * @category Constants
+ */
 export type IoUringRegisterPbufRingFlags = (typeof IoUringRegisterPbufRingFlags)[keyof typeof IoUringRegisterPbufRingFlags];
 
 /**
  * `IO_URING_NAPI_REGISTER_OP = 0`, member of `enum io_uring_napi_op` (linux/io_uring.h:921) = 0
  *
  * register/ungister backward compatible opcode
+ *
+ * @category Constants
  */
 export const IO_URING_NAPI_REGISTER_OP = 0;
 
@@ -1115,16 +1453,22 @@ export const IO_URING_NAPI_REGISTER_OP = 0;
  * `IO_URING_NAPI_STATIC_ADD_ID = 1`, member of `enum io_uring_napi_op` (linux/io_uring.h:924) = 1
  *
  * opcodes to update napi_list when static tracking is used
+ *
+ * @category Constants
  */
 export const IO_URING_NAPI_STATIC_ADD_ID = 1;
 
 /**
  * `IO_URING_NAPI_STATIC_DEL_ID = 2`, member of `enum io_uring_napi_op` (linux/io_uring.h:925) = 2
+ *
+ * @category Constants
  */
 export const IO_URING_NAPI_STATIC_DEL_ID = 2;
 
 /**
  * `enum io_uring_napi_op` (linux/io_uring.h:919) as a frozen object: member names without their common prefix.
+ *
+ * @category Constants
  */
 export const IoUringNapiOp = Object.freeze({
   /** {@link IO_URING_NAPI_REGISTER_OP} */
@@ -1135,28 +1479,40 @@ export const IoUringNapiOp = Object.freeze({
   STATIC_DEL_ID: IO_URING_NAPI_STATIC_DEL_ID,
 } as const);
 
-/** A value of {@link IoUringNapiOp}. */
+/**
+ * A value of {@link IoUringNapiOp}.
+ *
+ * @category Constants
+ */
 export type IoUringNapiOp = (typeof IoUringNapiOp)[keyof typeof IoUringNapiOp];
 
 /**
  * `IO_URING_NAPI_TRACKING_DYNAMIC = 0`, member of `enum io_uring_napi_tracking_strategy` (linux/io_uring.h:930) = 0
  *
  * value must be 0 for backward compatibility
+ *
+ * @category Constants
  */
 export const IO_URING_NAPI_TRACKING_DYNAMIC = 0;
 
 /**
  * `IO_URING_NAPI_TRACKING_STATIC = 1`, member of `enum io_uring_napi_tracking_strategy` (linux/io_uring.h:931) = 1
+ *
+ * @category Constants
  */
 export const IO_URING_NAPI_TRACKING_STATIC = 1;
 
 /**
  * `IO_URING_NAPI_TRACKING_INACTIVE = 255`, member of `enum io_uring_napi_tracking_strategy` (linux/io_uring.h:932) = 255
+ *
+ * @category Constants
  */
 export const IO_URING_NAPI_TRACKING_INACTIVE = 255;
 
 /**
  * `enum io_uring_napi_tracking_strategy` (linux/io_uring.h:928) as a frozen object: member names without their common prefix.
+ *
+ * @category Constants
  */
 export const IoUringNapiTrackingStrategy = Object.freeze({
   /** {@link IO_URING_NAPI_TRACKING_DYNAMIC} */
@@ -1167,13 +1523,19 @@ export const IoUringNapiTrackingStrategy = Object.freeze({
   INACTIVE: IO_URING_NAPI_TRACKING_INACTIVE,
 } as const);
 
-/** A value of {@link IoUringNapiTrackingStrategy}. */
+/**
+ * A value of {@link IoUringNapiTrackingStrategy}.
+ *
+ * @category Constants
+ */
 export type IoUringNapiTrackingStrategy = (typeof IoUringNapiTrackingStrategy)[keyof typeof IoUringNapiTrackingStrategy];
 
 /**
  * `IORING_RESTRICTION_REGISTER_OP = 0`, member of `enum io_uring_register_restriction_op` (linux/io_uring.h:960) = 0
  *
  * Allow an io_uring_register(2) opcode
+ *
+ * @category Constants
  */
 export const IORING_RESTRICTION_REGISTER_OP = 0;
 
@@ -1181,6 +1543,8 @@ export const IORING_RESTRICTION_REGISTER_OP = 0;
  * `IORING_RESTRICTION_SQE_OP = 1`, member of `enum io_uring_register_restriction_op` (linux/io_uring.h:963) = 1
  *
  * Allow an sqe opcode
+ *
+ * @category Constants
  */
 export const IORING_RESTRICTION_SQE_OP = 1;
 
@@ -1188,6 +1552,8 @@ export const IORING_RESTRICTION_SQE_OP = 1;
  * `IORING_RESTRICTION_SQE_FLAGS_ALLOWED = 2`, member of `enum io_uring_register_restriction_op` (linux/io_uring.h:966) = 2
  *
  * Allow sqe flags
+ *
+ * @category Constants
  */
 export const IORING_RESTRICTION_SQE_FLAGS_ALLOWED = 2;
 
@@ -1195,11 +1561,15 @@ export const IORING_RESTRICTION_SQE_FLAGS_ALLOWED = 2;
  * `IORING_RESTRICTION_SQE_FLAGS_REQUIRED = 3`, member of `enum io_uring_register_restriction_op` (linux/io_uring.h:969) = 3
  *
  * Require sqe flags (these flags must be set on each submission)
+ *
+ * @category Constants
  */
 export const IORING_RESTRICTION_SQE_FLAGS_REQUIRED = 3;
 
 /**
  * `IORING_RESTRICTION_LAST`, member of `enum io_uring_register_restriction_op` (linux/io_uring.h:971) = 4
+ *
+ * @category Constants
  */
 export const IORING_RESTRICTION_LAST = 4;
 
@@ -1207,6 +1577,8 @@ export const IORING_RESTRICTION_LAST = 4;
  * `enum io_uring_register_restriction_op` (linux/io_uring.h:958) as a frozen object: member names without their common prefix.
  *
  * io_uring_restriction->opcode values
+ *
+ * @category Constants
  */
 export const IoUringRegisterRestrictionOp = Object.freeze({
   /** {@link IORING_RESTRICTION_REGISTER_OP} */
@@ -1221,36 +1593,52 @@ export const IoUringRegisterRestrictionOp = Object.freeze({
   LAST: IORING_RESTRICTION_LAST,
 } as const);
 
-/** A value of {@link IoUringRegisterRestrictionOp}. */
+/**
+ * A value of {@link IoUringRegisterRestrictionOp}.
+ *
+ * @category Constants
+ */
 export type IoUringRegisterRestrictionOp = (typeof IoUringRegisterRestrictionOp)[keyof typeof IoUringRegisterRestrictionOp];
 
 /**
  * `SOCKET_URING_OP_SIOCINQ = 0`, member of `enum io_uring_socket_op` (linux/io_uring.h:1038) = 0
+ *
+ * @category Constants
  */
 export const SOCKET_URING_OP_SIOCINQ = 0;
 
 /**
  * `SOCKET_URING_OP_SIOCOUTQ`, member of `enum io_uring_socket_op` (linux/io_uring.h:1039) = 1
+ *
+ * @category Constants
  */
 export const SOCKET_URING_OP_SIOCOUTQ = 1;
 
 /**
  * `SOCKET_URING_OP_GETSOCKOPT`, member of `enum io_uring_socket_op` (linux/io_uring.h:1040) = 2
+ *
+ * @category Constants
  */
 export const SOCKET_URING_OP_GETSOCKOPT = 2;
 
 /**
  * `SOCKET_URING_OP_SETSOCKOPT`, member of `enum io_uring_socket_op` (linux/io_uring.h:1041) = 3
+ *
+ * @category Constants
  */
 export const SOCKET_URING_OP_SETSOCKOPT = 3;
 
 /**
  * `SOCKET_URING_OP_TX_TIMESTAMP`, member of `enum io_uring_socket_op` (linux/io_uring.h:1042) = 4
+ *
+ * @category Constants
  */
 export const SOCKET_URING_OP_TX_TIMESTAMP = 4;
 
 /**
  * `SOCKET_URING_OP_GETSOCKNAME`, member of `enum io_uring_socket_op` (linux/io_uring.h:1043) = 5
+ *
+ * @category Constants
  */
 export const SOCKET_URING_OP_GETSOCKNAME = 5;
 
@@ -1258,6 +1646,8 @@ export const SOCKET_URING_OP_GETSOCKNAME = 5;
  * `enum io_uring_socket_op` (linux/io_uring.h:1037) as a frozen object: member names without their common prefix.
  *
  * Argument for IORING_OP_URING_CMD when file is a socket
+ *
+ * @category Constants
  */
 export const IoUringSocketOp = Object.freeze({
   /** {@link SOCKET_URING_OP_SIOCINQ} */
@@ -1274,18 +1664,26 @@ export const IoUringSocketOp = Object.freeze({
   GETSOCKNAME: SOCKET_URING_OP_GETSOCKNAME,
 } as const);
 
-/** A value of {@link IoUringSocketOp}. */
+/**
+ * A value of {@link IoUringSocketOp}.
+ *
+ * @category Constants
+ */
 export type IoUringSocketOp = (typeof IoUringSocketOp)[keyof typeof IoUringSocketOp];
 
 /**
  * `#define IORING_ZCRX_AREA_SHIFT 48` (linux/io_uring/zcrx.h:27) = 48
  *
  * The bit from which area id is encoded into offsets
+ *
+ * @category Constants
  */
 export const IORING_ZCRX_AREA_SHIFT = 48;
 
 /**
  * `#define IORING_ZCRX_AREA_MASK (~(((__u64)1 << IORING_ZCRX_AREA_SHIFT) - 1))` (linux/io_uring/zcrx.h:28) = 18446462598732840960
+ *
+ * @category Constants
  */
 export const IORING_ZCRX_AREA_MASK = 0xffff000000000000n;
 
@@ -1293,6 +1691,8 @@ export const IORING_ZCRX_AREA_MASK = 0xffff000000000000n;
  * ZcrxAreaBits: How the zero-copy receive area id is encoded in offsets.
  *
  * Used in `io_uring_zcrx_rqe.off`. Names: `IORING_ZCRX_AREA_SHIFT*`, `IORING_ZCRX_AREA_MASK*`.
+ *
+ * @category Constants
  */
 export const ZcrxAreaBits = Object.freeze({
   /** {@link IORING_ZCRX_AREA_SHIFT} */
@@ -1303,6 +1703,8 @@ export const ZcrxAreaBits = Object.freeze({
 
 /**
  * `#define IORING_RW_ATTR_FLAG_PI (1U << 0)` (linux/io_uring.h:123) = 1
+ *
+ * @category Constants
  */
 export const IORING_RW_ATTR_FLAG_PI = 0x1;
 
@@ -1310,19 +1712,27 @@ export const IORING_RW_ATTR_FLAG_PI = 0x1;
  * RwAttrFlags: sqe->attr_type_mask flags
  *
  * Used in `io_uring_sqe.attr_type_mask`. Names: `IORING_RW_ATTR_FLAG_*`.
+ *
+ * @category Constants
  */
 export const RwAttrFlags = Object.freeze({
   /** {@link IORING_RW_ATTR_FLAG_PI} */
   PI: IORING_RW_ATTR_FLAG_PI,
 } as const);
 
-/** Every bit {@link RwAttrFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link RwAttrFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const RwAttrFlagsMask = 0x1;
 
 /**
  * `#define IORING_FILE_INDEX_ALLOC (~0U)` (linux/io_uring.h:141) = 4294967295
  *
  * If sqe->file_index is set to this for opcodes that instantiate a new direct descriptor (like openat/openat2/accept), then io_uring will allocate an available direct descriptor instead of having the application pass one in. The picked direct descriptor will be returned in cqe->res, or -ENFILE if the space is full.
+ *
+ * @category Constants
  */
 export const IORING_FILE_INDEX_ALLOC = 0xffffffff;
 
@@ -1330,19 +1740,27 @@ export const IORING_FILE_INDEX_ALLOC = 0xffffffff;
  * FileIndexValues: Special values of sqe->file_index.
  *
  * Used in `io_uring_sqe.file_index`. Names: `IORING_FILE_INDEX_*`.
+ *
+ * @category Constants
  */
 export const FileIndexValues = Object.freeze({
   /** {@link IORING_FILE_INDEX_ALLOC} */
   ALLOC: IORING_FILE_INDEX_ALLOC,
 } as const);
 
-/** Every bit {@link FileIndexValues} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link FileIndexValues} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const FileIndexValuesMask = 0xffffffff;
 
 /**
  * `#define IOSQE_FIXED_FILE (1U << IOSQE_FIXED_FILE_BIT)` (linux/io_uring.h:157) = 1
  *
  * use fixed fileset
+ *
+ * @category Constants
  */
 export const IOSQE_FIXED_FILE = 0x1;
 
@@ -1350,6 +1768,8 @@ export const IOSQE_FIXED_FILE = 0x1;
  * `#define IOSQE_IO_DRAIN (1U << IOSQE_IO_DRAIN_BIT)` (linux/io_uring.h:159) = 2
  *
  * issue after inflight IO
+ *
+ * @category Constants
  */
 export const IOSQE_IO_DRAIN = 0x2;
 
@@ -1357,6 +1777,8 @@ export const IOSQE_IO_DRAIN = 0x2;
  * `#define IOSQE_IO_LINK (1U << IOSQE_IO_LINK_BIT)` (linux/io_uring.h:161) = 4
  *
  * links next sqe
+ *
+ * @category Constants
  */
 export const IOSQE_IO_LINK = 0x4;
 
@@ -1364,6 +1786,8 @@ export const IOSQE_IO_LINK = 0x4;
  * `#define IOSQE_IO_HARDLINK (1U << IOSQE_IO_HARDLINK_BIT)` (linux/io_uring.h:163) = 8
  *
  * like LINK, but stronger
+ *
+ * @category Constants
  */
 export const IOSQE_IO_HARDLINK = 0x8;
 
@@ -1371,6 +1795,8 @@ export const IOSQE_IO_HARDLINK = 0x8;
  * `#define IOSQE_ASYNC (1U << IOSQE_ASYNC_BIT)` (linux/io_uring.h:165) = 16
  *
  * always go async
+ *
+ * @category Constants
  */
 export const IOSQE_ASYNC = 0x10;
 
@@ -1378,6 +1804,8 @@ export const IOSQE_ASYNC = 0x10;
  * `#define IOSQE_BUFFER_SELECT (1U << IOSQE_BUFFER_SELECT_BIT)` (linux/io_uring.h:167) = 32
  *
  * select buffer from sqe->buf_group
+ *
+ * @category Constants
  */
 export const IOSQE_BUFFER_SELECT = 0x20;
 
@@ -1385,6 +1813,8 @@ export const IOSQE_BUFFER_SELECT = 0x20;
  * `#define IOSQE_CQE_SKIP_SUCCESS (1U << IOSQE_CQE_SKIP_SUCCESS_BIT)` (linux/io_uring.h:169) = 64
  *
  * don't post CQE if request succeeded
+ *
+ * @category Constants
  */
 export const IOSQE_CQE_SKIP_SUCCESS = 0x40;
 
@@ -1392,6 +1822,8 @@ export const IOSQE_CQE_SKIP_SUCCESS = 0x40;
  * SqeFlags: sqe->flags
  *
  * Used in `io_uring_sqe.flags`. Names: `IOSQE_*`.
+ *
+ * @category Constants
  */
 export const SqeFlags = Object.freeze({
   /** {@link IOSQE_FIXED_FILE} */
@@ -1410,13 +1842,19 @@ export const SqeFlags = Object.freeze({
   CQE_SKIP_SUCCESS: IOSQE_CQE_SKIP_SUCCESS,
 } as const);
 
-/** Every bit {@link SqeFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link SqeFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const SqeFlagsMask = 0x7f;
 
 /**
  * `#define IORING_SETUP_IOPOLL (1U << 0)` (linux/io_uring.h:174) = 1
  *
  * io_context is polled
+ *
+ * @category Constants
  */
 export const IORING_SETUP_IOPOLL = 0x1;
 
@@ -1424,6 +1862,8 @@ export const IORING_SETUP_IOPOLL = 0x1;
  * `#define IORING_SETUP_SQPOLL (1U << 1)` (linux/io_uring.h:175) = 2
  *
  * SQ poll thread
+ *
+ * @category Constants
  */
 export const IORING_SETUP_SQPOLL = 0x2;
 
@@ -1431,6 +1871,8 @@ export const IORING_SETUP_SQPOLL = 0x2;
  * `#define IORING_SETUP_SQ_AFF (1U << 2)` (linux/io_uring.h:176) = 4
  *
  * sq_thread_cpu is valid
+ *
+ * @category Constants
  */
 export const IORING_SETUP_SQ_AFF = 0x4;
 
@@ -1438,6 +1880,8 @@ export const IORING_SETUP_SQ_AFF = 0x4;
  * `#define IORING_SETUP_CQSIZE (1U << 3)` (linux/io_uring.h:177) = 8
  *
  * app defines CQ size
+ *
+ * @category Constants
  */
 export const IORING_SETUP_CQSIZE = 0x8;
 
@@ -1445,6 +1889,8 @@ export const IORING_SETUP_CQSIZE = 0x8;
  * `#define IORING_SETUP_CLAMP (1U << 4)` (linux/io_uring.h:178) = 16
  *
  * clamp SQ/CQ ring sizes
+ *
+ * @category Constants
  */
 export const IORING_SETUP_CLAMP = 0x10;
 
@@ -1452,6 +1898,8 @@ export const IORING_SETUP_CLAMP = 0x10;
  * `#define IORING_SETUP_ATTACH_WQ (1U << 5)` (linux/io_uring.h:179) = 32
  *
  * attach to existing wq
+ *
+ * @category Constants
  */
 export const IORING_SETUP_ATTACH_WQ = 0x20;
 
@@ -1459,6 +1907,8 @@ export const IORING_SETUP_ATTACH_WQ = 0x20;
  * `#define IORING_SETUP_R_DISABLED (1U << 6)` (linux/io_uring.h:180) = 64
  *
  * start with ring disabled
+ *
+ * @category Constants
  */
 export const IORING_SETUP_R_DISABLED = 0x40;
 
@@ -1466,6 +1916,8 @@ export const IORING_SETUP_R_DISABLED = 0x40;
  * `#define IORING_SETUP_SUBMIT_ALL (1U << 7)` (linux/io_uring.h:181) = 128
  *
  * continue submit on error
+ *
+ * @category Constants
  */
 export const IORING_SETUP_SUBMIT_ALL = 0x80;
 
@@ -1473,6 +1925,8 @@ export const IORING_SETUP_SUBMIT_ALL = 0x80;
  * `#define IORING_SETUP_COOP_TASKRUN (1U << 8)` (linux/io_uring.h:189) = 256
  *
  * Cooperative task running. When requests complete, they often require forcing the submitter to transition to the kernel to complete. If this flag is set, work will be done when the task transitions anyway, rather than force an inter-processor interrupt reschedule. This avoids interrupting a task running in userspace, and saves an IPI.
+ *
+ * @category Constants
  */
 export const IORING_SETUP_COOP_TASKRUN = 0x100;
 
@@ -1480,6 +1934,8 @@ export const IORING_SETUP_COOP_TASKRUN = 0x100;
  * `#define IORING_SETUP_TASKRUN_FLAG (1U << 9)` (linux/io_uring.h:196) = 512
  *
  * If COOP_TASKRUN is set, get notified if task work is available for running and a kernel transition would be needed to run it. This sets IORING_SQ_TASKRUN in the sq ring flags. Not valid without COOP_TASKRUN or DEFER_TASKRUN.
+ *
+ * @category Constants
  */
 export const IORING_SETUP_TASKRUN_FLAG = 0x200;
 
@@ -1487,6 +1943,8 @@ export const IORING_SETUP_TASKRUN_FLAG = 0x200;
  * `#define IORING_SETUP_SQE128 (1U << 10)` (linux/io_uring.h:197) = 1024
  *
  * SQEs are 128 byte
+ *
+ * @category Constants
  */
 export const IORING_SETUP_SQE128 = 0x400;
 
@@ -1494,6 +1952,8 @@ export const IORING_SETUP_SQE128 = 0x400;
  * `#define IORING_SETUP_CQE32 (1U << 11)` (linux/io_uring.h:198) = 2048
  *
  * CQEs are 32 byte
+ *
+ * @category Constants
  */
 export const IORING_SETUP_CQE32 = 0x800;
 
@@ -1501,6 +1961,8 @@ export const IORING_SETUP_CQE32 = 0x800;
  * `#define IORING_SETUP_SINGLE_ISSUER (1U << 12)` (linux/io_uring.h:202) = 4096
  *
  * Only one task is allowed to submit requests
+ *
+ * @category Constants
  */
 export const IORING_SETUP_SINGLE_ISSUER = 0x1000;
 
@@ -1508,6 +1970,8 @@ export const IORING_SETUP_SINGLE_ISSUER = 0x1000;
  * `#define IORING_SETUP_DEFER_TASKRUN (1U << 13)` (linux/io_uring.h:209) = 8192
  *
  * Defer running task work to get events. Rather than running bits of task work whenever the task transitions try to do it just before it is needed.
+ *
+ * @category Constants
  */
 export const IORING_SETUP_DEFER_TASKRUN = 0x2000;
 
@@ -1515,6 +1979,8 @@ export const IORING_SETUP_DEFER_TASKRUN = 0x2000;
  * `#define IORING_SETUP_NO_MMAP (1U << 14)` (linux/io_uring.h:214) = 16384
  *
  * Application provides the memory for the rings
+ *
+ * @category Constants
  */
 export const IORING_SETUP_NO_MMAP = 0x4000;
 
@@ -1522,6 +1988,8 @@ export const IORING_SETUP_NO_MMAP = 0x4000;
  * `#define IORING_SETUP_REGISTERED_FD_ONLY (1U << 15)` (linux/io_uring.h:221) = 32768
  *
  * Register the ring fd in itself for use with IORING_REGISTER_USE_REGISTERED_RING; return a registered fd index rather than an fd.
+ *
+ * @category Constants
  */
 export const IORING_SETUP_REGISTERED_FD_ONLY = 0x8000;
 
@@ -1529,6 +1997,8 @@ export const IORING_SETUP_REGISTERED_FD_ONLY = 0x8000;
  * `#define IORING_SETUP_NO_SQARRAY (1U << 16)` (linux/io_uring.h:226) = 65536
  *
  * Removes indirection through the SQ index array.
+ *
+ * @category Constants
  */
 export const IORING_SETUP_NO_SQARRAY = 0x10000;
 
@@ -1536,6 +2006,8 @@ export const IORING_SETUP_NO_SQARRAY = 0x10000;
  * `#define IORING_SETUP_HYBRID_IOPOLL (1U << 17)` (linux/io_uring.h:229) = 131072
  *
  * Use hybrid poll in iopoll process
+ *
+ * @category Constants
  */
 export const IORING_SETUP_HYBRID_IOPOLL = 0x20000;
 
@@ -1543,6 +2015,8 @@ export const IORING_SETUP_HYBRID_IOPOLL = 0x20000;
  * `#define IORING_SETUP_CQE_MIXED (1U << 18)` (linux/io_uring.h:235) = 262144
  *
  * Allow both 16b and 32b CQEs. If a 32b CQE is posted, it will have IORING_CQE_F_32 set in cqe->flags.
+ *
+ * @category Constants
  */
 export const IORING_SETUP_CQE_MIXED = 0x40000;
 
@@ -1550,6 +2024,8 @@ export const IORING_SETUP_CQE_MIXED = 0x40000;
  * `#define IORING_SETUP_SQE_MIXED (1U << 19)` (linux/io_uring.h:241) = 524288
  *
  * Allow both 64b and 128b SQEs. If a 128b SQE is posted, it will have a 128b opcode.
+ *
+ * @category Constants
  */
 export const IORING_SETUP_SQE_MIXED = 0x80000;
 
@@ -1557,6 +2033,8 @@ export const IORING_SETUP_SQE_MIXED = 0x80000;
  * `#define IORING_SETUP_SQ_REWIND (1U << 20)` (linux/io_uring.h:253) = 1048576
  *
  * When set, io_uring ignores SQ head and tail and fetches SQEs to submit starting from index 0 instead from the index stored in the head pointer. IOW, the user should place all SQE at the beginning of the SQ memory before issuing a submission syscall. It requires IORING_SETUP_NO_SQARRAY and is incompatible with IORING_SETUP_SQPOLL. The user must also never change the SQ head and tail values and keep it set to 0. Any other value is undefined behaviour.
+ *
+ * @category Constants
  */
 export const IORING_SETUP_SQ_REWIND = 0x100000;
 
@@ -1564,6 +2042,8 @@ export const IORING_SETUP_SQ_REWIND = 0x100000;
  * SetupFlags: io_uring_setup() flags
  *
  * Used in `io_uring_params.flags`. Names: `IORING_SETUP_*`.
+ *
+ * @category Constants
  */
 export const SetupFlags = Object.freeze({
   /** {@link IORING_SETUP_IOPOLL} */
@@ -1610,13 +2090,19 @@ export const SetupFlags = Object.freeze({
   SQ_REWIND: IORING_SETUP_SQ_REWIND,
 } as const);
 
-/** Every bit {@link SetupFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link SetupFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const SetupFlagsMask = 0x1fffff;
 
 /**
  * `#define IORING_URING_CMD_FIXED (1U << 0)` (linux/io_uring.h:334) = 1
  *
  * use registered buffer; pass this flag along with setting sqe->buf_index.
+ *
+ * @category Constants
  */
 export const IORING_URING_CMD_FIXED = 0x1;
 
@@ -1624,11 +2110,15 @@ export const IORING_URING_CMD_FIXED = 0x1;
  * `#define IORING_URING_CMD_MULTISHOT (1U << 1)` (linux/io_uring.h:335) = 2
  *
  * must be used with buffer select, like other multishot commands. Not compatible with IORING_URING_CMD_FIXED, for now.
+ *
+ * @category Constants
  */
 export const IORING_URING_CMD_MULTISHOT = 0x2;
 
 /**
  * `#define IORING_URING_CMD_MASK (IORING_URING_CMD_FIXED | IORING_URING_CMD_MULTISHOT)` (linux/io_uring.h:336) = 3
+ *
+ * @category Constants
  */
 export const IORING_URING_CMD_MASK = 0x3;
 
@@ -1636,6 +2126,8 @@ export const IORING_URING_CMD_MASK = 0x3;
  * UringCmdFlags: sqe->uring_cmd_flags top 8bits aren't available for userspace
  *
  * Used in `io_uring_sqe.uring_cmd_flags`. Names: `IORING_URING_CMD_*`.
+ *
+ * @category Constants
  */
 export const UringCmdFlags = Object.freeze({
   /** {@link IORING_URING_CMD_FIXED} */
@@ -1646,11 +2138,17 @@ export const UringCmdFlags = Object.freeze({
   MASK: IORING_URING_CMD_MASK,
 } as const);
 
-/** Every bit {@link UringCmdFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link UringCmdFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const UringCmdFlagsMask = 0x3;
 
 /**
  * `#define IORING_FSYNC_DATASYNC (1U << 0)` (linux/io_uring.h:342) = 1
+ *
+ * @category Constants
  */
 export const IORING_FSYNC_DATASYNC = 0x1;
 
@@ -1658,47 +2156,67 @@ export const IORING_FSYNC_DATASYNC = 0x1;
  * FsyncFlags: sqe->fsync_flags
  *
  * Used in `io_uring_sqe.fsync_flags`. Names: `IORING_FSYNC_*`.
+ *
+ * @category Constants
  */
 export const FsyncFlags = Object.freeze({
   /** {@link IORING_FSYNC_DATASYNC} */
   DATASYNC: IORING_FSYNC_DATASYNC,
 } as const);
 
-/** Every bit {@link FsyncFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link FsyncFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const FsyncFlagsMask = 0x1;
 
 /**
  * `#define IORING_TIMEOUT_ABS (1U << 0)` (linux/io_uring.h:351) = 1
+ *
+ * @category Constants
  */
 export const IORING_TIMEOUT_ABS = 0x1;
 
 /**
  * `#define IORING_TIMEOUT_UPDATE (1U << 1)` (linux/io_uring.h:352) = 2
+ *
+ * @category Constants
  */
 export const IORING_TIMEOUT_UPDATE = 0x2;
 
 /**
  * `#define IORING_TIMEOUT_BOOTTIME (1U << 2)` (linux/io_uring.h:353) = 4
+ *
+ * @category Constants
  */
 export const IORING_TIMEOUT_BOOTTIME = 0x4;
 
 /**
  * `#define IORING_TIMEOUT_REALTIME (1U << 3)` (linux/io_uring.h:354) = 8
+ *
+ * @category Constants
  */
 export const IORING_TIMEOUT_REALTIME = 0x8;
 
 /**
  * `#define IORING_LINK_TIMEOUT_UPDATE (1U << 4)` (linux/io_uring.h:355) = 16
+ *
+ * @category Constants
  */
 export const IORING_LINK_TIMEOUT_UPDATE = 0x10;
 
 /**
  * `#define IORING_TIMEOUT_ETIME_SUCCESS (1U << 5)` (linux/io_uring.h:356) = 32
+ *
+ * @category Constants
  */
 export const IORING_TIMEOUT_ETIME_SUCCESS = 0x20;
 
 /**
  * `#define IORING_TIMEOUT_MULTISHOT (1U << 6)` (linux/io_uring.h:357) = 64
+ *
+ * @category Constants
  */
 export const IORING_TIMEOUT_MULTISHOT = 0x40;
 
@@ -1706,16 +2224,22 @@ export const IORING_TIMEOUT_MULTISHOT = 0x40;
  * `#define IORING_TIMEOUT_IMMEDIATE_ARG (1U << 7)` (linux/io_uring.h:358) = 128
  *
  * If set, sqe->addr stores the timeout value in nanoseconds instead of pointing to a timespec.
+ *
+ * @category Constants
  */
 export const IORING_TIMEOUT_IMMEDIATE_ARG = 0x80;
 
 /**
  * `#define IORING_TIMEOUT_CLOCK_MASK (IORING_TIMEOUT_BOOTTIME | IORING_TIMEOUT_REALTIME)` (linux/io_uring.h:359) = 12
+ *
+ * @category Constants
  */
 export const IORING_TIMEOUT_CLOCK_MASK = 0xc;
 
 /**
  * `#define IORING_TIMEOUT_UPDATE_MASK (IORING_TIMEOUT_UPDATE | IORING_LINK_TIMEOUT_UPDATE)` (linux/io_uring.h:360) = 18
+ *
+ * @category Constants
  */
 export const IORING_TIMEOUT_UPDATE_MASK = 0x12;
 
@@ -1723,6 +2247,8 @@ export const IORING_TIMEOUT_UPDATE_MASK = 0x12;
  * TimeoutFlags: sqe->timeout_flags
  *
  * Used in `io_uring_sqe.timeout_flags`. Names: `IORING_TIMEOUT_*`, `IORING_LINK_TIMEOUT_UPDATE*`.
+ *
+ * @category Constants
  */
 export const TimeoutFlags = Object.freeze({
   /** {@link IORING_TIMEOUT_ABS} */
@@ -1747,13 +2273,19 @@ export const TimeoutFlags = Object.freeze({
   UPDATE_MASK: IORING_TIMEOUT_UPDATE_MASK,
 } as const);
 
-/** Every bit {@link TimeoutFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link TimeoutFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const TimeoutFlagsMask = 0xff;
 
 /**
  * `#define SPLICE_F_FD_IN_FIXED (1U << 31)` (linux/io_uring.h:365) = 2147483648
  *
  * the last bit of __u32
+ *
+ * @category Constants
  */
 export const SPLICE_F_FD_IN_FIXED = 0x80000000;
 
@@ -1761,19 +2293,27 @@ export const SPLICE_F_FD_IN_FIXED = 0x80000000;
  * SpliceFlags: sqe->splice_flags extends splice(2) flags
  *
  * Used in `io_uring_sqe.splice_flags`. Names: `SPLICE_F_*`.
+ *
+ * @category Constants
  */
 export const SpliceFlags = Object.freeze({
   /** {@link SPLICE_F_FD_IN_FIXED} */
   FD_IN_FIXED: SPLICE_F_FD_IN_FIXED,
 } as const);
 
-/** Every bit {@link SpliceFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link SpliceFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const SpliceFlagsMask = 0x80000000;
 
 /**
  * `#define IORING_POLL_ADD_MULTI (1U << 0)` (linux/io_uring.h:380) = 1
  *
  * Multishot poll. Sets IORING_CQE_F_MORE if the poll handler will continue to report CQEs on behalf of the same SQE.
+ *
+ * @category Constants
  */
 export const IORING_POLL_ADD_MULTI = 0x1;
 
@@ -1781,6 +2321,8 @@ export const IORING_POLL_ADD_MULTI = 0x1;
  * `#define IORING_POLL_UPDATE_EVENTS (1U << 1)` (linux/io_uring.h:381) = 2
  *
  * Update existing poll request, matching sqe->addr as the old user_data field.
+ *
+ * @category Constants
  */
 export const IORING_POLL_UPDATE_EVENTS = 0x2;
 
@@ -1788,11 +2330,15 @@ export const IORING_POLL_UPDATE_EVENTS = 0x2;
  * `#define IORING_POLL_UPDATE_USER_DATA (1U << 2)` (linux/io_uring.h:382) = 4
  *
  * Update existing poll request, matching sqe->addr as the old user_data field.
+ *
+ * @category Constants
  */
 export const IORING_POLL_UPDATE_USER_DATA = 0x4;
 
 /**
  * `#define IORING_POLL_ADD_LEVEL (1U << 3)` (linux/io_uring.h:383) = 8
+ *
+ * @category Constants
  */
 export const IORING_POLL_ADD_LEVEL = 0x8;
 
@@ -1800,6 +2346,8 @@ export const IORING_POLL_ADD_LEVEL = 0x8;
  * PollFlags: POLL_ADD flags. Note that since sqe->poll_events is the flag space, the command flags for POLL_ADD are stored in sqe->len.
  *
  * Used in `io_uring_sqe.len`. Names: `IORING_POLL_*`.
+ *
+ * @category Constants
  */
 export const PollFlags = Object.freeze({
   /** {@link IORING_POLL_ADD_MULTI} */
@@ -1812,13 +2360,19 @@ export const PollFlags = Object.freeze({
   ADD_LEVEL: IORING_POLL_ADD_LEVEL,
 } as const);
 
-/** Every bit {@link PollFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link PollFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const PollFlagsMask = 0xf;
 
 /**
  * `#define IORING_ASYNC_CANCEL_ALL (1U << 0)` (linux/io_uring.h:396) = 1
  *
  * Cancel all requests that match the given key
+ *
+ * @category Constants
  */
 export const IORING_ASYNC_CANCEL_ALL = 0x1;
 
@@ -1826,6 +2380,8 @@ export const IORING_ASYNC_CANCEL_ALL = 0x1;
  * `#define IORING_ASYNC_CANCEL_FD (1U << 1)` (linux/io_uring.h:397) = 2
  *
  * Key off 'fd' for cancelation rather than the request 'user_data'
+ *
+ * @category Constants
  */
 export const IORING_ASYNC_CANCEL_FD = 0x2;
 
@@ -1833,6 +2389,8 @@ export const IORING_ASYNC_CANCEL_FD = 0x2;
  * `#define IORING_ASYNC_CANCEL_ANY (1U << 2)` (linux/io_uring.h:398) = 4
  *
  * Match any request
+ *
+ * @category Constants
  */
 export const IORING_ASYNC_CANCEL_ANY = 0x4;
 
@@ -1840,6 +2398,8 @@ export const IORING_ASYNC_CANCEL_ANY = 0x4;
  * `#define IORING_ASYNC_CANCEL_FD_FIXED (1U << 3)` (linux/io_uring.h:399) = 8
  *
  * 'fd' passed in is a fixed descriptor
+ *
+ * @category Constants
  */
 export const IORING_ASYNC_CANCEL_FD_FIXED = 0x8;
 
@@ -1847,6 +2407,8 @@ export const IORING_ASYNC_CANCEL_FD_FIXED = 0x8;
  * `#define IORING_ASYNC_CANCEL_USERDATA (1U << 4)` (linux/io_uring.h:400) = 16
  *
  * Match on user_data, default for no other key
+ *
+ * @category Constants
  */
 export const IORING_ASYNC_CANCEL_USERDATA = 0x10;
 
@@ -1854,6 +2416,8 @@ export const IORING_ASYNC_CANCEL_USERDATA = 0x10;
  * `#define IORING_ASYNC_CANCEL_OP (1U << 5)` (linux/io_uring.h:401) = 32
  *
  * Match request based on opcode
+ *
+ * @category Constants
  */
 export const IORING_ASYNC_CANCEL_OP = 0x20;
 
@@ -1861,6 +2425,8 @@ export const IORING_ASYNC_CANCEL_OP = 0x20;
  * AsyncCancelFlags: ASYNC_CANCEL flags.
  *
  * Used in `io_uring_sqe.cancel_flags`. Names: `IORING_ASYNC_CANCEL_*`.
+ *
+ * @category Constants
  */
 export const AsyncCancelFlags = Object.freeze({
   /** {@link IORING_ASYNC_CANCEL_ALL} */
@@ -1877,13 +2443,19 @@ export const AsyncCancelFlags = Object.freeze({
   OP: IORING_ASYNC_CANCEL_OP,
 } as const);
 
-/** Every bit {@link AsyncCancelFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link AsyncCancelFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const AsyncCancelFlagsMask = 0x3f;
 
 /**
  * `#define IORING_RECVSEND_POLL_FIRST (1U << 0)` (linux/io_uring.h:437) = 1
  *
  * If set, instead of first attempting to send or receive and arm poll if that yields an -EAGAIN result, arm poll upfront and skip the initial transfer attempt.
+ *
+ * @category Constants
  */
 export const IORING_RECVSEND_POLL_FIRST = 0x1;
 
@@ -1891,6 +2463,8 @@ export const IORING_RECVSEND_POLL_FIRST = 0x1;
  * `#define IORING_RECV_MULTISHOT (1U << 1)` (linux/io_uring.h:438) = 2
  *
  * Multishot recv. Sets IORING_CQE_F_MORE if the handler will continue to report CQEs on behalf of the same SQE.
+ *
+ * @category Constants
  */
 export const IORING_RECV_MULTISHOT = 0x2;
 
@@ -1898,6 +2472,8 @@ export const IORING_RECV_MULTISHOT = 0x2;
  * `#define IORING_RECVSEND_FIXED_BUF (1U << 2)` (linux/io_uring.h:439) = 4
  *
  * Use registered buffers, the index is stored in the buf_index field.
+ *
+ * @category Constants
  */
 export const IORING_RECVSEND_FIXED_BUF = 0x4;
 
@@ -1905,6 +2481,8 @@ export const IORING_RECVSEND_FIXED_BUF = 0x4;
  * `#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)` (linux/io_uring.h:440) = 8
  *
  * If set, SEND[MSG]_ZC should report the zerocopy usage in cqe.res for the IORING_CQE_F_NOTIF cqe. 0 is reported if zerocopy was actually possible. IORING_NOTIF_USAGE_ZC_COPIED if data was copied (at least partially).
+ *
+ * @category Constants
  */
 export const IORING_SEND_ZC_REPORT_USAGE = 0x8;
 
@@ -1912,6 +2490,8 @@ export const IORING_SEND_ZC_REPORT_USAGE = 0x8;
  * `#define IORING_RECVSEND_BUNDLE (1U << 4)` (linux/io_uring.h:441) = 16
  *
  * Used with IOSQE_BUFFER_SELECT. If set, send or recv will grab as many buffers from the buffer group ID given and send them all. The completion result will be the number of buffers send, with the starting buffer ID in cqe->flags as per usual for provided buffer usage. The buffers will be contiguous from the starting buffer ID.
+ *
+ * @category Constants
  */
 export const IORING_RECVSEND_BUNDLE = 0x10;
 
@@ -1919,6 +2499,8 @@ export const IORING_RECVSEND_BUNDLE = 0x10;
  * `#define IORING_SEND_VECTORIZED (1U << 5)` (linux/io_uring.h:442) = 32
  *
  * If set, SEND[_ZC] will take a pointer to a io_vec to allow vectorized send operations.
+ *
+ * @category Constants
  */
 export const IORING_SEND_VECTORIZED = 0x20;
 
@@ -1926,6 +2508,8 @@ export const IORING_SEND_VECTORIZED = 0x20;
  * RecvSendFlags: send/sendmsg and recv/recvmsg flags (sqe->ioprio)
  *
  * Used in `io_uring_sqe.ioprio`. Names: `IORING_RECVSEND_*`, `IORING_RECV_MULTISHOT*`, `IORING_SEND_ZC_REPORT_USAGE*`, `IORING_SEND_VECTORIZED*`.
+ *
+ * @category Constants
  */
 export const RecvSendFlags = Object.freeze({
   /** {@link IORING_RECVSEND_POLL_FIRST} */
@@ -1942,13 +2526,19 @@ export const RecvSendFlags = Object.freeze({
   IORING_SEND_VECTORIZED: IORING_SEND_VECTORIZED,
 } as const);
 
-/** Every bit {@link RecvSendFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link RecvSendFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const RecvSendFlagsMask = 0x3f;
 
 /**
  * `#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)` (linux/io_uring.h:451) = 2147483648
  *
  * cqe.res for IORING_CQE_F_NOTIF if IORING_SEND_ZC_REPORT_USAGE was requested It should be treated as a flag, all other bits of cqe.res should be treated as reserved!
+ *
+ * @category Constants
  */
 export const IORING_NOTIF_USAGE_ZC_COPIED = 0x80000000;
 
@@ -1956,27 +2546,39 @@ export const IORING_NOTIF_USAGE_ZC_COPIED = 0x80000000;
  * NotifUsageFlags: Bits in cqe->res of a zero-copy send notification.
  *
  * Used in `io_uring_cqe.res`. Names: `IORING_NOTIF_USAGE_*`.
+ *
+ * @category Constants
  */
 export const NotifUsageFlags = Object.freeze({
   /** {@link IORING_NOTIF_USAGE_ZC_COPIED} */
   ZC_COPIED: IORING_NOTIF_USAGE_ZC_COPIED,
 } as const);
 
-/** Every bit {@link NotifUsageFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link NotifUsageFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const NotifUsageFlagsMask = 0x80000000;
 
 /**
  * `#define IORING_ACCEPT_MULTISHOT (1U << 0)` (linux/io_uring.h:456) = 1
+ *
+ * @category Constants
  */
 export const IORING_ACCEPT_MULTISHOT = 0x1;
 
 /**
  * `#define IORING_ACCEPT_DONTWAIT (1U << 1)` (linux/io_uring.h:457) = 2
+ *
+ * @category Constants
  */
 export const IORING_ACCEPT_DONTWAIT = 0x2;
 
 /**
  * `#define IORING_ACCEPT_POLL_FIRST (1U << 2)` (linux/io_uring.h:458) = 4
+ *
+ * @category Constants
  */
 export const IORING_ACCEPT_POLL_FIRST = 0x4;
 
@@ -1984,6 +2586,8 @@ export const IORING_ACCEPT_POLL_FIRST = 0x4;
  * AcceptFlags: accept flags stored in sqe->ioprio
  *
  * Used in `io_uring_sqe.ioprio`. Names: `IORING_ACCEPT_*`.
+ *
+ * @category Constants
  */
 export const AcceptFlags = Object.freeze({
   /** {@link IORING_ACCEPT_MULTISHOT} */
@@ -1994,13 +2598,19 @@ export const AcceptFlags = Object.freeze({
   POLL_FIRST: IORING_ACCEPT_POLL_FIRST,
 } as const);
 
-/** Every bit {@link AcceptFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link AcceptFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const AcceptFlagsMask = 0x7;
 
 /**
  * `#define IORING_MSG_RING_CQE_SKIP (1U << 0)` (linux/io_uring.h:474) = 1
  *
  * Don't post a CQE to the target ring. Not applicable for IORING_MSG_DATA, obviously.
+ *
+ * @category Constants
  */
 export const IORING_MSG_RING_CQE_SKIP = 0x1;
 
@@ -2008,6 +2618,8 @@ export const IORING_MSG_RING_CQE_SKIP = 0x1;
  * `#define IORING_MSG_RING_FLAGS_PASS (1U << 1)` (linux/io_uring.h:476) = 2
  *
  * Pass through the flags from sqe->file_index to cqe->flags
+ *
+ * @category Constants
  */
 export const IORING_MSG_RING_FLAGS_PASS = 0x2;
 
@@ -2015,6 +2627,8 @@ export const IORING_MSG_RING_FLAGS_PASS = 0x2;
  * MsgRingFlags: IORING_OP_MSG_RING flags (sqe->msg_ring_flags)
  *
  * Used in `io_uring_sqe.msg_ring_flags`. Names: `IORING_MSG_RING_*`.
+ *
+ * @category Constants
  */
 export const MsgRingFlags = Object.freeze({
   /** {@link IORING_MSG_RING_CQE_SKIP} */
@@ -2023,13 +2637,19 @@ export const MsgRingFlags = Object.freeze({
   FLAGS_PASS: IORING_MSG_RING_FLAGS_PASS,
 } as const);
 
-/** Every bit {@link MsgRingFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link MsgRingFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const MsgRingFlagsMask = 0x3;
 
 /**
  * `#define IORING_FIXED_FD_NO_CLOEXEC (1U << 0)` (linux/io_uring.h:483) = 1
  *
  * Don't mark the fd as O_CLOEXEC
+ *
+ * @category Constants
  */
 export const IORING_FIXED_FD_NO_CLOEXEC = 0x1;
 
@@ -2037,44 +2657,62 @@ export const IORING_FIXED_FD_NO_CLOEXEC = 0x1;
  * FixedFdInstallFlags: IORING_OP_FIXED_FD_INSTALL flags (sqe->install_fd_flags)
  *
  * Used in `io_uring_sqe.install_fd_flags`. Names: `IORING_FIXED_FD_*`.
+ *
+ * @category Constants
  */
 export const FixedFdInstallFlags = Object.freeze({
   /** {@link IORING_FIXED_FD_NO_CLOEXEC} */
   NO_CLOEXEC: IORING_FIXED_FD_NO_CLOEXEC,
 } as const);
 
-/** Every bit {@link FixedFdInstallFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link FixedFdInstallFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const FixedFdInstallFlagsMask = 0x1;
 
 /**
  * `#define IORING_NOP_INJECT_RESULT (1U << 0)` (linux/io_uring.h:490) = 1
  *
  * Inject result from sqe->result
+ *
+ * @category Constants
  */
 export const IORING_NOP_INJECT_RESULT = 0x1;
 
 /**
  * `#define IORING_NOP_FILE (1U << 1)` (linux/io_uring.h:491) = 2
+ *
+ * @category Constants
  */
 export const IORING_NOP_FILE = 0x2;
 
 /**
  * `#define IORING_NOP_FIXED_FILE (1U << 2)` (linux/io_uring.h:492) = 4
+ *
+ * @category Constants
  */
 export const IORING_NOP_FIXED_FILE = 0x4;
 
 /**
  * `#define IORING_NOP_FIXED_BUFFER (1U << 3)` (linux/io_uring.h:493) = 8
+ *
+ * @category Constants
  */
 export const IORING_NOP_FIXED_BUFFER = 0x8;
 
 /**
  * `#define IORING_NOP_TW (1U << 4)` (linux/io_uring.h:494) = 16
+ *
+ * @category Constants
  */
 export const IORING_NOP_TW = 0x10;
 
 /**
  * `#define IORING_NOP_CQE32 (1U << 5)` (linux/io_uring.h:495) = 32
+ *
+ * @category Constants
  */
 export const IORING_NOP_CQE32 = 0x20;
 
@@ -2082,6 +2720,8 @@ export const IORING_NOP_CQE32 = 0x20;
  * NopFlags: IORING_OP_NOP flags (sqe->nop_flags)
  *
  * Used in `io_uring_sqe.nop_flags`. Names: `IORING_NOP_*`.
+ *
+ * @category Constants
  */
 export const NopFlags = Object.freeze({
   /** {@link IORING_NOP_INJECT_RESULT} */
@@ -2098,13 +2738,19 @@ export const NopFlags = Object.freeze({
   CQE32: IORING_NOP_CQE32,
 } as const);
 
-/** Every bit {@link NopFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link NopFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const NopFlagsMask = 0x3f;
 
 /**
  * `#define IORING_CQE_F_BUFFER (1U << 0)` (linux/io_uring.h:538) = 1
  *
  * If set, the upper 16 bits are the buffer ID
+ *
+ * @category Constants
  */
 export const IORING_CQE_F_BUFFER = 0x1;
 
@@ -2112,6 +2758,8 @@ export const IORING_CQE_F_BUFFER = 0x1;
  * `#define IORING_CQE_F_MORE (1U << 1)` (linux/io_uring.h:539) = 2
  *
  * If set, parent SQE will generate more CQE entries
+ *
+ * @category Constants
  */
 export const IORING_CQE_F_MORE = 0x2;
 
@@ -2119,6 +2767,8 @@ export const IORING_CQE_F_MORE = 0x2;
  * `#define IORING_CQE_F_SOCK_NONEMPTY (1U << 2)` (linux/io_uring.h:540) = 4
  *
  * If set, more data to read after socket recv
+ *
+ * @category Constants
  */
 export const IORING_CQE_F_SOCK_NONEMPTY = 0x4;
 
@@ -2126,6 +2776,8 @@ export const IORING_CQE_F_SOCK_NONEMPTY = 0x4;
  * `#define IORING_CQE_F_NOTIF (1U << 3)` (linux/io_uring.h:541) = 8
  *
  * Set for notification CQEs. Can be used to distinct them from sends.
+ *
+ * @category Constants
  */
 export const IORING_CQE_F_NOTIF = 0x8;
 
@@ -2133,6 +2785,8 @@ export const IORING_CQE_F_NOTIF = 0x8;
  * `#define IORING_CQE_F_BUF_MORE (1U << 4)` (linux/io_uring.h:542) = 16
  *
  * If set, the buffer ID set in the completion will get more completions. In other words, the buffer is being partially consumed, and will be used by the kernel for more completions. This is only set for buffers used via the incremental buffer consumption, as provided by a ring buffer setup with IOU_PBUF_RING_INC. For any other provided buffer type, all completions with a buffer passed back is automatically returned to the application.
+ *
+ * @category Constants
  */
 export const IORING_CQE_F_BUF_MORE = 0x10;
 
@@ -2140,6 +2794,8 @@ export const IORING_CQE_F_BUF_MORE = 0x10;
  * `#define IORING_CQE_F_SKIP (1U << 5)` (linux/io_uring.h:543) = 32
  *
  * If set, then the application/liburing must ignore this CQE. It's only purpose is to fill a gap in the ring, if a large CQE is attempted posted when the ring has just a single small CQE worth of space left before wrapping.
+ *
+ * @category Constants
  */
 export const IORING_CQE_F_SKIP = 0x20;
 
@@ -2147,11 +2803,15 @@ export const IORING_CQE_F_SKIP = 0x20;
  * `#define IORING_CQE_F_32 (1U << 15)` (linux/io_uring.h:544) = 32768
  *
  * If set, this is a 32b/big-cqe posting. Use with rings setup in a mixed CQE mode, where both 16b and 32b CQEs may be posted to the CQ ring.
+ *
+ * @category Constants
  */
 export const IORING_CQE_F_32 = 0x8000;
 
 /**
  * `#define IORING_CQE_BUFFER_SHIFT 16` (linux/io_uring.h:546) = 16
+ *
+ * @category Constants
  */
 export const IORING_CQE_BUFFER_SHIFT = 16;
 
@@ -2159,6 +2819,8 @@ export const IORING_CQE_BUFFER_SHIFT = 16;
  * `#define IORING_CQE_F_TSTAMP_HW ((__u32)1 << IORING_TIMESTAMP_HW_SHIFT)` (linux/io_uring.h:1054) = 65536
  *
  * The cqe->flags flag signifying whether it's a hardware timestamp
+ *
+ * @category Constants
  */
 export const IORING_CQE_F_TSTAMP_HW = 0x10000;
 
@@ -2166,6 +2828,8 @@ export const IORING_CQE_F_TSTAMP_HW = 0x10000;
  * CqeFlags: cqe->flags
  *
  * Used in `io_uring_cqe.flags`. Names: `IORING_CQE_F_*`, `IORING_CQE_BUFFER_SHIFT*`.
+ *
+ * @category Constants
  */
 export const CqeFlags = Object.freeze({
   /** {@link IORING_CQE_F_BUFFER} */
@@ -2188,36 +2852,52 @@ export const CqeFlags = Object.freeze({
   TSTAMP_HW: IORING_CQE_F_TSTAMP_HW,
 } as const);
 
-/** Every bit {@link CqeFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link CqeFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const CqeFlagsMask = 0x1803f;
 
 /**
  * `#define IORING_OFF_SQ_RING 0ULL` (linux/io_uring.h:551) = 0
+ *
+ * @category Constants
  */
 export const IORING_OFF_SQ_RING = 0;
 
 /**
  * `#define IORING_OFF_CQ_RING 0x8000000ULL` (linux/io_uring.h:552) = 134217728
+ *
+ * @category Constants
  */
 export const IORING_OFF_CQ_RING = 0x8000000;
 
 /**
  * `#define IORING_OFF_SQES 0x10000000ULL` (linux/io_uring.h:553) = 268435456
+ *
+ * @category Constants
  */
 export const IORING_OFF_SQES = 0x10000000;
 
 /**
  * `#define IORING_OFF_PBUF_RING 0x80000000ULL` (linux/io_uring.h:554) = 2147483648
+ *
+ * @category Constants
  */
 export const IORING_OFF_PBUF_RING = 0x80000000;
 
 /**
  * `#define IORING_OFF_PBUF_SHIFT 16` (linux/io_uring.h:555) = 16
+ *
+ * @category Constants
  */
 export const IORING_OFF_PBUF_SHIFT = 16;
 
 /**
  * `#define IORING_OFF_MMAP_MASK 0xf8000000ULL` (linux/io_uring.h:556) = 4160749568
+ *
+ * @category Constants
  */
 export const IORING_OFF_MMAP_MASK = 0xf8000000;
 
@@ -2225,6 +2905,8 @@ export const IORING_OFF_MMAP_MASK = 0xf8000000;
  * MmapOffsets: Magic offsets for the application to mmap the data it needs
  *
  * Names: `IORING_OFF_*`.
+ *
+ * @category Constants
  */
 export const MmapOffsets = Object.freeze({
   /** {@link IORING_OFF_SQ_RING} */
@@ -2241,13 +2923,19 @@ export const MmapOffsets = Object.freeze({
   MMAP_MASK: IORING_OFF_MMAP_MASK,
 } as const);
 
-/** Every bit {@link MmapOffsets} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link MmapOffsets} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const MmapOffsetsMask = 0xf8000000;
 
 /**
  * `#define IORING_SQ_NEED_WAKEUP (1U << 0)` (linux/io_uring.h:576) = 1
  *
  * needs io_uring_enter wakeup
+ *
+ * @category Constants
  */
 export const IORING_SQ_NEED_WAKEUP = 0x1;
 
@@ -2255,6 +2943,8 @@ export const IORING_SQ_NEED_WAKEUP = 0x1;
  * `#define IORING_SQ_CQ_OVERFLOW (1U << 1)` (linux/io_uring.h:577) = 2
  *
  * CQ ring is overflown
+ *
+ * @category Constants
  */
 export const IORING_SQ_CQ_OVERFLOW = 0x2;
 
@@ -2262,6 +2952,8 @@ export const IORING_SQ_CQ_OVERFLOW = 0x2;
  * `#define IORING_SQ_TASKRUN (1U << 2)` (linux/io_uring.h:578) = 4
  *
  * task should enter the kernel
+ *
+ * @category Constants
  */
 export const IORING_SQ_TASKRUN = 0x4;
 
@@ -2269,6 +2961,8 @@ export const IORING_SQ_TASKRUN = 0x4;
  * SqRingFlags: sq_ring->flags
  *
  * Names: `IORING_SQ_*`.
+ *
+ * @category Constants
  */
 export const SqRingFlags = Object.freeze({
   /** {@link IORING_SQ_NEED_WAKEUP} */
@@ -2279,13 +2973,19 @@ export const SqRingFlags = Object.freeze({
   TASKRUN: IORING_SQ_TASKRUN,
 } as const);
 
-/** Every bit {@link SqRingFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link SqRingFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const SqRingFlagsMask = 0x7;
 
 /**
  * `#define IORING_CQ_EVENTFD_DISABLED (1U << 0)` (linux/io_uring.h:597) = 1
  *
  * disable eventfd notifications
+ *
+ * @category Constants
  */
 export const IORING_CQ_EVENTFD_DISABLED = 0x1;
 
@@ -2293,52 +2993,74 @@ export const IORING_CQ_EVENTFD_DISABLED = 0x1;
  * CqRingFlags: cq_ring->flags
  *
  * Names: `IORING_CQ_*`.
+ *
+ * @category Constants
  */
 export const CqRingFlags = Object.freeze({
   /** {@link IORING_CQ_EVENTFD_DISABLED} */
   EVENTFD_DISABLED: IORING_CQ_EVENTFD_DISABLED,
 } as const);
 
-/** Every bit {@link CqRingFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link CqRingFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const CqRingFlagsMask = 0x1;
 
 /**
  * `#define IORING_ENTER_GETEVENTS (1U << 0)` (linux/io_uring.h:602) = 1
+ *
+ * @category Constants
  */
 export const IORING_ENTER_GETEVENTS = 0x1;
 
 /**
  * `#define IORING_ENTER_SQ_WAKEUP (1U << 1)` (linux/io_uring.h:603) = 2
+ *
+ * @category Constants
  */
 export const IORING_ENTER_SQ_WAKEUP = 0x2;
 
 /**
  * `#define IORING_ENTER_SQ_WAIT (1U << 2)` (linux/io_uring.h:604) = 4
+ *
+ * @category Constants
  */
 export const IORING_ENTER_SQ_WAIT = 0x4;
 
 /**
  * `#define IORING_ENTER_EXT_ARG (1U << 3)` (linux/io_uring.h:605) = 8
+ *
+ * @category Constants
  */
 export const IORING_ENTER_EXT_ARG = 0x8;
 
 /**
  * `#define IORING_ENTER_REGISTERED_RING (1U << 4)` (linux/io_uring.h:606) = 16
+ *
+ * @category Constants
  */
 export const IORING_ENTER_REGISTERED_RING = 0x10;
 
 /**
  * `#define IORING_ENTER_ABS_TIMER (1U << 5)` (linux/io_uring.h:607) = 32
+ *
+ * @category Constants
  */
 export const IORING_ENTER_ABS_TIMER = 0x20;
 
 /**
  * `#define IORING_ENTER_EXT_ARG_REG (1U << 6)` (linux/io_uring.h:608) = 64
+ *
+ * @category Constants
  */
 export const IORING_ENTER_EXT_ARG_REG = 0x40;
 
 /**
  * `#define IORING_ENTER_NO_IOWAIT (1U << 7)` (linux/io_uring.h:609) = 128
+ *
+ * @category Constants
  */
 export const IORING_ENTER_NO_IOWAIT = 0x80;
 
@@ -2346,6 +3068,8 @@ export const IORING_ENTER_NO_IOWAIT = 0x80;
  * EnterFlags: io_uring_enter(2) flags
  *
  * Names: `IORING_ENTER_*`.
+ *
+ * @category Constants
  */
 export const EnterFlags = Object.freeze({
   /** {@link IORING_ENTER_GETEVENTS} */
@@ -2366,96 +3090,136 @@ export const EnterFlags = Object.freeze({
   NO_IOWAIT: IORING_ENTER_NO_IOWAIT,
 } as const);
 
-/** Every bit {@link EnterFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link EnterFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const EnterFlagsMask = 0xff;
 
 /**
  * `#define IORING_FEAT_SINGLE_MMAP (1U << 0)` (linux/io_uring.h:630) = 1
+ *
+ * @category Constants
  */
 export const IORING_FEAT_SINGLE_MMAP = 0x1;
 
 /**
  * `#define IORING_FEAT_NODROP (1U << 1)` (linux/io_uring.h:631) = 2
+ *
+ * @category Constants
  */
 export const IORING_FEAT_NODROP = 0x2;
 
 /**
  * `#define IORING_FEAT_SUBMIT_STABLE (1U << 2)` (linux/io_uring.h:632) = 4
+ *
+ * @category Constants
  */
 export const IORING_FEAT_SUBMIT_STABLE = 0x4;
 
 /**
  * `#define IORING_FEAT_RW_CUR_POS (1U << 3)` (linux/io_uring.h:633) = 8
+ *
+ * @category Constants
  */
 export const IORING_FEAT_RW_CUR_POS = 0x8;
 
 /**
  * `#define IORING_FEAT_CUR_PERSONALITY (1U << 4)` (linux/io_uring.h:634) = 16
+ *
+ * @category Constants
  */
 export const IORING_FEAT_CUR_PERSONALITY = 0x10;
 
 /**
  * `#define IORING_FEAT_FAST_POLL (1U << 5)` (linux/io_uring.h:635) = 32
+ *
+ * @category Constants
  */
 export const IORING_FEAT_FAST_POLL = 0x20;
 
 /**
  * `#define IORING_FEAT_POLL_32BITS (1U << 6)` (linux/io_uring.h:636) = 64
+ *
+ * @category Constants
  */
 export const IORING_FEAT_POLL_32BITS = 0x40;
 
 /**
  * `#define IORING_FEAT_SQPOLL_NONFIXED (1U << 7)` (linux/io_uring.h:637) = 128
+ *
+ * @category Constants
  */
 export const IORING_FEAT_SQPOLL_NONFIXED = 0x80;
 
 /**
  * `#define IORING_FEAT_EXT_ARG (1U << 8)` (linux/io_uring.h:638) = 256
+ *
+ * @category Constants
  */
 export const IORING_FEAT_EXT_ARG = 0x100;
 
 /**
  * `#define IORING_FEAT_NATIVE_WORKERS (1U << 9)` (linux/io_uring.h:639) = 512
+ *
+ * @category Constants
  */
 export const IORING_FEAT_NATIVE_WORKERS = 0x200;
 
 /**
  * `#define IORING_FEAT_RSRC_TAGS (1U << 10)` (linux/io_uring.h:640) = 1024
+ *
+ * @category Constants
  */
 export const IORING_FEAT_RSRC_TAGS = 0x400;
 
 /**
  * `#define IORING_FEAT_CQE_SKIP (1U << 11)` (linux/io_uring.h:641) = 2048
+ *
+ * @category Constants
  */
 export const IORING_FEAT_CQE_SKIP = 0x800;
 
 /**
  * `#define IORING_FEAT_LINKED_FILE (1U << 12)` (linux/io_uring.h:642) = 4096
+ *
+ * @category Constants
  */
 export const IORING_FEAT_LINKED_FILE = 0x1000;
 
 /**
  * `#define IORING_FEAT_REG_REG_RING (1U << 13)` (linux/io_uring.h:643) = 8192
+ *
+ * @category Constants
  */
 export const IORING_FEAT_REG_REG_RING = 0x2000;
 
 /**
  * `#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)` (linux/io_uring.h:644) = 16384
+ *
+ * @category Constants
  */
 export const IORING_FEAT_RECVSEND_BUNDLE = 0x4000;
 
 /**
  * `#define IORING_FEAT_MIN_TIMEOUT (1U << 15)` (linux/io_uring.h:645) = 32768
+ *
+ * @category Constants
  */
 export const IORING_FEAT_MIN_TIMEOUT = 0x8000;
 
 /**
  * `#define IORING_FEAT_RW_ATTR (1U << 16)` (linux/io_uring.h:646) = 65536
+ *
+ * @category Constants
  */
 export const IORING_FEAT_RW_ATTR = 0x10000;
 
 /**
  * `#define IORING_FEAT_NO_IOWAIT (1U << 17)` (linux/io_uring.h:647) = 131072
+ *
+ * @category Constants
  */
 export const IORING_FEAT_NO_IOWAIT = 0x20000;
 
@@ -2463,6 +3227,8 @@ export const IORING_FEAT_NO_IOWAIT = 0x20000;
  * FeatureFlags: io_uring_params->features flags
  *
  * Used in `io_uring_params.features`. Names: `IORING_FEAT_*`.
+ *
+ * @category Constants
  */
 export const FeatureFlags = Object.freeze({
   /** {@link IORING_FEAT_SINGLE_MMAP} */
@@ -2503,13 +3269,19 @@ export const FeatureFlags = Object.freeze({
   NO_IOWAIT: IORING_FEAT_NO_IOWAIT,
 } as const);
 
-/** Every bit {@link FeatureFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link FeatureFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const FeatureFlagsMask = 0x3ffff;
 
 /**
  * `IORING_MEM_REGION_TYPE_USER = 1`, member of an anonymous enum (linux/io_uring.h:748) = 1
  *
  * initialise with user provided memory pointed by user_addr
+ *
+ * @category Constants
  */
 export const IORING_MEM_REGION_TYPE_USER = 1;
 
@@ -2517,19 +3289,27 @@ export const IORING_MEM_REGION_TYPE_USER = 1;
  * MemRegionTypes: Flags of a memory region descriptor.
  *
  * Used in `io_uring_region_desc.flags`. Names: `IORING_MEM_REGION_TYPE_*`.
+ *
+ * @category Constants
  */
 export const MemRegionTypes = Object.freeze({
   /** {@link IORING_MEM_REGION_TYPE_USER} */
   USER: IORING_MEM_REGION_TYPE_USER,
 } as const);
 
-/** Every bit {@link MemRegionTypes} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link MemRegionTypes} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const MemRegionTypesMask = 0x1;
 
 /**
  * `IORING_MEM_REGION_REG_WAIT_ARG = 1`, member of an anonymous enum (linux/io_uring.h:762) = 1
  *
  * expose the region as registered wait arguments
+ *
+ * @category Constants
  */
 export const IORING_MEM_REGION_REG_WAIT_ARG = 1;
 
@@ -2537,19 +3317,27 @@ export const IORING_MEM_REGION_REG_WAIT_ARG = 1;
  * MemRegionRegFlags: Flags for IORING_REGISTER_MEM_REGION.
  *
  * Used in `io_uring_mem_region_reg.flags`. Names: `IORING_MEM_REGION_REG_*`.
+ *
+ * @category Constants
  */
 export const MemRegionRegFlags = Object.freeze({
   /** {@link IORING_MEM_REGION_REG_WAIT_ARG} */
   WAIT_ARG: IORING_MEM_REGION_REG_WAIT_ARG,
 } as const);
 
-/** Every bit {@link MemRegionRegFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link MemRegionRegFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const MemRegionRegFlagsMask = 0x1;
 
 /**
  * `#define IORING_RSRC_REGISTER_SPARSE (1U << 0)` (linux/io_uring.h:775) = 1
  *
  * Register a fully sparse file space, rather than pass in an array of all -1 file descriptors.
+ *
+ * @category Constants
  */
 export const IORING_RSRC_REGISTER_SPARSE = 0x1;
 
@@ -2557,19 +3345,27 @@ export const IORING_RSRC_REGISTER_SPARSE = 0x1;
  * RsrcRegisterFlags: Flags for registering files and buffers (io_uring_rsrc_register.flags).
  *
  * Used in `io_uring_rsrc_register.flags`. Names: `IORING_RSRC_REGISTER_*`.
+ *
+ * @category Constants
  */
 export const RsrcRegisterFlags = Object.freeze({
   /** {@link IORING_RSRC_REGISTER_SPARSE} */
   SPARSE: IORING_RSRC_REGISTER_SPARSE,
 } as const);
 
-/** Every bit {@link RsrcRegisterFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link RsrcRegisterFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const RsrcRegisterFlagsMask = 0x1;
 
 /**
  * `#define IORING_REGISTER_FILES_SKIP (-2)` (linux/io_uring.h:801) = -2
  *
  * Skip updating fd indexes set to this value in the fd table
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_FILES_SKIP = -2;
 
@@ -2577,6 +3373,8 @@ export const IORING_REGISTER_FILES_SKIP = -2;
  * FilesUpdateValues: Special descriptor values in a files-update array.
  *
  * Names: `IORING_REGISTER_FILES_SKIP*`.
+ *
+ * @category Constants
  */
 export const FilesUpdateValues = Object.freeze({
   /** {@link IORING_REGISTER_FILES_SKIP} */
@@ -2585,6 +3383,8 @@ export const FilesUpdateValues = Object.freeze({
 
 /**
  * `#define IO_URING_OP_SUPPORTED (1U << 0)` (linux/io_uring.h:803) = 1
+ *
+ * @category Constants
  */
 export const IO_URING_OP_SUPPORTED = 0x1;
 
@@ -2592,22 +3392,32 @@ export const IO_URING_OP_SUPPORTED = 0x1;
  * ProbeOpFlags: Flags of one opcode in an IORING_REGISTER_PROBE result.
  *
  * Used in `io_uring_probe_op.flags`. Names: `IO_URING_OP_*`.
+ *
+ * @category Constants
  */
 export const ProbeOpFlags = Object.freeze({
   /** {@link IO_URING_OP_SUPPORTED} */
   SUPPORTED: IO_URING_OP_SUPPORTED,
 } as const);
 
-/** Every bit {@link ProbeOpFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link ProbeOpFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const ProbeOpFlagsMask = 0x1;
 
 /**
  * `IORING_REGISTER_SRC_REGISTERED = (1U << 0)`, member of an anonymous enum (linux/io_uring.h:844) = 1
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_SRC_REGISTERED = 0x1;
 
 /**
  * `IORING_REGISTER_DST_REPLACE = (1U << 1)`, member of an anonymous enum (linux/io_uring.h:845) = 2
+ *
+ * @category Constants
  */
 export const IORING_REGISTER_DST_REPLACE = 0x2;
 
@@ -2615,6 +3425,8 @@ export const IORING_REGISTER_DST_REPLACE = 0x2;
  * CloneBuffersFlags: Flags for IORING_REGISTER_CLONE_BUFFERS.
  *
  * Used in `io_uring_clone_buffers.flags`. Names: `IORING_REGISTER_SRC_*`, `IORING_REGISTER_DST_*`.
+ *
+ * @category Constants
  */
 export const CloneBuffersFlags = Object.freeze({
   /** {@link IORING_REGISTER_SRC_REGISTERED} */
@@ -2623,11 +3435,17 @@ export const CloneBuffersFlags = Object.freeze({
   REPLACE: IORING_REGISTER_DST_REPLACE,
 } as const);
 
-/** Every bit {@link CloneBuffersFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link CloneBuffersFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const CloneBuffersFlagsMask = 0x3;
 
 /**
  * `IORING_REG_WAIT_TS = (1U << 0)`, member of an anonymous enum (linux/io_uring.h:975) = 1
+ *
+ * @category Constants
  */
 export const IORING_REG_WAIT_TS = 0x1;
 
@@ -2635,17 +3453,25 @@ export const IORING_REG_WAIT_TS = 0x1;
  * RegWaitFlags: Flags of a registered wait argument.
  *
  * Used in `io_uring_reg_wait.flags`. Names: `IORING_REG_WAIT_*`.
+ *
+ * @category Constants
  */
 export const RegWaitFlags = Object.freeze({
   /** {@link IORING_REG_WAIT_TS} */
   TS: IORING_REG_WAIT_TS,
 } as const);
 
-/** Every bit {@link RegWaitFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link RegWaitFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const RegWaitFlagsMask = 0x1;
 
 /**
  * `#define IORING_TIMESTAMP_HW_SHIFT 16` (linux/io_uring.h:1050) = 16
+ *
+ * @category Constants
  */
 export const IORING_TIMESTAMP_HW_SHIFT = 16;
 
@@ -2653,6 +3479,8 @@ export const IORING_TIMESTAMP_HW_SHIFT = 16;
  * `#define IORING_TIMESTAMP_TYPE_SHIFT (IORING_TIMESTAMP_HW_SHIFT + 1)` (linux/io_uring.h:1052) = 17
  *
  * The cqe->flags bit from which the timestamp type is stored
+ *
+ * @category Constants
  */
 export const IORING_TIMESTAMP_TYPE_SHIFT = 17;
 
@@ -2660,6 +3488,8 @@ export const IORING_TIMESTAMP_TYPE_SHIFT = 17;
  * TxTimestampBits: SOCKET_URING_OP_TX_TIMESTAMP definitions
  *
  * Names: `IORING_TIMESTAMP_*`.
+ *
+ * @category Constants
  */
 export const TxTimestampBits = Object.freeze({
   /** {@link IORING_TIMESTAMP_HW_SHIFT} */
@@ -2672,6 +3502,8 @@ export const TxTimestampBits = Object.freeze({
  * `IO_URING_BPF_FILTER_DENY_REST = 1`, member of an anonymous enum (linux/io_uring/bpf_filter.h:53) = 1
  *
  * If set, any currently unset opcode will have a deny filter attached
+ *
+ * @category Constants
  */
 export const IO_URING_BPF_FILTER_DENY_REST = 1;
 
@@ -2679,6 +3511,8 @@ export const IO_URING_BPF_FILTER_DENY_REST = 1;
  * `IO_URING_BPF_FILTER_SZ_STRICT = 2`, member of an anonymous enum (linux/io_uring/bpf_filter.h:58) = 2
  *
  * If set, if kernel and application don't agree on pdu_size for the given opcode, fail the registration of the filter.
+ *
+ * @category Constants
  */
 export const IO_URING_BPF_FILTER_SZ_STRICT = 2;
 
@@ -2686,6 +3520,8 @@ export const IO_URING_BPF_FILTER_SZ_STRICT = 2;
  * BpfFilterFlags: Flags of an io_uring BPF filter.
  *
  * Used in `io_uring_bpf_filter.flags`. Names: `IO_URING_BPF_FILTER_*`.
+ *
+ * @category Constants
  */
 export const BpfFilterFlags = Object.freeze({
   /** {@link IO_URING_BPF_FILTER_DENY_REST} */
@@ -2694,11 +3530,17 @@ export const BpfFilterFlags = Object.freeze({
   SZ_STRICT: IO_URING_BPF_FILTER_SZ_STRICT,
 } as const);
 
-/** Every bit {@link BpfFilterFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link BpfFilterFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const BpfFilterFlagsMask = 0x3;
 
 /**
  * `IO_URING_BPF_CMD_FILTER = 1`, member of an anonymous enum (linux/io_uring/bpf_filter.h:72) = 1
+ *
+ * @category Constants
  */
 export const IO_URING_BPF_CMD_FILTER = 1;
 
@@ -2706,42 +3548,60 @@ export const IO_URING_BPF_CMD_FILTER = 1;
  * BpfCommands: Commands of IORING_REGISTER_BPF_FILTER.
  *
  * Used in `io_uring_bpf.cmd_type`. Names: `IO_URING_BPF_CMD_*`.
+ *
+ * @category Constants
  */
 export const BpfCommands = Object.freeze({
   /** {@link IO_URING_BPF_CMD_FILTER} */
   FILTER: IO_URING_BPF_CMD_FILTER,
 } as const);
 
-/** Every bit {@link BpfCommands} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link BpfCommands} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const BpfCommandsMask = 0x1;
 
 /**
  * `IORING_MOCK_FEAT_CMD_COPY`, member of an anonymous enum (linux/io_uring/mock_file.h:7) = 0
+ *
+ * @category Constants
  */
 export const IORING_MOCK_FEAT_CMD_COPY = 0;
 
 /**
  * `IORING_MOCK_FEAT_RW_ZERO`, member of an anonymous enum (linux/io_uring/mock_file.h:8) = 1
+ *
+ * @category Constants
  */
 export const IORING_MOCK_FEAT_RW_ZERO = 1;
 
 /**
  * `IORING_MOCK_FEAT_RW_NOWAIT`, member of an anonymous enum (linux/io_uring/mock_file.h:9) = 2
+ *
+ * @category Constants
  */
 export const IORING_MOCK_FEAT_RW_NOWAIT = 2;
 
 /**
  * `IORING_MOCK_FEAT_RW_ASYNC`, member of an anonymous enum (linux/io_uring/mock_file.h:10) = 3
+ *
+ * @category Constants
  */
 export const IORING_MOCK_FEAT_RW_ASYNC = 3;
 
 /**
  * `IORING_MOCK_FEAT_POLL`, member of an anonymous enum (linux/io_uring/mock_file.h:11) = 4
+ *
+ * @category Constants
  */
 export const IORING_MOCK_FEAT_POLL = 4;
 
 /**
  * `IORING_MOCK_FEAT_END`, member of an anonymous enum (linux/io_uring/mock_file.h:13) = 5
+ *
+ * @category Constants
  */
 export const IORING_MOCK_FEAT_END = 5;
 
@@ -2749,6 +3609,8 @@ export const IORING_MOCK_FEAT_END = 5;
  * MockFeatures: Feature numbers of the io_uring mock file driver (testing only).
  *
  * Names: `IORING_MOCK_FEAT_*`.
+ *
+ * @category Constants
  */
 export const MockFeatures = Object.freeze({
   /** {@link IORING_MOCK_FEAT_CMD_COPY} */
@@ -2765,16 +3627,24 @@ export const MockFeatures = Object.freeze({
   END: IORING_MOCK_FEAT_END,
 } as const);
 
-/** Every bit {@link MockFeatures} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link MockFeatures} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const MockFeaturesMask = 0x7;
 
 /**
  * `IORING_MOCK_CREATE_F_SUPPORT_NOWAIT = 1`, member of an anonymous enum (linux/io_uring/mock_file.h:22) = 1
+ *
+ * @category Constants
  */
 export const IORING_MOCK_CREATE_F_SUPPORT_NOWAIT = 1;
 
 /**
  * `IORING_MOCK_CREATE_F_POLL = 2`, member of an anonymous enum (linux/io_uring/mock_file.h:23) = 2
+ *
+ * @category Constants
  */
 export const IORING_MOCK_CREATE_F_POLL = 2;
 
@@ -2782,6 +3652,8 @@ export const IORING_MOCK_CREATE_F_POLL = 2;
  * MockCreateFlags: Flags for creating a mock file (testing only).
  *
  * Used in `io_uring_mock_create.flags`. Names: `IORING_MOCK_CREATE_F_*`.
+ *
+ * @category Constants
  */
 export const MockCreateFlags = Object.freeze({
   /** {@link IORING_MOCK_CREATE_F_SUPPORT_NOWAIT} */
@@ -2790,16 +3662,24 @@ export const MockCreateFlags = Object.freeze({
   POLL: IORING_MOCK_CREATE_F_POLL,
 } as const);
 
-/** Every bit {@link MockCreateFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link MockCreateFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const MockCreateFlagsMask = 0x3;
 
 /**
  * `IORING_MOCK_MGR_CMD_PROBE`, member of an anonymous enum (linux/io_uring/mock_file.h:35) = 0
+ *
+ * @category Constants
  */
 export const IORING_MOCK_MGR_CMD_PROBE = 0;
 
 /**
  * `IORING_MOCK_MGR_CMD_CREATE`, member of an anonymous enum (linux/io_uring/mock_file.h:36) = 1
+ *
+ * @category Constants
  */
 export const IORING_MOCK_MGR_CMD_CREATE = 1;
 
@@ -2807,6 +3687,8 @@ export const IORING_MOCK_MGR_CMD_CREATE = 1;
  * MockManagerCommands: Mock file manager commands (testing only).
  *
  * Names: `IORING_MOCK_MGR_CMD_*`.
+ *
+ * @category Constants
  */
 export const MockManagerCommands = Object.freeze({
   /** {@link IORING_MOCK_MGR_CMD_PROBE} */
@@ -2815,11 +3697,17 @@ export const MockManagerCommands = Object.freeze({
   CREATE: IORING_MOCK_MGR_CMD_CREATE,
 } as const);
 
-/** Every bit {@link MockManagerCommands} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link MockManagerCommands} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const MockManagerCommandsMask = 0x1;
 
 /**
  * `IORING_MOCK_CMD_COPY_REGBUF`, member of an anonymous enum (linux/io_uring/mock_file.h:40) = 0
+ *
+ * @category Constants
  */
 export const IORING_MOCK_CMD_COPY_REGBUF = 0;
 
@@ -2827,6 +3715,8 @@ export const IORING_MOCK_CMD_COPY_REGBUF = 0;
  * MockCommands: Mock file commands (testing only).
  *
  * Names: `IORING_MOCK_CMD_*`.
+ *
+ * @category Constants
  */
 export const MockCommands = Object.freeze({
   /** {@link IORING_MOCK_CMD_COPY_REGBUF} */
@@ -2835,6 +3725,8 @@ export const MockCommands = Object.freeze({
 
 /**
  * `IORING_MOCK_COPY_FROM = 1`, member of an anonymous enum (linux/io_uring/mock_file.h:44) = 1
+ *
+ * @category Constants
  */
 export const IORING_MOCK_COPY_FROM = 1;
 
@@ -2842,37 +3734,53 @@ export const IORING_MOCK_COPY_FROM = 1;
  * MockCopyFlags: Flags of the mock file copy command (testing only).
  *
  * Names: `IORING_MOCK_COPY_*`.
+ *
+ * @category Constants
  */
 export const MockCopyFlags = Object.freeze({
   /** {@link IORING_MOCK_COPY_FROM} */
   FROM: IORING_MOCK_COPY_FROM,
 } as const);
 
-/** Every bit {@link MockCopyFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link MockCopyFlags} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const MockCopyFlagsMask = 0x1;
 
 /**
  * `IO_URING_QUERY_OPCODES = 0`, member of an anonymous enum (linux/io_uring/query.h:23) = 0
+ *
+ * @category Constants
  */
 export const IO_URING_QUERY_OPCODES = 0;
 
 /**
  * `IO_URING_QUERY_ZCRX = 1`, member of an anonymous enum (linux/io_uring/query.h:24) = 1
+ *
+ * @category Constants
  */
 export const IO_URING_QUERY_ZCRX = 1;
 
 /**
  * `IO_URING_QUERY_SCQ = 2`, member of an anonymous enum (linux/io_uring/query.h:25) = 2
+ *
+ * @category Constants
  */
 export const IO_URING_QUERY_SCQ = 2;
 
 /**
  * `IO_URING_QUERY_ZCRX_EVENT = 3`, member of an anonymous enum (linux/io_uring/query.h:26) = 3
+ *
+ * @category Constants
  */
 export const IO_URING_QUERY_ZCRX_EVENT = 3;
 
 /**
  * `__IO_URING_QUERY_MAX`, member of an anonymous enum (linux/io_uring/query.h:28) = 4
+ *
+ * @category Constants
  */
 export const __IO_URING_QUERY_MAX = 4;
 
@@ -2880,6 +3788,8 @@ export const __IO_URING_QUERY_MAX = 4;
  * QueryOps: IORING_REGISTER_QUERY operations.
  *
  * Used in `io_uring_query_hdr.query_op`. Names: `IO_URING_QUERY_*`, `__IO_URING_QUERY_MAX*`.
+ *
+ * @category Constants
  */
 export const QueryOps = Object.freeze({
   /** {@link IO_URING_QUERY_OPCODES} */
@@ -2894,44 +3804,87 @@ export const QueryOps = Object.freeze({
   __IO_URING_QUERY_MAX: __IO_URING_QUERY_MAX,
 } as const);
 
-/** Every bit {@link QueryOps} defines (shift counts and sentinels left out): what `checkFlags` accepts. */
+/**
+ * Every bit {@link QueryOps} defines (shift counts and sentinels left out): what `checkFlags` accepts.
+ *
+ * @category Constants
+ */
 export const QueryOpsMask = 0x3;
 
-/** The mask of every flag set by name, for `checkFlags` and for tools that print unknown bits. */
+/**
+ * The mask of every flag set by name, for `checkFlags` and for tools that print unknown bits.
+ *
+ * @category Constants
+ */
 export const KNOWN_MASKS = Object.freeze({
+  /** Every bit {@link RwAttrFlags} defines: {@link RwAttrFlagsMask}. */
   RwAttrFlags: RwAttrFlagsMask,
+  /** Every bit {@link FileIndexValues} defines: {@link FileIndexValuesMask}. */
   FileIndexValues: FileIndexValuesMask,
+  /** Every bit {@link SqeFlags} defines: {@link SqeFlagsMask}. */
   SqeFlags: SqeFlagsMask,
+  /** Every bit {@link SetupFlags} defines: {@link SetupFlagsMask}. */
   SetupFlags: SetupFlagsMask,
+  /** Every bit {@link UringCmdFlags} defines: {@link UringCmdFlagsMask}. */
   UringCmdFlags: UringCmdFlagsMask,
+  /** Every bit {@link FsyncFlags} defines: {@link FsyncFlagsMask}. */
   FsyncFlags: FsyncFlagsMask,
+  /** Every bit {@link TimeoutFlags} defines: {@link TimeoutFlagsMask}. */
   TimeoutFlags: TimeoutFlagsMask,
+  /** Every bit {@link SpliceFlags} defines: {@link SpliceFlagsMask}. */
   SpliceFlags: SpliceFlagsMask,
+  /** Every bit {@link PollFlags} defines: {@link PollFlagsMask}. */
   PollFlags: PollFlagsMask,
+  /** Every bit {@link AsyncCancelFlags} defines: {@link AsyncCancelFlagsMask}. */
   AsyncCancelFlags: AsyncCancelFlagsMask,
+  /** Every bit {@link RecvSendFlags} defines: {@link RecvSendFlagsMask}. */
   RecvSendFlags: RecvSendFlagsMask,
+  /** Every bit {@link NotifUsageFlags} defines: {@link NotifUsageFlagsMask}. */
   NotifUsageFlags: NotifUsageFlagsMask,
+  /** Every bit {@link AcceptFlags} defines: {@link AcceptFlagsMask}. */
   AcceptFlags: AcceptFlagsMask,
+  /** Every bit {@link MsgRingFlags} defines: {@link MsgRingFlagsMask}. */
   MsgRingFlags: MsgRingFlagsMask,
+  /** Every bit {@link FixedFdInstallFlags} defines: {@link FixedFdInstallFlagsMask}. */
   FixedFdInstallFlags: FixedFdInstallFlagsMask,
+  /** Every bit {@link NopFlags} defines: {@link NopFlagsMask}. */
   NopFlags: NopFlagsMask,
+  /** Every bit {@link CqeFlags} defines: {@link CqeFlagsMask}. */
   CqeFlags: CqeFlagsMask,
+  /** Every bit {@link MmapOffsets} defines: {@link MmapOffsetsMask}. */
   MmapOffsets: MmapOffsetsMask,
+  /** Every bit {@link SqRingFlags} defines: {@link SqRingFlagsMask}. */
   SqRingFlags: SqRingFlagsMask,
+  /** Every bit {@link CqRingFlags} defines: {@link CqRingFlagsMask}. */
   CqRingFlags: CqRingFlagsMask,
+  /** Every bit {@link EnterFlags} defines: {@link EnterFlagsMask}. */
   EnterFlags: EnterFlagsMask,
+  /** Every bit {@link FeatureFlags} defines: {@link FeatureFlagsMask}. */
   FeatureFlags: FeatureFlagsMask,
+  /** Every bit {@link MemRegionTypes} defines: {@link MemRegionTypesMask}. */
   MemRegionTypes: MemRegionTypesMask,
+  /** Every bit {@link MemRegionRegFlags} defines: {@link MemRegionRegFlagsMask}. */
   MemRegionRegFlags: MemRegionRegFlagsMask,
+  /** Every bit {@link RsrcRegisterFlags} defines: {@link RsrcRegisterFlagsMask}. */
   RsrcRegisterFlags: RsrcRegisterFlagsMask,
+  /** Every bit {@link ProbeOpFlags} defines: {@link ProbeOpFlagsMask}. */
   ProbeOpFlags: ProbeOpFlagsMask,
+  /** Every bit {@link CloneBuffersFlags} defines: {@link CloneBuffersFlagsMask}. */
   CloneBuffersFlags: CloneBuffersFlagsMask,
+  /** Every bit {@link RegWaitFlags} defines: {@link RegWaitFlagsMask}. */
   RegWaitFlags: RegWaitFlagsMask,
+  /** Every bit {@link BpfFilterFlags} defines: {@link BpfFilterFlagsMask}. */
   BpfFilterFlags: BpfFilterFlagsMask,
+  /** Every bit {@link BpfCommands} defines: {@link BpfCommandsMask}. */
   BpfCommands: BpfCommandsMask,
+  /** Every bit {@link MockFeatures} defines: {@link MockFeaturesMask}. */
   MockFeatures: MockFeaturesMask,
+  /** Every bit {@link MockCreateFlags} defines: {@link MockCreateFlagsMask}. */
   MockCreateFlags: MockCreateFlagsMask,
+  /** Every bit {@link MockManagerCommands} defines: {@link MockManagerCommandsMask}. */
   MockManagerCommands: MockManagerCommandsMask,
+  /** Every bit {@link MockCopyFlags} defines: {@link MockCopyFlagsMask}. */
   MockCopyFlags: MockCopyFlagsMask,
+  /** Every bit {@link QueryOps} defines: {@link QueryOpsMask}. */
   QueryOps: QueryOpsMask,
 } as const);

@@ -18,7 +18,7 @@ import { checkCString, checkTimespec, encodeCString, encodeIovecs, encodeTimespe
 import { FixedFile, fileNumber, type FdLike, type FileRef } from '../src/abi/fd.js';
 import { checkMsgHdr, encodeMsgHdr, type MsgHdr } from '../src/abi/msghdr.js';
 import { setOpId } from '../src/abi/op-id.js';
-import { checkInline, checkIovecs, checkMinBytes, checkOpId, checkSpanWithin, checkSqeSize, copyInline, encodeSocklen, opUnsupported, zeroSqe } from '../src/abi/sqe-fill.js';
+import { checkFixedSlot, checkInline, checkIovecs, checkMinBytes, checkOpId, checkSelectGroup, checkSpanWithin, checkSqeSize, copyInline, encodeSocklen, opUnsupported, zeroSqe } from '../src/abi/sqe-fill.js';
 import type { SqeTarget } from '../src/abi/sqe-target.js';
 export type { FileRef, FdLike } from '../src/abi/fd.js';
 export type { Timespec } from '../src/abi/encode.js';
@@ -36,6 +36,8 @@ export type { SqeTarget } from '../src/abi/sqe-target.js';
  *
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepNop(sqe: SqeTarget): void {
   if (sqe.unsupportedOps?.[0] === 1) opUnsupported('prepNop', 0, 'IORING_OP_NOP', '5.1');
@@ -57,11 +59,14 @@ export function prepNop(sqe: SqeTarget): void {
  * @param iovecs - Buffers to fill, in order. 1 to 1024 buffers; they and the iovec array describing them are pinned (kept alive) until the op's final CQE; the kernel writes into it.
  * @param offset - File offset to start at, or -1 for the file's current position (which it then advances). A file offset: 0 to 2^63 - 1 (a bigint past 2^53), or -1 for the current position.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepReadv(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBufferView[], offset: number | bigint): void {
   if (sqe.unsupportedOps?.[1] === 1) opUnsupported('prepReadv', 1, 'IORING_OP_READV', '5.1');
   const fdValue = fileNumber('prepReadv: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepReadv: fd', sqe, fdValue);
   const iovecsList = checkIovecs('prepReadv: iovecs', iovecs);
   const offsetValue = checkOffset('prepReadv: offset', offset);
   const view = sqe.view;
@@ -88,11 +93,14 @@ export function prepReadv(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBuf
  * @param offset - File offset to start at, or -1 for the file's current position (which it then advances). A file offset: 0 to 2^63 - 1 (a bigint past 2^53), or -1 for the current position.
  * @param flags - RWF_* per-call flags as for preadv2/pwritev2 (RWF_HIPRI, RWF_NOWAIT, RWF_DSYNC, ...); 0 for none. Flags defined outside io_uring.h (RwfFlags); any 32-bit value is passed on.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepReadv2(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBufferView[], offset: number | bigint, flags: number): void {
   if (sqe.unsupportedOps?.[1] === 1) opUnsupported('prepReadv2', 1, 'IORING_OP_READV', '5.1');
   const fdValue = fileNumber('prepReadv2: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepReadv2: fd', sqe, fdValue);
   const iovecsList = checkIovecs('prepReadv2: iovecs', iovecs);
   const offsetValue = checkOffset('prepReadv2: offset', offset);
   const flagsValue = checkFlags('prepReadv2: flags', flags, -1, 'RwfFlags');
@@ -120,11 +128,14 @@ export function prepReadv2(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBu
  * @param iovecs - Buffers to write, in order. 1 to 1024 buffers; they and the iovec array describing them are pinned (kept alive) until the op's final CQE; the kernel reads it.
  * @param offset - File offset to start at, or -1 for the file's current position (which it then advances). A file offset: 0 to 2^63 - 1 (a bigint past 2^53), or -1 for the current position.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepWritev(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBufferView[], offset: number | bigint): void {
   if (sqe.unsupportedOps?.[2] === 1) opUnsupported('prepWritev', 2, 'IORING_OP_WRITEV', '5.1');
   const fdValue = fileNumber('prepWritev: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepWritev: fd', sqe, fdValue);
   const iovecsList = checkIovecs('prepWritev: iovecs', iovecs);
   const offsetValue = checkOffset('prepWritev: offset', offset);
   const view = sqe.view;
@@ -151,11 +162,14 @@ export function prepWritev(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBu
  * @param offset - File offset to start at, or -1 for the file's current position (which it then advances). A file offset: 0 to 2^63 - 1 (a bigint past 2^53), or -1 for the current position.
  * @param flags - RWF_* per-call flags as for preadv2/pwritev2 (RWF_HIPRI, RWF_NOWAIT, RWF_DSYNC, ...); 0 for none. Flags defined outside io_uring.h (RwfFlags); any 32-bit value is passed on.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepWritev2(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBufferView[], offset: number | bigint, flags: number): void {
   if (sqe.unsupportedOps?.[2] === 1) opUnsupported('prepWritev2', 2, 'IORING_OP_WRITEV', '5.1');
   const fdValue = fileNumber('prepWritev2: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepWritev2: fd', sqe, fdValue);
   const iovecsList = checkIovecs('prepWritev2: iovecs', iovecs);
   const offsetValue = checkOffset('prepWritev2: offset', offset);
   const flagsValue = checkFlags('prepWritev2: flags', flags, -1, 'RwfFlags');
@@ -182,11 +196,14 @@ export function prepWritev2(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayB
  * @param fd - The file to operate on. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param flags - IORING_FSYNC_DATASYNC for fdatasync semantics; 0 for fsync. `FsyncFlags` (constants.ts) bits; unknown bits are refused. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepFsync(sqe: SqeTarget, fd: FileRef, flags?: number): void {
   if (sqe.unsupportedOps?.[3] === 1) opUnsupported('prepFsync', 3, 'IORING_OP_FSYNC', '5.1');
   const fdValue = fileNumber('prepFsync: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepFsync: fd', sqe, fdValue);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepFsync: flags', flags, 0x1, 'FsyncFlags');
   const view = sqe.view;
   const at = sqe.offset;
@@ -211,11 +228,14 @@ export function prepFsync(sqe: SqeTarget, fd: FileRef, flags?: number): void {
  * @param offset - File offset to start at, or -1 for the file's current position (which it then advances). A file offset: 0 to 2^63 - 1 (a bigint past 2^53), or -1 for the current position.
  * @param bufIndex - Index of the registered buffer that contains the memory. Index of a registered buffer (u16).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepReadFixed(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nbytes: number, offset: number | bigint, bufIndex: number): void {
   if (sqe.unsupportedOps?.[4] === 1) opUnsupported('prepReadFixed', 4, 'IORING_OP_READ_FIXED', '5.1');
   const fdValue = fileNumber('prepReadFixed: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepReadFixed: fd', sqe, fdValue);
   checkView('prepReadFixed: buf', buf);
   const offsetValue = checkOffset('prepReadFixed: offset', offset);
   const bufIndexValue = checkU16('prepReadFixed: bufIndex', bufIndex);
@@ -246,11 +266,14 @@ export function prepReadFixed(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView,
  * @param offset - File offset to start at, or -1 for the file's current position (which it then advances). A file offset: 0 to 2^63 - 1 (a bigint past 2^53), or -1 for the current position.
  * @param bufIndex - Index of the registered buffer that contains the memory. Index of a registered buffer (u16).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepWriteFixed(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nbytes: number, offset: number | bigint, bufIndex: number): void {
   if (sqe.unsupportedOps?.[5] === 1) opUnsupported('prepWriteFixed', 5, 'IORING_OP_WRITE_FIXED', '5.1');
   const fdValue = fileNumber('prepWriteFixed: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepWriteFixed: fd', sqe, fdValue);
   checkView('prepWriteFixed: buf', buf);
   const offsetValue = checkOffset('prepWriteFixed: offset', offset);
   const bufIndexValue = checkU16('prepWriteFixed: bufIndex', bufIndex);
@@ -278,11 +301,14 @@ export function prepWriteFixed(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView
  * @param fd - The file to operate on. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param pollMask - POLL* event bits from <poll.h> to wait for (POLLIN, POLLOUT, ...). Flags defined outside io_uring.h (PollEvents); any 32-bit value is passed on.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepPollAdd(sqe: SqeTarget, fd: FileRef, pollMask: number): void {
   if (sqe.unsupportedOps?.[6] === 1) opUnsupported('prepPollAdd', 6, 'IORING_OP_POLL_ADD', '5.1');
   const fdValue = fileNumber('prepPollAdd: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepPollAdd: fd', sqe, fdValue);
   const pollMaskValue = checkFlags('prepPollAdd: pollMask', pollMask, -1, 'PollEvents');
   const view = sqe.view;
   const at = sqe.offset;
@@ -312,11 +338,14 @@ export function prepPollAdd(sqe: SqeTarget, fd: FileRef, pollMask: number): void
  * @returns void: the SQE is filled in place.
  * @see {@link prepPollRemove}
  * @see {@link prepPollUpdateEvents}
+ *
+ * @category Builders
  */
 export function prepPollMultishot(sqe: SqeTarget, fd: FileRef, pollMask: number): void {
   if (sqe.unsupportedOps?.[6] === 1) opUnsupported('prepPollMultishot', 6, 'IORING_OP_POLL_ADD', '5.13');
   const fdValue = fileNumber('prepPollMultishot: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepPollMultishot: fd', sqe, fdValue);
   const pollMaskValue = checkFlags('prepPollMultishot: pollMask', pollMask, -1, 'PollEvents');
   const view = sqe.view;
   const at = sqe.offset;
@@ -340,6 +369,8 @@ export function prepPollMultishot(sqe: SqeTarget, fd: FileRef, pollMask: number)
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param opId - The poll request to remove. The op id the ring gave the target operation (written as its tagged user_data).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepPollRemove(sqe: SqeTarget, opId: number): void {
   if (sqe.unsupportedOps?.[7] === 1) opUnsupported('prepPollRemove', 7, 'IORING_OP_POLL_REMOVE', '5.1');
@@ -367,6 +398,8 @@ export function prepPollRemove(sqe: SqeTarget, opId: number): void {
  * @param flags - IORING_POLL_ADD_MULTI to make it multishot; IORING_POLL_UPDATE_EVENTS is added for you. `PollFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_POLL_UPDATE_USER_DATA`. Why: the ring owns user_data, so a poll request cannot be moved to a new one (and off, the new value, is not written). ORed into `len` with the bits the op sets itself. Optional.
  * @returns void: the SQE is filled in place.
  * @see {@link prepPollRemove}
+ *
+ * @category Builders
  */
 export function prepPollUpdateEvents(sqe: SqeTarget, opId: number, pollMask: number, flags?: number): void {
   if (sqe.unsupportedOps?.[7] === 1) opUnsupported('prepPollUpdateEvents', 7, 'IORING_OP_POLL_REMOVE', '5.13');
@@ -396,11 +429,14 @@ export function prepPollUpdateEvents(sqe: SqeTarget, opId: number, pollMask: num
  * @param offset - Start of the range. A number up to 2^53, or a bigint for the full 64-bit range.
  * @param flags - SYNC_FILE_RANGE_* flags from <fcntl.h>. Flags defined outside io_uring.h (SyncFileRangeFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSyncFileRange(sqe: SqeTarget, fd: FileRef, len: number, offset: number | bigint, flags?: number): void {
   if (sqe.unsupportedOps?.[8] === 1) opUnsupported('prepSyncFileRange', 8, 'IORING_OP_SYNC_FILE_RANGE', '5.2');
   const fdValue = fileNumber('prepSyncFileRange: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepSyncFileRange: fd', sqe, fdValue);
   const lenValue = checkU32('prepSyncFileRange: len', len);
   const offsetValue = checkU64('prepSyncFileRange: offset', offset);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepSyncFileRange: flags', flags, -1, 'SyncFileRangeFlags');
@@ -429,11 +465,14 @@ export function prepSyncFileRange(sqe: SqeTarget, fd: FileRef, len: number, offs
  * @param msg - The message: data iovecs, optional destination name and control data. Its `struct msghdr` is rewritten for this op; it, its iovec array and its name, data and control buffers are pinned until the op's final CQE, after which `nameLength`, `controlLength` and `flags` read what the kernel wrote back.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSendmsg(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: number): void {
   if (sqe.unsupportedOps?.[9] === 1) opUnsupported('prepSendmsg', 9, 'IORING_OP_SENDMSG', '5.3');
   const fdValue = fileNumber('prepSendmsg: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepSendmsg: fd', sqe, fdValue);
   const msgChecked = checkMsgHdr('prepSendmsg: msg', msg);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepSendmsg: flags', flags, -1, 'MsgFlags');
   const view = sqe.view;
@@ -461,11 +500,14 @@ export function prepSendmsg(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: nu
  * @param msg - Where to put the data, source name and control data; the kernel updates its lengths and flags. Its `struct msghdr` is rewritten for this op; it, its iovec array and its name, data and control buffers are pinned until the op's final CQE, after which `nameLength`, `controlLength` and `flags` read what the kernel wrote back.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepRecvmsg(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: number): void {
   if (sqe.unsupportedOps?.[10] === 1) opUnsupported('prepRecvmsg', 10, 'IORING_OP_RECVMSG', '5.3');
   const fdValue = fileNumber('prepRecvmsg: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepRecvmsg: fd', sqe, fdValue);
   const msgChecked = checkMsgHdr('prepRecvmsg: msg', msg);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepRecvmsg: flags', flags, -1, 'MsgFlags');
   const view = sqe.view;
@@ -497,16 +539,20 @@ export function prepRecvmsg(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: nu
  * @param fd - The socket. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param msg - Template: only msg_namelen and msg_controllen are used, to lay out each picked buffer. Its `struct msghdr` is rewritten for this op; it, its iovec array and its name, data and control buffers are pinned until the op's final CQE, after which `nameLength`, `controlLength` and `flags` read what the kernel wrote back.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on.
- * @param bufGroup - Provided-buffer group to pick the buffer from. Provided-buffer group id (u16).
+ * @param bufGroup - Provided-buffer group to pick the buffer from. Provided-buffer group id (u16). A group the ring does not have is refused before anything is written.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepRecvmsgMultishot(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags: number, bufGroup: number): void {
   if (sqe.unsupportedOps?.[10] === 1) opUnsupported('prepRecvmsgMultishot', 10, 'IORING_OP_RECVMSG', '6.0');
   const fdValue = fileNumber('prepRecvmsgMultishot: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepRecvmsgMultishot: fd', sqe, fdValue);
   const msgChecked = checkMsgHdr('prepRecvmsgMultishot: msg', msg);
   const flagsValue = checkFlags('prepRecvmsgMultishot: flags', flags, -1, 'MsgFlags');
   const bufGroupValue = checkU16('prepRecvmsgMultishot: bufGroup', bufGroup);
+  checkSelectGroup('prepRecvmsgMultishot: bufGroup', sqe, bufGroupValue);
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -538,6 +584,8 @@ export function prepRecvmsgMultishot(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, f
  * @returns void: the SQE is filled in place.
  * @see {@link prepTimeoutRemove}
  * @see {@link prepTimeoutUpdate}
+ *
+ * @category Builders
  */
 export function prepTimeout(sqe: SqeTarget, ts: Timespec, count: number, flags?: number): void {
   if (sqe.unsupportedOps?.[11] === 1) opUnsupported('prepTimeout', 11, 'IORING_OP_TIMEOUT', '5.4');
@@ -567,6 +615,8 @@ export function prepTimeout(sqe: SqeTarget, ts: Timespec, count: number, flags?:
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param opId - The timeout to cancel. The op id the ring gave the target operation (written as its tagged user_data).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepTimeoutRemove(sqe: SqeTarget, opId: number): void {
   if (sqe.unsupportedOps?.[12] === 1) opUnsupported('prepTimeoutRemove', 12, 'IORING_OP_TIMEOUT_REMOVE', '5.5');
@@ -593,6 +643,8 @@ export function prepTimeoutRemove(sqe: SqeTarget, opId: number): void {
  * @param opId - The timeout to update. The op id the ring gave the target operation (written as its tagged user_data).
  * @param flags - IORING_TIMEOUT_ABS for an absolute expiry (on the clock the timeout was armed with); IORING_TIMEOUT_UPDATE is added for you. `TimeoutFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_LINK_TIMEOUT_UPDATE`, `IORING_TIMEOUT_IMMEDIATE_ARG`. Why: the builder writes a timespec's address in addr2, which IORING_TIMEOUT_IMMEDIATE_ARG would turn into a nanosecond count, and linked timeouts are updated with prepLinkTimeoutUpdate. ORed into `timeout_flags` with the bits the op sets itself. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepTimeoutUpdate(sqe: SqeTarget, ts: Timespec, opId: number, flags?: number): void {
   if (sqe.unsupportedOps?.[12] === 1) opUnsupported('prepTimeoutUpdate', 12, 'IORING_OP_TIMEOUT_REMOVE', '5.11');
@@ -623,6 +675,8 @@ export function prepTimeoutUpdate(sqe: SqeTarget, ts: Timespec, opId: number, fl
  * @param opId - The linked timeout to update. The op id the ring gave the target operation (written as its tagged user_data).
  * @param flags - IORING_TIMEOUT_ABS for an absolute expiry; IORING_TIMEOUT_UPDATE and IORING_LINK_TIMEOUT_UPDATE are added for you. `TimeoutFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_TIMEOUT_IMMEDIATE_ARG`. Why: the builder writes a timespec's address in addr2, which IORING_TIMEOUT_IMMEDIATE_ARG would turn into a nanosecond count. ORed into `timeout_flags` with the bits the op sets itself. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepLinkTimeoutUpdate(sqe: SqeTarget, ts: Timespec, opId: number, flags?: number): void {
   if (sqe.unsupportedOps?.[12] === 1) opUnsupported('prepLinkTimeoutUpdate', 12, 'IORING_OP_TIMEOUT_REMOVE', '5.15');
@@ -653,11 +707,14 @@ export function prepLinkTimeoutUpdate(sqe: SqeTarget, ts: Timespec, opId: number
  * @param addr - Receives the peer address (truncated to the buffer), or null to skip it. Receives the peer address (null: not wanted); it and a `socklen_t` set to its size are pinned until the op's final CQE, when the kernel has written both.
  * @param flags - SOCK_NONBLOCK / SOCK_CLOEXEC for the new socket, as accept4; 0 for none. Flags defined outside io_uring.h (SockFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepAccept(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView | null, flags?: number): void {
   if (sqe.unsupportedOps?.[13] === 1) opUnsupported('prepAccept', 13, 'IORING_OP_ACCEPT', '5.5');
   const fdValue = fileNumber('prepAccept: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepAccept: fd', sqe, fdValue);
   if (addr != null) checkView('prepAccept: addr', addr);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepAccept: flags', flags, -1, 'SockFlags');
   const view = sqe.view;
@@ -686,11 +743,14 @@ export function prepAccept(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView | 
  * @param flags - SOCK_NONBLOCK / SOCK_CLOEXEC for the new socket, as accept4; 0 for none. Flags defined outside io_uring.h (SockFlags); any 32-bit value is passed on.
  * @param fileIndex - Registered-file slot for the new socket, or 'alloc' (5.19+) to let the kernel pick a free one. A slot of the registered file table (written as slot + 1; 0 means none); 'alloc' lets the kernel pick a free slot (`IORING_FILE_INDEX_ALLOC`) and return it in res.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepAcceptDirect(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView | null, flags: number, fileIndex: number | 'alloc'): void {
   if (sqe.unsupportedOps?.[13] === 1) opUnsupported('prepAcceptDirect', 13, 'IORING_OP_ACCEPT', '5.15');
   const fdValue = fileNumber('prepAcceptDirect: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepAcceptDirect: fd', sqe, fdValue);
   if (addr != null) checkView('prepAcceptDirect: addr', addr);
   const flagsValue = checkFlags('prepAcceptDirect: flags', flags, -1, 'SockFlags');
   const fileIndexValue = fileIndex === 'alloc' ? 0xffffffff : checkIntRange('prepAcceptDirect: fileIndex', fileIndex, 0, 0xfffffffd) + 1;
@@ -725,11 +785,14 @@ export function prepAcceptDirect(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferV
  * @param addr - Overwritten with each peer's address, or null to skip it (usually null for multishot). Receives the peer address (null: not wanted); it and a `socklen_t` set to its size are pinned until the op's final CQE, when the kernel has written both.
  * @param flags - SOCK_NONBLOCK / SOCK_CLOEXEC for the new socket, as accept4; 0 for none. Flags defined outside io_uring.h (SockFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepMultishotAccept(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView | null, flags?: number): void {
   if (sqe.unsupportedOps?.[13] === 1) opUnsupported('prepMultishotAccept', 13, 'IORING_OP_ACCEPT', '5.19');
   const fdValue = fileNumber('prepMultishotAccept: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepMultishotAccept: fd', sqe, fdValue);
   if (addr != null) checkView('prepMultishotAccept: addr', addr);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepMultishotAccept: flags', flags, -1, 'SockFlags');
   const view = sqe.view;
@@ -763,11 +826,14 @@ export function prepMultishotAccept(sqe: SqeTarget, fd: FileRef, addr: ArrayBuff
  * @param addr - Overwritten with each peer's address, or null to skip it. Receives the peer address (null: not wanted); it and a `socklen_t` set to its size are pinned until the op's final CQE, when the kernel has written both.
  * @param flags - SOCK_NONBLOCK / SOCK_CLOEXEC for the new socket, as accept4; 0 for none. Flags defined outside io_uring.h (SockFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepMultishotAcceptDirect(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView | null, flags?: number): void {
   if (sqe.unsupportedOps?.[13] === 1) opUnsupported('prepMultishotAcceptDirect', 13, 'IORING_OP_ACCEPT', '5.19');
   const fdValue = fileNumber('prepMultishotAcceptDirect: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepMultishotAcceptDirect: fd', sqe, fdValue);
   if (addr != null) checkView('prepMultishotAcceptDirect: addr', addr);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepMultishotAcceptDirect: flags', flags, -1, 'SockFlags');
   const view = sqe.view;
@@ -796,6 +862,8 @@ export function prepMultishotAcceptDirect(sqe: SqeTarget, fd: FileRef, addr: Arr
  * @param opId - The request to cancel (ignored with IORING_ASYNC_CANCEL_ANY). The op id the ring gave the target operation (written as its tagged user_data).
  * @param flags - IORING_ASYNC_CANCEL_ALL (every request with this op id) or IORING_ASYNC_CANCEL_ANY (any request at all), 5.19+; 0 to cancel one request by id. `AsyncCancelFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_ASYNC_CANCEL_FD`, `IORING_ASYNC_CANCEL_FD_FIXED`, `IORING_ASYNC_CANCEL_OP`. Why: prepCancel keys on the op id (prepCancelFd is the fd form), and IORING_ASYNC_CANCEL_OP would match on an opcode in len, which it does not write. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepCancel(sqe: SqeTarget, opId: number, flags?: number): void {
   if (sqe.unsupportedOps?.[14] === 1) opUnsupported('prepCancel', 14, 'IORING_OP_ASYNC_CANCEL', '5.5');
@@ -823,11 +891,14 @@ export function prepCancel(sqe: SqeTarget, opId: number, flags?: number): void {
  * @param fd - The file whose requests to cancel. A FixedFile sets IORING_ASYNC_CANCEL_FD_FIXED (6.0+). A {@link FixedFile} (registered file slot) writes its index and sets `IORING_ASYNC_CANCEL_FD_FIXED` in `cancel_flags`.
  * @param flags - IORING_ASYNC_CANCEL_ALL to cancel every match; IORING_ASYNC_CANCEL_FD is added for you. `AsyncCancelFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_ASYNC_CANCEL_FD_FIXED`, `IORING_ASYNC_CANCEL_USERDATA`, `IORING_ASYNC_CANCEL_OP`. Why: IORING_ASYNC_CANCEL_FD_FIXED is set only when fd is a FixedFile (with a plain descriptor the kernel would read it as a slot), and USERDATA and OP would match on addr and len, which this builder does not write. ORed into `cancel_flags` with the bits the op sets itself. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepCancelFd(sqe: SqeTarget, fd: FileRef, flags?: number): void {
   if (sqe.unsupportedOps?.[14] === 1) opUnsupported('prepCancelFd', 14, 'IORING_OP_ASYNC_CANCEL', '5.19');
   const fdValue = fileNumber('prepCancelFd: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepCancelFd: fd', sqe, fdValue);
   const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepCancelFd: flags', flags, 0x7, 'AsyncCancelFlags', 0x38, 'IORING_ASYNC_CANCEL_FD_FIXED=0x8|IORING_ASYNC_CANCEL_USERDATA=0x10|IORING_ASYNC_CANCEL_OP=0x20', 'IORING_ASYNC_CANCEL_FD_FIXED is set only when fd is a FixedFile (with a plain descriptor the kernel would read it as a slot), and USERDATA and OP would match on addr and len, which this builder does not write');
   const view = sqe.view;
   const at = sqe.offset;
@@ -851,6 +922,8 @@ export function prepCancelFd(sqe: SqeTarget, fd: FileRef, flags?: number): void 
  * @param flags - IORING_TIMEOUT_ABS and clock flags. `TimeoutFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_TIMEOUT_UPDATE`, `IORING_LINK_TIMEOUT_UPDATE`, `IORING_TIMEOUT_IMMEDIATE_ARG`. Why: the builder writes a timespec's address in addr, which IORING_TIMEOUT_IMMEDIATE_ARG would turn into a nanosecond count, and the update bits belong to prepTimeoutUpdate and prepLinkTimeoutUpdate. Optional.
  * @returns void: the SQE is filled in place.
  * @see {@link prepLinkTimeoutUpdate}
+ *
+ * @category Builders
  */
 export function prepLinkTimeout(sqe: SqeTarget, ts: Timespec, flags?: number): void {
   if (sqe.unsupportedOps?.[15] === 1) opUnsupported('prepLinkTimeout', 15, 'IORING_OP_LINK_TIMEOUT', '5.5');
@@ -877,11 +950,14 @@ export function prepLinkTimeout(sqe: SqeTarget, ts: Timespec, flags?: number): v
  * @param fd - The socket. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param addr - The address to connect to: a struct sockaddr_* in its own bytes; its byteLength is passed as the address length. Pinned (kept alive) until the op's final CQE; the kernel reads it.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepConnect(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView): void {
   if (sqe.unsupportedOps?.[16] === 1) opUnsupported('prepConnect', 16, 'IORING_OP_CONNECT', '5.5');
   const fdValue = fileNumber('prepConnect: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepConnect: fd', sqe, fdValue);
   checkView('prepConnect: addr', addr);
   const view = sqe.view;
   const at = sqe.offset;
@@ -906,11 +982,14 @@ export function prepConnect(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView):
  * @param offset - Start of the range. A number up to 2^53, or a bigint for the full 64-bit range.
  * @param len - Bytes in the range. A number up to 2^53, or a bigint for the full 64-bit range.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepFallocate(sqe: SqeTarget, fd: FileRef, mode: number, offset: number | bigint, len: number | bigint): void {
   if (sqe.unsupportedOps?.[17] === 1) opUnsupported('prepFallocate', 17, 'IORING_OP_FALLOCATE', '5.6');
   const fdValue = fileNumber('prepFallocate: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepFallocate: fd', sqe, fdValue);
   const modeValue = checkFlags('prepFallocate: mode', mode, -1, 'FallocFlags');
   const offsetValue = checkU64('prepFallocate: offset', offset);
   const lenValue = checkU64('prepFallocate: len', len);
@@ -940,6 +1019,8 @@ export function prepFallocate(sqe: SqeTarget, fd: FileRef, mode: number, offset:
  * @param flags - O_* flags from <fcntl.h> (O_RDONLY, O_CREAT, O_CLOEXEC, ...). Flags defined outside io_uring.h (OpenFlags); any 32-bit value is passed on.
  * @param mode - Permission bits for a new file (with O_CREAT / O_TMPFILE); 0 otherwise. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepOpenat(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, flags: number, mode?: number): void {
   if (sqe.unsupportedOps?.[18] === 1) opUnsupported('prepOpenat', 18, 'IORING_OP_OPENAT', '5.6');
@@ -973,6 +1054,8 @@ export function prepOpenat(sqe: SqeTarget, dirfd: number | FdLike, path: string 
  * @param mode - Permission bits for a new file (with O_CREAT / O_TMPFILE); 0 otherwise.
  * @param fileIndex - Registered-file slot to install into, or 'alloc' (5.19+) to let the kernel pick one. O_CLOEXEC is refused here. A slot of the registered file table (written as slot + 1; 0 means none); 'alloc' lets the kernel pick a free slot (`IORING_FILE_INDEX_ALLOC`) and return it in res.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepOpenatDirect(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, flags: number, mode: number, fileIndex: number | 'alloc'): void {
   if (sqe.unsupportedOps?.[18] === 1) opUnsupported('prepOpenatDirect', 18, 'IORING_OP_OPENAT', '5.15');
@@ -1002,6 +1085,8 @@ export function prepOpenatDirect(sqe: SqeTarget, dirfd: number | FdLike, path: s
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The descriptor to close (use prepCloseDirect for a registered slot).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepClose(sqe: SqeTarget, fd: number | FdLike): void {
   if (sqe.unsupportedOps?.[19] === 1) opUnsupported('prepClose', 19, 'IORING_OP_CLOSE', '5.6');
@@ -1023,6 +1108,8 @@ export function prepClose(sqe: SqeTarget, fd: number | FdLike): void {
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fileIndex - The registered-file slot to clear. A slot of the registered file table (written as slot + 1; 0 means none).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepCloseDirect(sqe: SqeTarget, fileIndex: number): void {
   if (sqe.unsupportedOps?.[19] === 1) opUnsupported('prepCloseDirect', 19, 'IORING_OP_CLOSE', '5.15');
@@ -1048,6 +1135,8 @@ export function prepCloseDirect(sqe: SqeTarget, fileIndex: number): void {
  * @param nrFds - How many descriptors to take from fds.
  * @param offset - First slot to update, or 'alloc' (5.19+) to place each descriptor in any free slot. A slot of the registered file table; 'alloc' lets the kernel pick a free slot (`IORING_FILE_INDEX_ALLOC`) and return it in res.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepFilesUpdate(sqe: SqeTarget, fds: ArrayBufferView, nrFds: number, offset: number | 'alloc'): void {
   if (sqe.unsupportedOps?.[20] === 1) opUnsupported('prepFilesUpdate', 20, 'IORING_OP_FILES_UPDATE', '5.6');
@@ -1079,6 +1168,8 @@ export function prepFilesUpdate(sqe: SqeTarget, fds: ArrayBufferView, nrFds: num
  * @param mask - STATX_* fields wanted (STATX_BASIC_STATS, ...). Flags defined outside io_uring.h (StatxMask); any 32-bit value is passed on.
  * @param statxbuf - Receives the struct statx (256 bytes). At least 256 bytes. Pinned (kept alive) until the op's final CQE; the kernel writes into it.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepStatx(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, flags: number, mask: number, statxbuf: ArrayBufferView): void {
   if (sqe.unsupportedOps?.[21] === 1) opUnsupported('prepStatx', 21, 'IORING_OP_STATX', '5.6');
@@ -1112,11 +1203,14 @@ export function prepStatx(sqe: SqeTarget, dirfd: number | FdLike, path: string |
  * @param nbytes - Bytes to read (at most buf.byteLength). At most `buf.byteLength`.
  * @param offset - File offset to start at, or -1 for the file's current position (which it then advances). A file offset: 0 to 2^63 - 1 (a bigint past 2^53), or -1 for the current position.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepRead(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nbytes: number, offset: number | bigint): void {
   if (sqe.unsupportedOps?.[22] === 1) opUnsupported('prepRead', 22, 'IORING_OP_READ', '5.6');
   const fdValue = fileNumber('prepRead: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepRead: fd', sqe, fdValue);
   checkView('prepRead: buf', buf);
   const offsetValue = checkOffset('prepRead: offset', offset);
   const nbytesValue = checkLengthWithin('prepRead: nbytes', nbytes, buf);
@@ -1144,11 +1238,14 @@ export function prepRead(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nbyt
  * @param nbytes - Bytes to write (at most buf.byteLength). At most `buf.byteLength`.
  * @param offset - File offset to start at, or -1 for the file's current position (which it then advances). A file offset: 0 to 2^63 - 1 (a bigint past 2^53), or -1 for the current position.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepWrite(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nbytes: number, offset: number | bigint): void {
   if (sqe.unsupportedOps?.[23] === 1) opUnsupported('prepWrite', 23, 'IORING_OP_WRITE', '5.6');
   const fdValue = fileNumber('prepWrite: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepWrite: fd', sqe, fdValue);
   checkView('prepWrite: buf', buf);
   const offsetValue = checkOffset('prepWrite: offset', offset);
   const nbytesValue = checkLengthWithin('prepWrite: nbytes', nbytes, buf);
@@ -1176,11 +1273,14 @@ export function prepWrite(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nby
  * @param len - Bytes in the range; 0 means to the end of the file.
  * @param advice - One POSIX_FADV_* value from <fcntl.h>.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepFadvise(sqe: SqeTarget, fd: FileRef, offset: number | bigint, len: number, advice: number): void {
   if (sqe.unsupportedOps?.[24] === 1) opUnsupported('prepFadvise', 24, 'IORING_OP_FADVISE', '5.6');
   const fdValue = fileNumber('prepFadvise: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepFadvise: fd', sqe, fdValue);
   const offsetValue = checkU64('prepFadvise: offset', offset);
   const lenValue = checkU32('prepFadvise: len', len);
   const adviceValue = checkU32('prepFadvise: advice', advice);
@@ -1209,6 +1309,8 @@ export function prepFadvise(sqe: SqeTarget, fd: FileRef, offset: number | bigint
  * @param length - Bytes in the range.
  * @param advice - One MADV_* value from <sys/mman.h>.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepMadvise(sqe: SqeTarget, addr: number | bigint, length: number, advice: number): void {
   if (sqe.unsupportedOps?.[25] === 1) opUnsupported('prepMadvise', 25, 'IORING_OP_MADVISE', '5.6');
@@ -1238,11 +1340,14 @@ export function prepMadvise(sqe: SqeTarget, addr: number | bigint, length: numbe
  * @param len - Bytes to send (default and maximum: buf.byteLength). At most `buf.byteLength`; omitted: the whole of `buf`. Optional.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSend(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len?: number, flags?: number): void {
   if (sqe.unsupportedOps?.[26] === 1) opUnsupported('prepSend', 26, 'IORING_OP_SEND', '5.6');
   const fdValue = fileNumber('prepSend: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepSend: fd', sqe, fdValue);
   checkView('prepSend: buf', buf);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepSend: flags', flags, -1, 'MsgFlags');
   const lenValue = checkLengthWithin('prepSend: len', len, buf);
@@ -1272,11 +1377,14 @@ export function prepSend(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len?
  * @param addr - Destination: a struct sockaddr_* in its own bytes. `addrLen` × 1 bytes must fit in it. Pinned (kept alive) until the op's final CQE; the kernel reads it.
  * @param addrLen - Bytes of addr the kernel reads as the address (at most addr.byteLength).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSendto(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len: number, flags: number, addr: ArrayBufferView, addrLen: number): void {
   if (sqe.unsupportedOps?.[26] === 1) opUnsupported('prepSendto', 26, 'IORING_OP_SEND', '6.1');
   const fdValue = fileNumber('prepSendto: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepSendto: fd', sqe, fdValue);
   checkView('prepSendto: buf', buf);
   const flagsValue = checkFlags('prepSendto: flags', flags, -1, 'MsgFlags');
   checkView('prepSendto: addr', addr);
@@ -1311,11 +1419,14 @@ export function prepSendto(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, le
  * @param len - Bytes to receive at most (default and maximum: buf.byteLength). At most `buf.byteLength`; omitted: the whole of `buf`. Optional.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepRecv(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len?: number, flags?: number): void {
   if (sqe.unsupportedOps?.[27] === 1) opUnsupported('prepRecv', 27, 'IORING_OP_RECV', '5.6');
   const fdValue = fileNumber('prepRecv: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepRecv: fd', sqe, fdValue);
   checkView('prepRecv: buf', buf);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepRecv: flags', flags, -1, 'MsgFlags');
   const lenValue = checkLengthWithin('prepRecv: len', len, buf);
@@ -1348,16 +1459,20 @@ export function prepRecv(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len?
  * @param fd - The socket. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param len - Most bytes to take per CQE; 0 uses each picked buffer whole.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on.
- * @param bufGroup - Provided-buffer group to pick the buffer from. Provided-buffer group id (u16).
+ * @param bufGroup - Provided-buffer group to pick the buffer from. Provided-buffer group id (u16). A group the ring does not have is refused before anything is written.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepRecvMultishot(sqe: SqeTarget, fd: FileRef, len: number, flags: number, bufGroup: number): void {
   if (sqe.unsupportedOps?.[27] === 1) opUnsupported('prepRecvMultishot', 27, 'IORING_OP_RECV', '6.0');
   const fdValue = fileNumber('prepRecvMultishot: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepRecvMultishot: fd', sqe, fdValue);
   const lenValue = checkU32('prepRecvMultishot: len', len);
   const flagsValue = checkFlags('prepRecvMultishot: flags', flags, -1, 'MsgFlags');
   const bufGroupValue = checkU16('prepRecvMultishot: bufGroup', bufGroup);
+  checkSelectGroup('prepRecvMultishot: bufGroup', sqe, bufGroupValue);
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -1384,6 +1499,8 @@ export function prepRecvMultishot(sqe: SqeTarget, fd: FileRef, len: number, flag
  * @param path - Path to open. A string (encoded as UTF-8) or bytes, without NUL; a NUL-terminated copy is pinned until the op's final CQE.
  * @param how - A struct open_how (flags, mode, resolve: 24 bytes); its byteLength is passed as the struct size. At least 24 bytes. Pinned (kept alive) until the op's final CQE; the kernel reads it.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepOpenat2(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, how: ArrayBufferView): void {
   if (sqe.unsupportedOps?.[28] === 1) opUnsupported('prepOpenat2', 28, 'IORING_OP_OPENAT2', '5.6');
@@ -1416,6 +1533,8 @@ export function prepOpenat2(sqe: SqeTarget, dirfd: number | FdLike, path: string
  * @param how - A struct open_how (flags, mode, resolve: 24 bytes); its byteLength is passed as the struct size. At least 24 bytes. Pinned (kept alive) until the op's final CQE; the kernel reads it.
  * @param fileIndex - Registered-file slot to install into, or 'alloc' (5.19+) to let the kernel pick one. A slot of the registered file table (written as slot + 1; 0 means none); 'alloc' lets the kernel pick a free slot (`IORING_FILE_INDEX_ALLOC`) and return it in res.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepOpenat2Direct(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, how: ArrayBufferView, fileIndex: number | 'alloc'): void {
   if (sqe.unsupportedOps?.[28] === 1) opUnsupported('prepOpenat2Direct', 28, 'IORING_OP_OPENAT2', '5.15');
@@ -1448,6 +1567,8 @@ export function prepOpenat2Direct(sqe: SqeTarget, dirfd: number | FdLike, path: 
  * @param op - EPOLL_CTL_ADD, EPOLL_CTL_MOD or EPOLL_CTL_DEL from <sys/epoll.h>.
  * @param event - A struct epoll_event (EPOLL* events + 64-bit data; 12 bytes on x86-64); may be omitted for EPOLL_CTL_DEL. At least 12 bytes. Pinned (kept alive) until the op's final CQE; the kernel reads it. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepEpollCtl(sqe: SqeTarget, epfd: number | FdLike, fd: number | FdLike, op: number, event?: ArrayBufferView): void {
   if (sqe.unsupportedOps?.[29] === 1) opUnsupported('prepEpollCtl', 29, 'IORING_OP_EPOLL_CTL', '5.6');
@@ -1481,14 +1602,18 @@ export function prepEpollCtl(sqe: SqeTarget, epfd: number | FdLike, fd: number |
  * @param nbytes - Most bytes to move.
  * @param spliceFlags - SPLICE_F_* flags from <fcntl.h> (SPLICE_F_MOVE, SPLICE_F_NONBLOCK, ...); SPLICE_F_FD_IN_FIXED is set for you when fdIn is a FixedFile. `SpliceFlags` (constants.ts) bits; other bits are passed on too. Refused here: `SPLICE_F_FD_IN_FIXED`. Why: it is set only when fdIn is a FixedFile; with a plain descriptor the kernel would read fdIn as a registered-file slot. ORed into `splice_flags` with the bits the op sets itself. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSplice(sqe: SqeTarget, fdIn: FileRef, offIn: number | bigint, fdOut: FileRef, offOut: number | bigint, nbytes: number, spliceFlags?: number): void {
   if (sqe.unsupportedOps?.[30] === 1) opUnsupported('prepSplice', 30, 'IORING_OP_SPLICE', '5.7');
   const fdInValue = fileNumber('prepSplice: fdIn', fdIn, false, true);
   const fdInIsFixed = fdIn instanceof FixedFile;
+  if (fdInIsFixed) checkFixedSlot('prepSplice: fdIn', sqe, fdInValue);
   const offInValue = checkOffset('prepSplice: offIn', offIn);
   const fdOutValue = fileNumber('prepSplice: fdOut', fdOut, false, true);
   const fdOutIsFixed = fdOut instanceof FixedFile;
+  if (fdOutIsFixed) checkFixedSlot('prepSplice: fdOut', sqe, fdOutValue);
   const offOutValue = checkOffset('prepSplice: offOut', offOut);
   const nbytesValue = checkU32('prepSplice: nbytes', nbytes);
   const spliceFlagsValue = spliceFlags === undefined ? 0 : checkFlagsExcept('prepSplice: spliceFlags', spliceFlags, 0x7fffffff, 'SpliceFlags', 0x80000000, 'SPLICE_F_FD_IN_FIXED=0x80000000', 'it is set only when fdIn is a FixedFile; with a plain descriptor the kernel would read fdIn as a registered-file slot');
@@ -1520,6 +1645,8 @@ export function prepSplice(sqe: SqeTarget, fdIn: FileRef, offIn: number | bigint
  * @param bid - Buffer id of the first buffer; the rest are numbered on from it.
  * @returns void: the SQE is filled in place.
  * @see {@link prepRemoveBuffers}
+ *
+ * @category Builders
  */
 export function prepProvideBuffers(sqe: SqeTarget, addr: ArrayBufferView, len: number, nr: number, bufGroup: number, bid: number): void {
   if (sqe.unsupportedOps?.[31] === 1) opUnsupported('prepProvideBuffers', 31, 'IORING_OP_PROVIDE_BUFFERS', '5.7');
@@ -1551,6 +1678,8 @@ export function prepProvideBuffers(sqe: SqeTarget, addr: ArrayBufferView, len: n
  * @param nr - Most buffers to remove.
  * @param bufGroup - Group to remove buffers from. Provided-buffer group id (u16).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepRemoveBuffers(sqe: SqeTarget, nr: number, bufGroup: number): void {
   if (sqe.unsupportedOps?.[32] === 1) opUnsupported('prepRemoveBuffers', 32, 'IORING_OP_REMOVE_BUFFERS', '5.7');
@@ -1577,13 +1706,17 @@ export function prepRemoveBuffers(sqe: SqeTarget, nr: number, bufGroup: number):
  * @param nbytes - Most bytes to duplicate.
  * @param spliceFlags - SPLICE_F_* flags from <fcntl.h> (SPLICE_F_MOVE, SPLICE_F_NONBLOCK, ...); SPLICE_F_FD_IN_FIXED is set for you when fdIn is a FixedFile. `SpliceFlags` (constants.ts) bits; other bits are passed on too. Refused here: `SPLICE_F_FD_IN_FIXED`. Why: it is set only when fdIn is a FixedFile; with a plain descriptor the kernel would read fdIn as a registered-file slot. ORed into `splice_flags` with the bits the op sets itself. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepTee(sqe: SqeTarget, fdIn: FileRef, fdOut: FileRef, nbytes: number, spliceFlags?: number): void {
   if (sqe.unsupportedOps?.[33] === 1) opUnsupported('prepTee', 33, 'IORING_OP_TEE', '5.8');
   const fdInValue = fileNumber('prepTee: fdIn', fdIn, false, true);
   const fdInIsFixed = fdIn instanceof FixedFile;
+  if (fdInIsFixed) checkFixedSlot('prepTee: fdIn', sqe, fdInValue);
   const fdOutValue = fileNumber('prepTee: fdOut', fdOut, false, true);
   const fdOutIsFixed = fdOut instanceof FixedFile;
+  if (fdOutIsFixed) checkFixedSlot('prepTee: fdOut', sqe, fdOutValue);
   const nbytesValue = checkU32('prepTee: nbytes', nbytes);
   const spliceFlagsValue = spliceFlags === undefined ? 0 : checkFlagsExcept('prepTee: spliceFlags', spliceFlags, 0x7fffffff, 'SpliceFlags', 0x80000000, 'SPLICE_F_FD_IN_FIXED=0x80000000', 'it is set only when fdIn is a FixedFile; with a plain descriptor the kernel would read fdIn as a registered-file slot');
   const view = sqe.view;
@@ -1608,11 +1741,14 @@ export function prepTee(sqe: SqeTarget, fdIn: FileRef, fdOut: FileRef, nbytes: n
  * @param fd - The socket. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param how - SHUT_RD, SHUT_WR or SHUT_RDWR from <sys/socket.h>.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepShutdown(sqe: SqeTarget, fd: FileRef, how: number): void {
   if (sqe.unsupportedOps?.[34] === 1) opUnsupported('prepShutdown', 34, 'IORING_OP_SHUTDOWN', '5.11');
   const fdValue = fileNumber('prepShutdown: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepShutdown: fd', sqe, fdValue);
   const howValue = checkU32('prepShutdown: how', how);
   const view = sqe.view;
   const at = sqe.offset;
@@ -1637,6 +1773,8 @@ export function prepShutdown(sqe: SqeTarget, fd: FileRef, how: number): void {
  * @param newPath - New path. A string (encoded as UTF-8) or bytes, without NUL; a NUL-terminated copy is pinned until the op's final CQE.
  * @param flags - RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT from <linux/fs.h>; 0 for none. Flags defined outside io_uring.h (RenameFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepRenameat(sqe: SqeTarget, oldDirfd: number | FdLike, oldPath: string | Uint8Array, newDirfd: number | FdLike, newPath: string | Uint8Array, flags?: number): void {
   if (sqe.unsupportedOps?.[35] === 1) opUnsupported('prepRenameat', 35, 'IORING_OP_RENAMEAT', '5.11');
@@ -1668,6 +1806,8 @@ export function prepRenameat(sqe: SqeTarget, oldDirfd: number | FdLike, oldPath:
  * @param path - Path to remove. A string (encoded as UTF-8) or bytes, without NUL; a NUL-terminated copy is pinned until the op's final CQE.
  * @param flags - AT_REMOVEDIR to remove a directory; 0 for a file. Flags defined outside io_uring.h (AtFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepUnlinkat(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, flags?: number): void {
   if (sqe.unsupportedOps?.[36] === 1) opUnsupported('prepUnlinkat', 36, 'IORING_OP_UNLINKAT', '5.11');
@@ -1695,6 +1835,8 @@ export function prepUnlinkat(sqe: SqeTarget, dirfd: number | FdLike, path: strin
  * @param path - Directory to create. A string (encoded as UTF-8) or bytes, without NUL; a NUL-terminated copy is pinned until the op's final CQE.
  * @param mode - Permission bits (before the umask).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepMkdirat(sqe: SqeTarget, dirfd: number | FdLike, path: string | Uint8Array, mode: number): void {
   if (sqe.unsupportedOps?.[37] === 1) opUnsupported('prepMkdirat', 37, 'IORING_OP_MKDIRAT', '5.15');
@@ -1722,6 +1864,8 @@ export function prepMkdirat(sqe: SqeTarget, dirfd: number | FdLike, path: string
  * @param newDirfd - Directory linkPath is relative to, or AT_FDCWD. `AT_FDCWD` (-100) for the current directory; registered files are refused here, as the kernel refuses them.
  * @param linkPath - Path of the new link. A string (encoded as UTF-8) or bytes, without NUL; a NUL-terminated copy is pinned until the op's final CQE.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSymlinkat(sqe: SqeTarget, target: string | Uint8Array, newDirfd: number | FdLike, linkPath: string | Uint8Array): void {
   if (sqe.unsupportedOps?.[38] === 1) opUnsupported('prepSymlinkat', 38, 'IORING_OP_SYMLINKAT', '5.15');
@@ -1751,6 +1895,8 @@ export function prepSymlinkat(sqe: SqeTarget, target: string | Uint8Array, newDi
  * @param newPath - Path of the new link. A string (encoded as UTF-8) or bytes, without NUL; a NUL-terminated copy is pinned until the op's final CQE.
  * @param flags - AT_SYMLINK_FOLLOW, AT_EMPTY_PATH; 0 for none. Flags defined outside io_uring.h (AtFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepLinkat(sqe: SqeTarget, oldDirfd: number | FdLike, oldPath: string | Uint8Array, newDirfd: number | FdLike, newPath: string | Uint8Array, flags?: number): void {
   if (sqe.unsupportedOps?.[39] === 1) opUnsupported('prepLinkat', 39, 'IORING_OP_LINKAT', '5.15');
@@ -1784,11 +1930,14 @@ export function prepLinkat(sqe: SqeTarget, oldDirfd: number | FdLike, oldPath: s
  * @param len - Value the target CQE carries in res.
  * @param data - user_data of the CQE posted on the target ring, below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids, so they are refused. A number up to 2^53, or a bigint below 2^63; larger values are refused.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepMsgRing(sqe: SqeTarget, fd: FileRef, len: number, data: number | bigint): void {
   if (sqe.unsupportedOps?.[40] === 1) opUnsupported('prepMsgRing', 40, 'IORING_OP_MSG_RING', '5.18');
   const fdValue = fileNumber('prepMsgRing: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepMsgRing: fd', sqe, fdValue);
   const lenValue = checkU32('prepMsgRing: len', len);
   const dataValue = checkU64Bits('prepMsgRing: data', data, 63);
   const view = sqe.view;
@@ -1816,11 +1965,14 @@ export function prepMsgRing(sqe: SqeTarget, fd: FileRef, len: number, data: numb
  * @param data - user_data of the CQE posted on the target ring, below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids, so they are refused. A number up to 2^53, or a bigint below 2^63; larger values are refused.
  * @param cqeFlags - Value the target CQE carries in flags.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepMsgRingCqeFlags(sqe: SqeTarget, fd: FileRef, len: number, data: number | bigint, cqeFlags: number): void {
   if (sqe.unsupportedOps?.[40] === 1) opUnsupported('prepMsgRingCqeFlags', 40, 'IORING_OP_MSG_RING', '6.3');
   const fdValue = fileNumber('prepMsgRingCqeFlags: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepMsgRingCqeFlags: fd', sqe, fdValue);
   const lenValue = checkU32('prepMsgRingCqeFlags: len', len);
   const dataValue = checkU64Bits('prepMsgRingCqeFlags: data', data, 63);
   const cqeFlagsValue = checkU32('prepMsgRingCqeFlags: cqeFlags', cqeFlags);
@@ -1852,11 +2004,14 @@ export function prepMsgRingCqeFlags(sqe: SqeTarget, fd: FileRef, len: number, da
  * @param data - user_data of the CQE posted on the target ring, below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids, so they are refused. A number up to 2^53, or a bigint below 2^63; larger values are refused.
  * @param flags - IORING_MSG_RING_CQE_SKIP (fd passing only: install without posting a CQE on the target); 0 for none. `MsgRingFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_MSG_RING_FLAGS_PASS`. Why: it passes CQE flags with a data message (prepMsgRingCqeFlags); here file_index is the target slot. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepMsgRingFd(sqe: SqeTarget, fd: FileRef, sourceFd: number, targetFd: number | 'alloc', data: number | bigint, flags?: number): void {
   if (sqe.unsupportedOps?.[40] === 1) opUnsupported('prepMsgRingFd', 40, 'IORING_OP_MSG_RING', '6.0');
   const fdValue = fileNumber('prepMsgRingFd: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepMsgRingFd: fd', sqe, fdValue);
   const sourceFdValue = checkIntRange('prepMsgRingFd: sourceFd', sourceFd, 0, 0xffffffff);
   const targetFdValue = targetFd === 'alloc' ? 0xffffffff : checkIntRange('prepMsgRingFd: targetFd', targetFd, 0, 0xfffffffd) + 1;
   const dataValue = checkU64Bits('prepMsgRingFd: data', data, 63);
@@ -1889,11 +2044,14 @@ export function prepMsgRingFd(sqe: SqeTarget, fd: FileRef, sourceFd: number, tar
  * @param data - user_data of the CQE posted on the target ring, below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids, so they are refused. A number up to 2^53, or a bigint below 2^63; larger values are refused.
  * @param flags - IORING_MSG_RING_CQE_SKIP (fd passing only: install without posting a CQE on the target); 0 for none. `MsgRingFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_MSG_RING_FLAGS_PASS`. Why: it passes CQE flags with a data message (prepMsgRingCqeFlags); here file_index is the target slot. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepMsgRingFdAlloc(sqe: SqeTarget, fd: FileRef, sourceFd: number, data: number | bigint, flags?: number): void {
   if (sqe.unsupportedOps?.[40] === 1) opUnsupported('prepMsgRingFdAlloc', 40, 'IORING_OP_MSG_RING', '6.0');
   const fdValue = fileNumber('prepMsgRingFdAlloc: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepMsgRingFdAlloc: fd', sqe, fdValue);
   const sourceFdValue = checkIntRange('prepMsgRingFdAlloc: sourceFd', sourceFd, 0, 0xffffffff);
   const dataValue = checkU64Bits('prepMsgRingFdAlloc: data', data, 63);
   const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepMsgRingFdAlloc: flags', flags, 0x1, 'MsgRingFlags', 0x2, 'IORING_MSG_RING_FLAGS_PASS=0x2', 'it passes CQE flags with a data message (prepMsgRingCqeFlags); here file_index is the target slot');
@@ -1924,11 +2082,14 @@ export function prepMsgRingFdAlloc(sqe: SqeTarget, fd: FileRef, sourceFd: number
  * @param flags - XATTR_CREATE or XATTR_REPLACE from <linux/xattr.h>; 0 to create or replace. Flags defined outside io_uring.h (XattrFlags); any 32-bit value is passed on. Optional.
  * @param len - Bytes of value to store (default and maximum: value.byteLength). At most `value.byteLength`; omitted: the whole of `value`. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepFsetxattr(sqe: SqeTarget, fd: FileRef, name: string | Uint8Array, value: ArrayBufferView, flags?: number, len?: number): void {
   if (sqe.unsupportedOps?.[41] === 1) opUnsupported('prepFsetxattr', 41, 'IORING_OP_FSETXATTR', '5.19');
   const fdValue = fileNumber('prepFsetxattr: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepFsetxattr: fd', sqe, fdValue);
   const nameChecked = checkCString('prepFsetxattr: name', name);
   checkView('prepFsetxattr: value', value);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepFsetxattr: flags', flags, -1, 'XattrFlags');
@@ -1959,6 +2120,8 @@ export function prepFsetxattr(sqe: SqeTarget, fd: FileRef, name: string | Uint8A
  * @param flags - XATTR_CREATE or XATTR_REPLACE from <linux/xattr.h>; 0 to create or replace. Flags defined outside io_uring.h (XattrFlags); any 32-bit value is passed on. Optional.
  * @param len - Bytes of value to store (default and maximum: value.byteLength). At most `value.byteLength`; omitted: the whole of `value`. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSetxattr(sqe: SqeTarget, name: string | Uint8Array, value: ArrayBufferView, path: string | Uint8Array, flags?: number, len?: number): void {
   if (sqe.unsupportedOps?.[42] === 1) opUnsupported('prepSetxattr', 42, 'IORING_OP_SETXATTR', '5.19');
@@ -1991,11 +2154,14 @@ export function prepSetxattr(sqe: SqeTarget, name: string | Uint8Array, value: A
  * @param value - Receives the value. Pinned (kept alive) until the op's final CQE; the kernel writes into it.
  * @param len - Room in value (default and maximum: value.byteLength); 0 asks only for the size. At most `value.byteLength`; omitted: the whole of `value`. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepFgetxattr(sqe: SqeTarget, fd: FileRef, name: string | Uint8Array, value: ArrayBufferView, len?: number): void {
   if (sqe.unsupportedOps?.[43] === 1) opUnsupported('prepFgetxattr', 43, 'IORING_OP_FGETXATTR', '5.19');
   const fdValue = fileNumber('prepFgetxattr: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepFgetxattr: fd', sqe, fdValue);
   const nameChecked = checkCString('prepFgetxattr: name', name);
   checkView('prepFgetxattr: value', value);
   const lenValue = checkLengthWithin('prepFgetxattr: len', len, value);
@@ -2023,6 +2189,8 @@ export function prepFgetxattr(sqe: SqeTarget, fd: FileRef, name: string | Uint8A
  * @param path - File whose attribute to read (symbolic links are followed). A string (encoded as UTF-8) or bytes, without NUL; a NUL-terminated copy is pinned until the op's final CQE.
  * @param len - Room in value (default and maximum: value.byteLength); 0 asks only for the size. At most `value.byteLength`; omitted: the whole of `value`. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepGetxattr(sqe: SqeTarget, name: string | Uint8Array, value: ArrayBufferView, path: string | Uint8Array, len?: number): void {
   if (sqe.unsupportedOps?.[44] === 1) opUnsupported('prepGetxattr', 44, 'IORING_OP_GETXATTR', '5.19');
@@ -2054,6 +2222,8 @@ export function prepGetxattr(sqe: SqeTarget, name: string | Uint8Array, value: A
  * @param type - SOCK_STREAM, SOCK_DGRAM, ..., optionally ORed with SOCK_NONBLOCK / SOCK_CLOEXEC.
  * @param protocol - Protocol number; 0 for the family's default.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSocket(sqe: SqeTarget, domain: number, type: number, protocol: number): void {
   if (sqe.unsupportedOps?.[45] === 1) opUnsupported('prepSocket', 45, 'IORING_OP_SOCKET', '5.19');
@@ -2084,6 +2254,8 @@ export function prepSocket(sqe: SqeTarget, domain: number, type: number, protoco
  * @param protocol - Protocol number; 0 for the family's default.
  * @param fileIndex - Registered-file slot for the socket, or 'alloc' to let the kernel pick one. A slot of the registered file table (written as slot + 1; 0 means none); 'alloc' lets the kernel pick a free slot (`IORING_FILE_INDEX_ALLOC`) and return it in res.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSocketDirect(sqe: SqeTarget, domain: number, type: number, protocol: number, fileIndex: number | 'alloc'): void {
   if (sqe.unsupportedOps?.[45] === 1) opUnsupported('prepSocketDirect', 45, 'IORING_OP_SOCKET', '5.19');
@@ -2117,6 +2289,8 @@ export function prepSocketDirect(sqe: SqeTarget, domain: number, type: number, p
  * @param type - SOCK_STREAM, SOCK_DGRAM, ..., optionally ORed with SOCK_NONBLOCK / SOCK_CLOEXEC.
  * @param protocol - Protocol number; 0 for the family's default.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSocketDirectAlloc(sqe: SqeTarget, domain: number, type: number, protocol: number): void {
   if (sqe.unsupportedOps?.[45] === 1) opUnsupported('prepSocketDirectAlloc', 45, 'IORING_OP_SOCKET', '5.19');
@@ -2145,12 +2319,15 @@ export function prepSocketDirectAlloc(sqe: SqeTarget, domain: number, type: numb
  * @param fd - The file to operate on. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param cmd - Command payload copied into the SQE from offset 48: 16 bytes in a 64-byte slot, 80 in a 128-byte one. Copied into the SQE at `cmd` (offset 48), up to the slot's end (16 bytes); not pinned. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepUringCmd(sqe: SqeTarget, cmdOp: number, fd: FileRef, cmd?: Uint8Array): void {
   if (sqe.unsupportedOps?.[46] === 1) opUnsupported('prepUringCmd', 46, 'IORING_OP_URING_CMD', '5.19');
   const cmdOpValue = checkU32('prepUringCmd: cmdOp', cmdOp);
   const fdValue = fileNumber('prepUringCmd: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepUringCmd: fd', sqe, fdValue);
   const cmdBytes = cmd === undefined ? undefined : checkInline('prepUringCmd: cmd', cmd, sqe.size - 48);
   const view = sqe.view;
   const at = sqe.offset;
@@ -2176,12 +2353,15 @@ export function prepUringCmd(sqe: SqeTarget, cmdOp: number, fd: FileRef, cmd?: U
  * @param optname - Option name (SO_*, TCP_*, ...); 0 for SIOCINQ/SIOCOUTQ.
  * @param optval - Option value, its byteLength passed as optlen: read for setsockopt, written for getsockopt; omit for SIOCINQ/SIOCOUTQ. Pinned (kept alive) until the op's final CQE; the kernel reads and writes it. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepCmdSock(sqe: SqeTarget, cmdOp: number, fd: FileRef, level: number, optname: number, optval?: ArrayBufferView): void {
   if (sqe.unsupportedOps?.[46] === 1) opUnsupported('prepCmdSock', 46, 'IORING_OP_URING_CMD', '6.7');
   const cmdOpValue = checkU32('prepCmdSock: cmdOp', cmdOp);
   const fdValue = fileNumber('prepCmdSock: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepCmdSock: fd', sqe, fdValue);
   const levelValue = checkU32('prepCmdSock: level', level);
   const optnameValue = checkU32('prepCmdSock: optname', optname);
   if (optval !== undefined) checkView('prepCmdSock: optval', optval);
@@ -2214,11 +2394,14 @@ export function prepCmdSock(sqe: SqeTarget, cmdOp: number, fd: FileRef, level: n
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on.
  * @param zcFlags - IORING_RECVSEND_POLL_FIRST, IORING_SEND_ZC_REPORT_USAGE (6.2+); 0 for none. `RecvSendFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_RECV_MULTISHOT`, `IORING_RECVSEND_FIXED_BUF`, `IORING_RECVSEND_BUNDLE`, `IORING_SEND_VECTORIZED`. Why: IORING_RECVSEND_FIXED_BUF belongs to prepSendZcFixed, which writes buf_index; IORING_SEND_VECTORIZED would make the kernel read addr as an iovec array, and the multishot and bundle bits are not for zero-copy sends. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSendZc(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len: number, flags: number, zcFlags?: number): void {
   if (sqe.unsupportedOps?.[47] === 1) opUnsupported('prepSendZc', 47, 'IORING_OP_SEND_ZC', '6.0');
   const fdValue = fileNumber('prepSendZc: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepSendZc: fd', sqe, fdValue);
   checkView('prepSendZc: buf', buf);
   const flagsValue = checkFlags('prepSendZc: flags', flags, -1, 'MsgFlags');
   const zcFlagsValue = zcFlags === undefined ? 0 : checkFlagsExcept('prepSendZc: zcFlags', zcFlags, 0x9, 'RecvSendFlags', 0x36, 'IORING_RECV_MULTISHOT=0x2|IORING_RECVSEND_FIXED_BUF=0x4|IORING_RECVSEND_BUNDLE=0x10|IORING_SEND_VECTORIZED=0x20', 'IORING_RECVSEND_FIXED_BUF belongs to prepSendZcFixed, which writes buf_index; IORING_SEND_VECTORIZED would make the kernel read addr as an iovec array, and the multishot and bundle bits are not for zero-copy sends');
@@ -2254,11 +2437,14 @@ export function prepSendZc(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, le
  * @param zcFlags - IORING_RECVSEND_POLL_FIRST, IORING_SEND_ZC_REPORT_USAGE (6.2+); IORING_RECVSEND_FIXED_BUF is added for you. `RecvSendFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_RECV_MULTISHOT`, `IORING_RECVSEND_BUNDLE`, `IORING_SEND_VECTORIZED`. Why: IORING_SEND_VECTORIZED would make the kernel read addr as an iovec array, and the multishot and bundle bits are not for zero-copy sends. ORed into `ioprio` with the bits the op sets itself.
  * @param bufIndex - Index of the registered buffer that contains the memory. Index of a registered buffer (u16).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSendZcFixed(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, len: number, flags: number, zcFlags: number, bufIndex: number): void {
   if (sqe.unsupportedOps?.[47] === 1) opUnsupported('prepSendZcFixed', 47, 'IORING_OP_SEND_ZC', '6.0');
   const fdValue = fileNumber('prepSendZcFixed: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepSendZcFixed: fd', sqe, fdValue);
   checkView('prepSendZcFixed: buf', buf);
   const flagsValue = checkFlags('prepSendZcFixed: flags', flags, -1, 'MsgFlags');
   const zcFlagsValue = checkFlagsExcept('prepSendZcFixed: zcFlags', zcFlags, 0xd, 'RecvSendFlags', 0x32, 'IORING_RECV_MULTISHOT=0x2|IORING_RECVSEND_BUNDLE=0x10|IORING_SEND_VECTORIZED=0x20', 'IORING_SEND_VECTORIZED would make the kernel read addr as an iovec array, and the multishot and bundle bits are not for zero-copy sends');
@@ -2293,11 +2479,14 @@ export function prepSendZcFixed(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferVie
  * @param msg - The message; its data stays in use until the notification CQE. Its `struct msghdr` is rewritten for this op; it, its iovec array and its name, data and control buffers are pinned until the op's final CQE, after which `nameLength`, `controlLength` and `flags` read what the kernel wrote back.
  * @param flags - MSG_* flags from <sys/socket.h> (not io_uring flags); 0 for none. Flags defined outside io_uring.h (MsgFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepSendmsgZc(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: number): void {
   if (sqe.unsupportedOps?.[48] === 1) opUnsupported('prepSendmsgZc', 48, 'IORING_OP_SENDMSG_ZC', '6.1');
   const fdValue = fileNumber('prepSendmsgZc: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepSendmsgZc: fd', sqe, fdValue);
   const msgChecked = checkMsgHdr('prepSendmsgZc: msg', msg);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepSendmsgZc: flags', flags, -1, 'MsgFlags');
   const view = sqe.view;
@@ -2329,16 +2518,20 @@ export function prepSendmsgZc(sqe: SqeTarget, fd: FileRef, msg: MsgHdr, flags?: 
  * @param fd - The file to operate on. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param nbytes - Most bytes per read; 0 uses each picked buffer whole.
  * @param offset - File offset, or -1 for the current position (pollable files have no offset: use 0 or -1). A file offset: 0 to 2^63 - 1 (a bigint past 2^53), or -1 for the current position.
- * @param bufGroup - Provided-buffer ring (registered with IORING_REGISTER_PBUF_RING) to pick buffers from. Provided-buffer group id (u16).
+ * @param bufGroup - Provided-buffer ring (registered with IORING_REGISTER_PBUF_RING) to pick buffers from. Provided-buffer group id (u16). A group the ring does not have is refused before anything is written.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepReadMultishot(sqe: SqeTarget, fd: FileRef, nbytes: number, offset: number | bigint, bufGroup: number): void {
   if (sqe.unsupportedOps?.[49] === 1) opUnsupported('prepReadMultishot', 49, 'IORING_OP_READ_MULTISHOT', '6.7');
   const fdValue = fileNumber('prepReadMultishot: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepReadMultishot: fd', sqe, fdValue);
   const nbytesValue = checkU32('prepReadMultishot: nbytes', nbytes);
   const offsetValue = checkOffset('prepReadMultishot: offset', offset);
   const bufGroupValue = checkU16('prepReadMultishot: bufGroup', bufGroup);
+  checkSelectGroup('prepReadMultishot: bufGroup', sqe, bufGroupValue);
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -2363,6 +2556,8 @@ export function prepReadMultishot(sqe: SqeTarget, fd: FileRef, nbytes: number, o
  * @param infop - Receives a siginfo_t (128 bytes). At least 128 bytes. Pinned (kept alive) until the op's final CQE; the kernel writes into it.
  * @param options - WEXITED, WSTOPPED, WCONTINUED, WNOHANG, WNOWAIT from <sys/wait.h>. Flags defined outside io_uring.h (WaitidOptions); any 32-bit value is passed on.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepWaitid(sqe: SqeTarget, idtype: number, id: number, infop: ArrayBufferView, options: number): void {
   if (sqe.unsupportedOps?.[50] === 1) opUnsupported('prepWaitid', 50, 'IORING_OP_WAITID', '6.7');
@@ -2394,6 +2589,8 @@ export function prepWaitid(sqe: SqeTarget, idtype: number, id: number, infop: Ar
  * @param mask - Bitset matched against waiters' masks; FUTEX_BITSET_MATCH_ANY (0xffffffff) matches all. A number up to 2^53, or a bigint for the full 64-bit range.
  * @param futexFlags - FUTEX2_* flags from <linux/futex.h>: FUTEX2_SIZE_U32 (the only size implemented), optionally FUTEX2_PRIVATE. Flags defined outside io_uring.h (Futex2Flags); any 32-bit value is passed on.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepFutexWait(sqe: SqeTarget, futex: ArrayBufferView, val: number | bigint, mask: number | bigint, futexFlags: number): void {
   if (sqe.unsupportedOps?.[51] === 1) opUnsupported('prepFutexWait', 51, 'IORING_OP_FUTEX_WAIT', '6.7');
@@ -2425,6 +2622,8 @@ export function prepFutexWait(sqe: SqeTarget, futex: ArrayBufferView, val: numbe
  * @param mask - Bitset matched against waiters' masks; FUTEX_BITSET_MATCH_ANY (0xffffffff) matches all. A number up to 2^53, or a bigint for the full 64-bit range.
  * @param futexFlags - FUTEX2_* flags from <linux/futex.h>: FUTEX2_SIZE_U32 (the only size implemented), optionally FUTEX2_PRIVATE. Flags defined outside io_uring.h (Futex2Flags); any 32-bit value is passed on.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepFutexWake(sqe: SqeTarget, futex: ArrayBufferView, val: number | bigint, mask: number | bigint, futexFlags: number): void {
   if (sqe.unsupportedOps?.[52] === 1) opUnsupported('prepFutexWake', 52, 'IORING_OP_FUTEX_WAKE', '6.7');
@@ -2454,6 +2653,8 @@ export function prepFutexWake(sqe: SqeTarget, futex: ArrayBufferView, val: numbe
  * @param futexv - Array of struct futex_waitv (32 bytes each). The futex words they point to are raw addresses the caller keeps alive. `nrFutex` × 32 bytes must fit in it. Pinned (kept alive) until the op's final CQE; the kernel reads it.
  * @param nrFutex - Entries in futexv (at most 128).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepFutexWaitv(sqe: SqeTarget, futexv: ArrayBufferView, nrFutex: number): void {
   if (sqe.unsupportedOps?.[53] === 1) opUnsupported('prepFutexWaitv', 53, 'IORING_OP_FUTEX_WAITV', '6.7');
@@ -2483,6 +2684,8 @@ export function prepFutexWaitv(sqe: SqeTarget, futexv: ArrayBufferView, nrFutex:
  * @param fileIndex - Registered-file slot holding the file. A slot of the registered file table.
  * @param flags - IORING_FIXED_FD_NO_CLOEXEC to leave close-on-exec off; 0 for none. `FixedFdInstallFlags` (constants.ts) bits; unknown bits are refused. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepFixedFdInstall(sqe: SqeTarget, fileIndex: number, flags?: number): void {
   if (sqe.unsupportedOps?.[54] === 1) opUnsupported('prepFixedFdInstall', 54, 'IORING_OP_FIXED_FD_INSTALL', '6.8');
@@ -2508,11 +2711,14 @@ export function prepFixedFdInstall(sqe: SqeTarget, fileIndex: number, flags?: nu
  * @param fd - The file to operate on. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param len - The new size in bytes. A number up to 2^53, or a bigint for the full 64-bit range.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepFtruncate(sqe: SqeTarget, fd: FileRef, len: number | bigint): void {
   if (sqe.unsupportedOps?.[55] === 1) opUnsupported('prepFtruncate', 55, 'IORING_OP_FTRUNCATE', '6.9');
   const fdValue = fileNumber('prepFtruncate: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepFtruncate: fd', sqe, fdValue);
   const lenValue = checkU64('prepFtruncate: len', len);
   const view = sqe.view;
   const at = sqe.offset;
@@ -2534,11 +2740,14 @@ export function prepFtruncate(sqe: SqeTarget, fd: FileRef, len: number | bigint)
  * @param fd - The socket. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param addr - The local address: a struct sockaddr_* in its own bytes; its byteLength is passed as the address length. Pinned (kept alive) until the op's final CQE; the kernel reads it.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepBind(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView): void {
   if (sqe.unsupportedOps?.[56] === 1) opUnsupported('prepBind', 56, 'IORING_OP_BIND', '6.11');
   const fdValue = fileNumber('prepBind: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepBind: fd', sqe, fdValue);
   checkView('prepBind: addr', addr);
   const view = sqe.view;
   const at = sqe.offset;
@@ -2561,11 +2770,14 @@ export function prepBind(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView): vo
  * @param fd - The socket. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param backlog - Length of the queue of pending connections.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepListen(sqe: SqeTarget, fd: FileRef, backlog: number): void {
   if (sqe.unsupportedOps?.[57] === 1) opUnsupported('prepListen', 57, 'IORING_OP_LISTEN', '6.11');
   const fdValue = fileNumber('prepListen: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepListen: fd', sqe, fdValue);
   const backlogValue = checkU32('prepListen: backlog', backlog);
   const view = sqe.view;
   const at = sqe.offset;
@@ -2594,11 +2806,14 @@ export function prepListen(sqe: SqeTarget, fd: FileRef, backlog: number): void {
  * @param zcrxIfqIdx - Id of the zcrx interface queue registered with IORING_REGISTER_ZCRX_IFQ.
  * @param len - Stop after this many bytes in total; 0 (default) for no limit. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepRecvZc(sqe: SqeTarget, fd: FileRef, zcrxIfqIdx: number, len?: number): void {
   if (sqe.unsupportedOps?.[58] === 1) opUnsupported('prepRecvZc', 58, 'IORING_OP_RECV_ZC', '6.15');
   const fdValue = fileNumber('prepRecvZc: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepRecvZc: fd', sqe, fdValue);
   const zcrxIfqIdxValue = checkU32('prepRecvZc: zcrxIfqIdx', zcrxIfqIdx);
   const lenValue = len === undefined ? 0 : checkU32('prepRecvZc: len', len);
   const view = sqe.view;
@@ -2624,11 +2839,14 @@ export function prepRecvZc(sqe: SqeTarget, fd: FileRef, zcrxIfqIdx: number, len?
  * @param events - Receives up to maxEvents struct epoll_event (12 bytes each on x86-64). `maxEvents` × 12 bytes must fit in it. Pinned (kept alive) until the op's final CQE; the kernel writes into it.
  * @param maxEvents - Most events to return (at least 1).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepEpollWait(sqe: SqeTarget, fd: FileRef, events: ArrayBufferView, maxEvents: number): void {
   if (sqe.unsupportedOps?.[59] === 1) opUnsupported('prepEpollWait', 59, 'IORING_OP_EPOLL_WAIT', '6.15');
   const fdValue = fileNumber('prepEpollWait: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepEpollWait: fd', sqe, fdValue);
   checkView('prepEpollWait: events', events);
   const maxEventsValue = checkU32('prepEpollWait: maxEvents', maxEvents);
   checkSpanWithin('prepEpollWait: events', maxEventsValue, 12, events);
@@ -2656,11 +2874,14 @@ export function prepEpollWait(sqe: SqeTarget, fd: FileRef, events: ArrayBufferVi
  * @param flags - RWF_* per-call flags as for preadv2/pwritev2 (RWF_HIPRI, RWF_NOWAIT, RWF_DSYNC, ...); 0 for none. Flags defined outside io_uring.h (RwfFlags); any 32-bit value is passed on.
  * @param bufIndex - Index of the registered buffer that contains every range. Index of a registered buffer (u16).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepReadvFixed(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBufferView[], offset: number | bigint, flags: number, bufIndex: number): void {
   if (sqe.unsupportedOps?.[60] === 1) opUnsupported('prepReadvFixed', 60, 'IORING_OP_READV_FIXED', '6.15');
   const fdValue = fileNumber('prepReadvFixed: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepReadvFixed: fd', sqe, fdValue);
   const iovecsList = checkIovecs('prepReadvFixed: iovecs', iovecs);
   const offsetValue = checkOffset('prepReadvFixed: offset', offset);
   const flagsValue = checkFlags('prepReadvFixed: flags', flags, -1, 'RwfFlags');
@@ -2692,11 +2913,14 @@ export function prepReadvFixed(sqe: SqeTarget, fd: FileRef, iovecs: readonly Arr
  * @param flags - RWF_* per-call flags as for preadv2/pwritev2 (RWF_HIPRI, RWF_NOWAIT, RWF_DSYNC, ...); 0 for none. Flags defined outside io_uring.h (RwfFlags); any 32-bit value is passed on.
  * @param bufIndex - Index of the registered buffer that contains every range. Index of a registered buffer (u16).
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepWritevFixed(sqe: SqeTarget, fd: FileRef, iovecs: readonly ArrayBufferView[], offset: number | bigint, flags: number, bufIndex: number): void {
   if (sqe.unsupportedOps?.[61] === 1) opUnsupported('prepWritevFixed', 61, 'IORING_OP_WRITEV_FIXED', '6.15');
   const fdValue = fileNumber('prepWritevFixed: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepWritevFixed: fd', sqe, fdValue);
   const iovecsList = checkIovecs('prepWritevFixed: iovecs', iovecs);
   const offsetValue = checkOffset('prepWritevFixed: offset', offset);
   const flagsValue = checkFlags('prepWritevFixed: flags', flags, -1, 'RwfFlags');
@@ -2725,6 +2949,8 @@ export function prepWritevFixed(sqe: SqeTarget, fd: FileRef, iovecs: readonly Ar
  * @param fds - Receives two Int32 values: the read end, then the write end. At least 8 bytes. Pinned (kept alive) until the op's final CQE; the kernel writes into it.
  * @param flags - O_CLOEXEC, O_NONBLOCK, O_DIRECT from <fcntl.h>, as pipe2; 0 for none. Flags defined outside io_uring.h (OpenFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepPipe(sqe: SqeTarget, fds: ArrayBufferView, flags?: number): void {
   if (sqe.unsupportedOps?.[62] === 1) opUnsupported('prepPipe', 62, 'IORING_OP_PIPE', '6.16');
@@ -2751,6 +2977,8 @@ export function prepPipe(sqe: SqeTarget, fds: ArrayBufferView, flags?: number): 
  * @param flags - O_CLOEXEC, O_NONBLOCK, O_DIRECT from <fcntl.h>, as pipe2; 0 for none. Flags defined outside io_uring.h (OpenFlags); any 32-bit value is passed on.
  * @param fileIndex - Slot for the read end (the write end takes the next one), or 'alloc' to let the kernel pick both. A slot of the registered file table (written as slot + 1; 0 means none); 'alloc' lets the kernel pick a free slot (`IORING_FILE_INDEX_ALLOC`) and return it in res.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepPipeDirect(sqe: SqeTarget, fds: ArrayBufferView, flags: number, fileIndex: number | 'alloc'): void {
   if (sqe.unsupportedOps?.[62] === 1) opUnsupported('prepPipeDirect', 62, 'IORING_OP_PIPE', '6.16');
@@ -2780,6 +3008,8 @@ export function prepPipeDirect(sqe: SqeTarget, fds: ArrayBufferView, flags: numb
  *
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepNop128(sqe: SqeTarget): void {
   if (sqe.unsupportedOps?.[63] === 1) opUnsupported('prepNop128', 63, 'IORING_OP_NOP128', '6.19');
@@ -2805,6 +3035,8 @@ export function prepNop128(sqe: SqeTarget): void {
  * @param fd - The file to operate on. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param cmd - Command payload copied into the SQE from offset 48, up to 80 bytes. Copied into the SQE at `cmd` (offset 48), up to the slot's end (80 bytes in a 128-byte slot); not pinned. Optional.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepUringCmd128(sqe: SqeTarget, cmdOp: number, fd: FileRef, cmd?: Uint8Array): void {
   if (sqe.unsupportedOps?.[64] === 1) opUnsupported('prepUringCmd128', 64, 'IORING_OP_URING_CMD128', '6.19');
@@ -2812,6 +3044,7 @@ export function prepUringCmd128(sqe: SqeTarget, cmdOp: number, fd: FileRef, cmd?
   const cmdOpValue = checkU32('prepUringCmd128: cmdOp', cmdOp);
   const fdValue = fileNumber('prepUringCmd128: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepUringCmd128: fd', sqe, fdValue);
   const cmdBytes = cmd === undefined ? undefined : checkInline('prepUringCmd128: cmd', cmd, sqe.size - 48);
   const view = sqe.view;
   const at = sqe.offset;
@@ -2833,6 +3066,8 @@ export function prepUringCmd128(sqe: SqeTarget, cmdOp: number, fd: FileRef, cmd?
  * @param opcode - Any opcode number (0 to 255); one `sqe.unsupportedOps` marks is refused with
  *   `UnsupportedOpError`, and the kernel refuses others it lacks with -EINVAL.
  * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
  */
 export function prepRaw(sqe: SqeTarget, opcode: number): void {
   const op = checkU8('prepRaw: opcode', opcode);
@@ -2841,7 +3076,11 @@ export function prepRaw(sqe: SqeTarget, opcode: number): void {
   sqe.view.setUint8(sqe.offset, op);
 }
 
-/** What the runtime and tools know about each builder, from ops.json. */
+/**
+ * What the runtime and tools know about each builder, from ops.json.
+ *
+ * @category Builders
+ */
 export interface OpInfo {
   /** The `IORING_OP_*` value. */
   readonly opcode: number;
@@ -2861,10 +3100,18 @@ export interface OpInfo {
   readonly sqe128: boolean;
 }
 
-/** The name of every generated builder. */
+/**
+ * The name of every generated builder.
+ *
+ * @category Builders
+ */
 export type OpBuilderName = 'prepNop' | 'prepReadv' | 'prepReadv2' | 'prepWritev' | 'prepWritev2' | 'prepFsync' | 'prepReadFixed' | 'prepWriteFixed' | 'prepPollAdd' | 'prepPollMultishot' | 'prepPollRemove' | 'prepPollUpdateEvents' | 'prepSyncFileRange' | 'prepSendmsg' | 'prepRecvmsg' | 'prepRecvmsgMultishot' | 'prepTimeout' | 'prepTimeoutRemove' | 'prepTimeoutUpdate' | 'prepLinkTimeoutUpdate' | 'prepAccept' | 'prepAcceptDirect' | 'prepMultishotAccept' | 'prepMultishotAcceptDirect' | 'prepCancel' | 'prepCancelFd' | 'prepLinkTimeout' | 'prepConnect' | 'prepFallocate' | 'prepOpenat' | 'prepOpenatDirect' | 'prepClose' | 'prepCloseDirect' | 'prepFilesUpdate' | 'prepStatx' | 'prepRead' | 'prepWrite' | 'prepFadvise' | 'prepMadvise' | 'prepSend' | 'prepSendto' | 'prepRecv' | 'prepRecvMultishot' | 'prepOpenat2' | 'prepOpenat2Direct' | 'prepEpollCtl' | 'prepSplice' | 'prepProvideBuffers' | 'prepRemoveBuffers' | 'prepTee' | 'prepShutdown' | 'prepRenameat' | 'prepUnlinkat' | 'prepMkdirat' | 'prepSymlinkat' | 'prepLinkat' | 'prepMsgRing' | 'prepMsgRingCqeFlags' | 'prepMsgRingFd' | 'prepMsgRingFdAlloc' | 'prepFsetxattr' | 'prepSetxattr' | 'prepFgetxattr' | 'prepGetxattr' | 'prepSocket' | 'prepSocketDirect' | 'prepSocketDirectAlloc' | 'prepUringCmd' | 'prepCmdSock' | 'prepSendZc' | 'prepSendZcFixed' | 'prepSendmsgZc' | 'prepReadMultishot' | 'prepWaitid' | 'prepFutexWait' | 'prepFutexWake' | 'prepFutexWaitv' | 'prepFixedFdInstall' | 'prepFtruncate' | 'prepBind' | 'prepListen' | 'prepRecvZc' | 'prepEpollWait' | 'prepReadvFixed' | 'prepWritevFixed' | 'prepPipe' | 'prepPipeDirect' | 'prepNop128' | 'prepUringCmd128';
 
-/** Metadata of every builder, by builder name. */
+/**
+ * Metadata of every builder, by builder name.
+ *
+ * @category Builders
+ */
 export const OPS: Readonly<Record<OpBuilderName, OpInfo>> = Object.freeze({
   prepNop: Object.freeze({ opcode: 0, opcodeName: 'IORING_OP_NOP', minKernel: '5.1', liburing: 'io_uring_prep_nop', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
   prepReadv: Object.freeze({ opcode: 1, opcodeName: 'IORING_OP_READV', minKernel: '5.1', liburing: 'io_uring_prep_readv', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
@@ -2957,7 +3204,11 @@ export const OPS: Readonly<Record<OpBuilderName, OpInfo>> = Object.freeze({
   prepUringCmd128: Object.freeze({ opcode: 64, opcodeName: 'IORING_OP_URING_CMD128', minKernel: '6.19', liburing: 'io_uring_prep_uring_cmd128', multishot: false, createsFd: null, bufferSelect: false, sqe128: true }),
 });
 
-/** The name of every opcode this build knows, by number (for messages and the probe). */
+/**
+ * The name of every opcode this build knows, by number (for messages and the probe).
+ *
+ * @category Builders
+ */
 export const OPCODE_NAMES: Readonly<Record<number, string>> = Object.freeze({
   0: 'IORING_OP_NOP',
   1: 'IORING_OP_READV',
@@ -3026,5 +3277,9 @@ export const OPCODE_NAMES: Readonly<Record<number, string>> = Object.freeze({
   64: 'IORING_OP_URING_CMD128',
 });
 
-/** Opcodes this build knows that have no typed builder: use {@link prepRaw}. */
+/**
+ * Opcodes this build knows that have no typed builder: use {@link prepRaw}.
+ *
+ * @category Builders
+ */
 export const RAW_ONLY_OPCODES: readonly string[] = Object.freeze([]);

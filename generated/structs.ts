@@ -14,15 +14,30 @@ import { checkI32, checkI64, checkU16, checkU32, checkU64, checkU8, setU64 } fro
 import { checkRecordAt, elementAt, flexElementAt, toDataView, u64OutOfRange } from '../src/abi/struct.js';
 import type { AccessorMemory } from '../src/abi/struct.js';
 
-/** `sizeof(struct __kernel_timespec)` */
+/**
+ * `sizeof(struct __kernel_timespec)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_KERNEL_TIMESPEC = 16;
-/** `_Alignof(struct __kernel_timespec)` */
+/**
+ * `_Alignof(struct __kernel_timespec)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_KERNEL_TIMESPEC = 8;
 
-/** `struct __kernel_timespec`: 16 bytes, aligned to 8. linux/time_types.h:7 (defined outside the io_uring headers; layout from the extractor's table of known types). */
+/**
+ * `struct __kernel_timespec`: 16 bytes, aligned to 8. linux/time_types.h:7 (defined outside the io_uring headers; layout from the extractor's table of known types).
+ *
+ * @category Structs
+ */
 export class KernelTimespec {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ tvSec: 0, tvNsec: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `tv_sec` */ tvSec: 0,
+    /** `tv_nsec` */ tvNsec: 8,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -52,6 +67,7 @@ export class KernelTimespec {
     return value;
   }
 
+  /** Writes `tv_sec`: an ArgumentError for a value outside the signed 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set tvSec(value: number) {
     setU64(this.view, this.#base, checkI64('__kernel_timespec.tv_sec', value));
   }
@@ -61,6 +77,7 @@ export class KernelTimespec {
     return this.view.getBigInt64(this.#base, true);
   }
 
+  /** Writes `tv_sec` from a bigint: an ArgumentError for a value outside the signed 64-bit range, before anything is written. */
   set tvSecBig(value: bigint) {
     setU64(this.view, this.#base, checkI64('__kernel_timespec.tv_sec', value));
   }
@@ -72,6 +89,7 @@ export class KernelTimespec {
     return value;
   }
 
+  /** Writes `tv_nsec`: an ArgumentError for a value outside the signed 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set tvNsec(value: number) {
     setU64(this.view, this.#base + 8, checkI64('__kernel_timespec.tv_nsec', value));
   }
@@ -81,6 +99,7 @@ export class KernelTimespec {
     return this.view.getBigInt64(this.#base + 8, true);
   }
 
+  /** Writes `tv_nsec` from a bigint: an ArgumentError for a value outside the signed 64-bit range, before anything is written. */
   set tvNsecBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkI64('__kernel_timespec.tv_nsec', value));
   }
@@ -96,19 +115,33 @@ export class KernelTimespec {
   }
 }
 
-/** `sizeof(struct io_uring_zcrx_rqe)` */
+/**
+ * `sizeof(struct io_uring_zcrx_rqe)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_ZCRX_RQE = 16;
-/** `_Alignof(struct io_uring_zcrx_rqe)` */
+/**
+ * `_Alignof(struct io_uring_zcrx_rqe)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_ZCRX_RQE = 8;
 
 /**
  * `struct io_uring_zcrx_rqe`: 16 bytes, aligned to 8. linux/io_uring/zcrx.h:15.
  *
  * Zero copy receive refill queue entry
+ *
+ * @category Structs
  */
 export class IoUringZcrxRqe {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ off: 0, len: 8, pad: 12 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `off` */ off: 0,
+    /** `len` */ len: 8,
+    /** `__pad` */ pad: 12,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -138,6 +171,7 @@ export class IoUringZcrxRqe {
     return value;
   }
 
+  /** Writes `off`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set off(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_zcrx_rqe.off', value));
   }
@@ -147,6 +181,7 @@ export class IoUringZcrxRqe {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `off` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set offBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_zcrx_rqe.off', value));
   }
@@ -156,6 +191,7 @@ export class IoUringZcrxRqe {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `len`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set len(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_zcrx_rqe.len', value), true);
   }
@@ -165,6 +201,7 @@ export class IoUringZcrxRqe {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `__pad`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set pad(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_uring_zcrx_rqe.__pad', value), true);
   }
@@ -180,15 +217,30 @@ export class IoUringZcrxRqe {
   }
 }
 
-/** `sizeof(struct io_uring_zcrx_cqe)` */
+/**
+ * `sizeof(struct io_uring_zcrx_cqe)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_ZCRX_CQE = 16;
-/** `_Alignof(struct io_uring_zcrx_cqe)` */
+/**
+ * `_Alignof(struct io_uring_zcrx_cqe)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_ZCRX_CQE = 8;
 
-/** `struct io_uring_zcrx_cqe`: 16 bytes, aligned to 8. linux/io_uring/zcrx.h:21. */
+/**
+ * `struct io_uring_zcrx_cqe`: 16 bytes, aligned to 8. linux/io_uring/zcrx.h:21.
+ *
+ * @category Structs
+ */
 export class IoUringZcrxCqe {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ off: 0, pad: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `off` */ off: 0,
+    /** `__pad` */ pad: 8,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -218,6 +270,7 @@ export class IoUringZcrxCqe {
     return value;
   }
 
+  /** Writes `off`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set off(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_zcrx_cqe.off', value));
   }
@@ -227,6 +280,7 @@ export class IoUringZcrxCqe {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `off` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set offBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_zcrx_cqe.off', value));
   }
@@ -238,6 +292,7 @@ export class IoUringZcrxCqe {
     return value;
   }
 
+  /** Writes `__pad`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set pad(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_zcrx_cqe.__pad', value));
   }
@@ -247,6 +302,7 @@ export class IoUringZcrxCqe {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `__pad` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set padBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_zcrx_cqe.__pad', value));
   }
@@ -262,17 +318,37 @@ export class IoUringZcrxCqe {
   }
 }
 
-/** `sizeof(struct io_uring_zcrx_offsets)` */
+/**
+ * `sizeof(struct io_uring_zcrx_offsets)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_ZCRX_OFFSETS = 32;
-/** `_Alignof(struct io_uring_zcrx_offsets)` */
+/**
+ * `_Alignof(struct io_uring_zcrx_offsets)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_ZCRX_OFFSETS = 8;
 
-/** `struct io_uring_zcrx_offsets`: 32 bytes, aligned to 8. linux/io_uring/zcrx.h:30. */
+/**
+ * `struct io_uring_zcrx_offsets`: 32 bytes, aligned to 8. linux/io_uring/zcrx.h:30.
+ *
+ * @category Structs
+ */
 export class IoUringZcrxOffsets {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ head: 0, tail: 4, rqes: 8, resv2: 12, resv: 16 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `head` */ head: 0,
+    /** `tail` */ tail: 4,
+    /** `rqes` */ rqes: 8,
+    /** `__resv2` */ resv2: 12,
+    /** `__resv` */ resv: 16,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 2 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv` */ resv: 2,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -300,6 +376,7 @@ export class IoUringZcrxOffsets {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `head`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set head(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_zcrx_offsets.head', value), true);
   }
@@ -309,6 +386,7 @@ export class IoUringZcrxOffsets {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `tail`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set tail(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_zcrx_offsets.tail', value), true);
   }
@@ -318,6 +396,7 @@ export class IoUringZcrxOffsets {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `rqes`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set rqes(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_zcrx_offsets.rqes', value), true);
   }
@@ -327,6 +406,7 @@ export class IoUringZcrxOffsets {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `__resv2`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set resv2(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_uring_zcrx_offsets.__resv2', value), true);
   }
@@ -370,17 +450,38 @@ export class IoUringZcrxOffsets {
   }
 }
 
-/** `sizeof(struct io_uring_zcrx_area_reg)` */
+/**
+ * `sizeof(struct io_uring_zcrx_area_reg)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_ZCRX_AREA_REG = 48;
-/** `_Alignof(struct io_uring_zcrx_area_reg)` */
+/**
+ * `_Alignof(struct io_uring_zcrx_area_reg)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_ZCRX_AREA_REG = 8;
 
-/** `struct io_uring_zcrx_area_reg`: 48 bytes, aligned to 8. linux/io_uring/zcrx.h:42. */
+/**
+ * `struct io_uring_zcrx_area_reg`: 48 bytes, aligned to 8. linux/io_uring/zcrx.h:42.
+ *
+ * @category Structs
+ */
 export class IoUringZcrxAreaReg {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ addr: 0, len: 8, rqAreaToken: 16, flags: 24, dmabufFd: 28, resv2: 32 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `addr` */ addr: 0,
+    /** `len` */ len: 8,
+    /** `rq_area_token` */ rqAreaToken: 16,
+    /** `flags` */ flags: 24,
+    /** `dmabuf_fd` */ dmabufFd: 28,
+    /** `__resv2` */ resv2: 32,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv2: 2 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv2` */ resv2: 2,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -410,6 +511,7 @@ export class IoUringZcrxAreaReg {
     return value;
   }
 
+  /** Writes `addr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set addr(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_zcrx_area_reg.addr', value));
   }
@@ -419,6 +521,7 @@ export class IoUringZcrxAreaReg {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `addr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set addrBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_zcrx_area_reg.addr', value));
   }
@@ -430,6 +533,7 @@ export class IoUringZcrxAreaReg {
     return value;
   }
 
+  /** Writes `len`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set len(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_zcrx_area_reg.len', value));
   }
@@ -439,6 +543,7 @@ export class IoUringZcrxAreaReg {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `len` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set lenBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_zcrx_area_reg.len', value));
   }
@@ -450,6 +555,7 @@ export class IoUringZcrxAreaReg {
     return value;
   }
 
+  /** Writes `rq_area_token`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set rqAreaToken(value: number) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_zcrx_area_reg.rq_area_token', value));
   }
@@ -459,6 +565,7 @@ export class IoUringZcrxAreaReg {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `rq_area_token` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set rqAreaTokenBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_zcrx_area_reg.rq_area_token', value));
   }
@@ -468,6 +575,7 @@ export class IoUringZcrxAreaReg {
     return this.view.getUint32(this.#base + 24, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 24, checkU32('io_uring_zcrx_area_reg.flags', value), true);
   }
@@ -477,6 +585,7 @@ export class IoUringZcrxAreaReg {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `dmabuf_fd`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set dmabufFd(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_zcrx_area_reg.dmabuf_fd', value), true);
   }
@@ -520,15 +629,30 @@ export class IoUringZcrxAreaReg {
   }
 }
 
-/** `sizeof(struct zcrx_stats)` */
+/**
+ * `sizeof(struct zcrx_stats)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_ZCRX_STATS = 16;
-/** `_Alignof(struct zcrx_stats)` */
+/**
+ * `_Alignof(struct zcrx_stats)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_ZCRX_STATS = 8;
 
-/** `struct zcrx_stats`: 16 bytes, aligned to 8. linux/io_uring/zcrx.h:83. */
+/**
+ * `struct zcrx_stats`: 16 bytes, aligned to 8. linux/io_uring/zcrx.h:83.
+ *
+ * @category Structs
+ */
 export class ZcrxStats {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ copyCount: 0, copyBytes: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `copy_count` */ copyCount: 0,
+    /** `copy_bytes` */ copyBytes: 8,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -562,6 +686,7 @@ export class ZcrxStats {
     return value;
   }
 
+  /** Writes `copy_count`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set copyCount(value: number) {
     setU64(this.view, this.#base, checkU64('zcrx_stats.copy_count', value));
   }
@@ -571,6 +696,7 @@ export class ZcrxStats {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `copy_count` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set copyCountBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('zcrx_stats.copy_count', value));
   }
@@ -586,6 +712,7 @@ export class ZcrxStats {
     return value;
   }
 
+  /** Writes `copy_bytes`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set copyBytes(value: number) {
     setU64(this.view, this.#base + 8, checkU64('zcrx_stats.copy_bytes', value));
   }
@@ -595,6 +722,7 @@ export class ZcrxStats {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `copy_bytes` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set copyBytesBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('zcrx_stats.copy_bytes', value));
   }
@@ -610,17 +738,37 @@ export class ZcrxStats {
   }
 }
 
-/** `sizeof(struct zcrx_event_desc)` */
+/**
+ * `sizeof(struct zcrx_event_desc)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_ZCRX_EVENT_DESC = 96;
-/** `_Alignof(struct zcrx_event_desc)` */
+/**
+ * `_Alignof(struct zcrx_event_desc)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_ZCRX_EVENT_DESC = 8;
 
-/** `struct zcrx_event_desc`: 96 bytes, aligned to 8. linux/io_uring/zcrx.h:88. */
+/**
+ * `struct zcrx_event_desc`: 96 bytes, aligned to 8. linux/io_uring/zcrx.h:88.
+ *
+ * @category Structs
+ */
 export class ZcrxEventDesc {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ userData: 0, typeMask: 8, flags: 12, statsOffset: 16, resv2: 24 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `user_data` */ userData: 0,
+    /** `type_mask` */ typeMask: 8,
+    /** `flags` */ flags: 12,
+    /** `stats_offset` */ statsOffset: 16,
+    /** `__resv2` */ resv2: 24,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv2: 9 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv2` */ resv2: 9,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -650,6 +798,7 @@ export class ZcrxEventDesc {
     return value;
   }
 
+  /** Writes `user_data`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set userData(value: number) {
     setU64(this.view, this.#base, checkU64('zcrx_event_desc.user_data', value));
   }
@@ -659,6 +808,7 @@ export class ZcrxEventDesc {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `user_data` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set userDataBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('zcrx_event_desc.user_data', value));
   }
@@ -668,6 +818,7 @@ export class ZcrxEventDesc {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `type_mask`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set typeMask(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('zcrx_event_desc.type_mask', value), true);
   }
@@ -681,6 +832,7 @@ export class ZcrxEventDesc {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('zcrx_event_desc.flags', value), true);
   }
@@ -696,6 +848,7 @@ export class ZcrxEventDesc {
     return value;
   }
 
+  /** Writes `stats_offset`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set statsOffset(value: number) {
     setU64(this.view, this.#base + 16, checkU64('zcrx_event_desc.stats_offset', value));
   }
@@ -705,6 +858,7 @@ export class ZcrxEventDesc {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `stats_offset` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set statsOffsetBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('zcrx_event_desc.stats_offset', value));
   }
@@ -748,21 +902,45 @@ export class ZcrxEventDesc {
   }
 }
 
-/** `sizeof(struct io_uring_zcrx_ifq_reg)` */
+/**
+ * `sizeof(struct io_uring_zcrx_ifq_reg)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_ZCRX_IFQ_REG = 96;
-/** `_Alignof(struct io_uring_zcrx_ifq_reg)` */
+/**
+ * `_Alignof(struct io_uring_zcrx_ifq_reg)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_ZCRX_IFQ_REG = 8;
 
 /**
  * `struct io_uring_zcrx_ifq_reg`: 96 bytes, aligned to 8. linux/io_uring/zcrx.h:99.
  *
  * Argument for IORING_REGISTER_ZCRX_IFQ
+ *
+ * @category Structs
  */
 export class IoUringZcrxIfqReg {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ ifIdx: 0, ifRxq: 4, rqEntries: 8, flags: 12, areaPtr: 16, regionPtr: 24, offsets: 32, zcrxId: 64, rxBufLen: 68, eventDesc: 72, resv: 80 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `if_idx` */ ifIdx: 0,
+    /** `if_rxq` */ ifRxq: 4,
+    /** `rq_entries` */ rqEntries: 8,
+    /** `flags` */ flags: 12,
+    /** `area_ptr` */ areaPtr: 16,
+    /** `region_ptr` */ regionPtr: 24,
+    /** `offsets` */ offsets: 32,
+    /** `zcrx_id` */ zcrxId: 64,
+    /** `rx_buf_len` */ rxBufLen: 68,
+    /** `event_desc` */ eventDesc: 72,
+    /** `__resv` */ resv: 80,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 2 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv` */ resv: 2,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -790,6 +968,7 @@ export class IoUringZcrxIfqReg {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `if_idx`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set ifIdx(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_zcrx_ifq_reg.if_idx', value), true);
   }
@@ -799,6 +978,7 @@ export class IoUringZcrxIfqReg {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `if_rxq`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set ifRxq(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_zcrx_ifq_reg.if_rxq', value), true);
   }
@@ -808,6 +988,7 @@ export class IoUringZcrxIfqReg {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `rq_entries`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set rqEntries(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_zcrx_ifq_reg.rq_entries', value), true);
   }
@@ -817,6 +998,7 @@ export class IoUringZcrxIfqReg {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_uring_zcrx_ifq_reg.flags', value), true);
   }
@@ -832,6 +1014,7 @@ export class IoUringZcrxIfqReg {
     return value;
   }
 
+  /** Writes `area_ptr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set areaPtr(value: number) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_zcrx_ifq_reg.area_ptr', value));
   }
@@ -841,6 +1024,7 @@ export class IoUringZcrxIfqReg {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `area_ptr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set areaPtrBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_zcrx_ifq_reg.area_ptr', value));
   }
@@ -856,6 +1040,7 @@ export class IoUringZcrxIfqReg {
     return value;
   }
 
+  /** Writes `region_ptr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set regionPtr(value: number) {
     setU64(this.view, this.#base + 24, checkU64('io_uring_zcrx_ifq_reg.region_ptr', value));
   }
@@ -865,6 +1050,7 @@ export class IoUringZcrxIfqReg {
     return this.view.getBigUint64(this.#base + 24, true);
   }
 
+  /** Writes `region_ptr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set regionPtrBig(value: bigint) {
     setU64(this.view, this.#base + 24, checkU64('io_uring_zcrx_ifq_reg.region_ptr', value));
   }
@@ -879,6 +1065,7 @@ export class IoUringZcrxIfqReg {
     return this.view.getUint32(this.#base + 64, true);
   }
 
+  /** Writes `zcrx_id`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set zcrxId(value: number) {
     this.view.setUint32(this.#base + 64, checkU32('io_uring_zcrx_ifq_reg.zcrx_id', value), true);
   }
@@ -888,6 +1075,7 @@ export class IoUringZcrxIfqReg {
     return this.view.getUint32(this.#base + 68, true);
   }
 
+  /** Writes `rx_buf_len`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set rxBufLen(value: number) {
     this.view.setUint32(this.#base + 68, checkU32('io_uring_zcrx_ifq_reg.rx_buf_len', value), true);
   }
@@ -903,6 +1091,7 @@ export class IoUringZcrxIfqReg {
     return value;
   }
 
+  /** Writes `event_desc`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set eventDesc(value: number) {
     setU64(this.view, this.#base + 72, checkU64('io_uring_zcrx_ifq_reg.event_desc', value));
   }
@@ -912,6 +1101,7 @@ export class IoUringZcrxIfqReg {
     return this.view.getBigUint64(this.#base + 72, true);
   }
 
+  /** Writes `event_desc` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set eventDescBig(value: bigint) {
     setU64(this.view, this.#base + 72, checkU64('io_uring_zcrx_ifq_reg.event_desc', value));
   }
@@ -955,17 +1145,33 @@ export class IoUringZcrxIfqReg {
   }
 }
 
-/** `sizeof(struct zcrx_ctrl_flush_rq)` */
+/**
+ * `sizeof(struct zcrx_ctrl_flush_rq)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_ZCRX_CTRL_FLUSH_RQ = 48;
-/** `_Alignof(struct zcrx_ctrl_flush_rq)` */
+/**
+ * `_Alignof(struct zcrx_ctrl_flush_rq)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_ZCRX_CTRL_FLUSH_RQ = 8;
 
-/** `struct zcrx_ctrl_flush_rq`: 48 bytes, aligned to 8. linux/io_uring/zcrx.h:123. */
+/**
+ * `struct zcrx_ctrl_flush_rq`: 48 bytes, aligned to 8. linux/io_uring/zcrx.h:123.
+ *
+ * @category Structs
+ */
 export class ZcrxCtrlFlushRq {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ resv: 0 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `__resv` */ resv: 0,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 6 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv` */ resv: 6,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -1027,17 +1233,34 @@ export class ZcrxCtrlFlushRq {
   }
 }
 
-/** `sizeof(struct zcrx_ctrl_export)` */
+/**
+ * `sizeof(struct zcrx_ctrl_export)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_ZCRX_CTRL_EXPORT = 48;
-/** `_Alignof(struct zcrx_ctrl_export)` */
+/**
+ * `_Alignof(struct zcrx_ctrl_export)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_ZCRX_CTRL_EXPORT = 4;
 
-/** `struct zcrx_ctrl_export`: 48 bytes, aligned to 4. linux/io_uring/zcrx.h:127. */
+/**
+ * `struct zcrx_ctrl_export`: 48 bytes, aligned to 4. linux/io_uring/zcrx.h:127.
+ *
+ * @category Structs
+ */
 export class ZcrxCtrlExport {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ zcrxFd: 0, resv1: 4 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `zcrx_fd` */ zcrxFd: 0,
+    /** `__resv1` */ resv1: 4,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv1: 11 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv1` */ resv1: 11,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -1065,6 +1288,7 @@ export class ZcrxCtrlExport {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `zcrx_fd`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set zcrxFd(value: number) {
     this.view.setUint32(this.#base, checkU32('zcrx_ctrl_export.zcrx_fd', value), true);
   }
@@ -1096,17 +1320,34 @@ export class ZcrxCtrlExport {
   }
 }
 
-/** `sizeof(struct zcrx_ctrl_arm_event)` */
+/**
+ * `sizeof(struct zcrx_ctrl_arm_event)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_ZCRX_CTRL_ARM_EVENT = 48;
-/** `_Alignof(struct zcrx_ctrl_arm_event)` */
+/**
+ * `_Alignof(struct zcrx_ctrl_arm_event)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_ZCRX_CTRL_ARM_EVENT = 4;
 
-/** `struct zcrx_ctrl_arm_event`: 48 bytes, aligned to 4. linux/io_uring/zcrx.h:132. */
+/**
+ * `struct zcrx_ctrl_arm_event`: 48 bytes, aligned to 4. linux/io_uring/zcrx.h:132.
+ *
+ * @category Structs
+ */
 export class ZcrxCtrlArmEvent {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ eventType: 0, resv: 4 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `event_type` */ eventType: 0,
+    /** `__resv` */ resv: 4,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 11 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv` */ resv: 11,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -1138,6 +1379,7 @@ export class ZcrxCtrlArmEvent {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `event_type`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set eventType(value: number) {
     this.view.setUint32(this.#base, checkU32('zcrx_ctrl_arm_event.event_type', value), true);
   }
@@ -1169,17 +1411,38 @@ export class ZcrxCtrlArmEvent {
   }
 }
 
-/** `sizeof(struct zcrx_ctrl)` */
+/**
+ * `sizeof(struct zcrx_ctrl)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_ZCRX_CTRL = 72;
-/** `_Alignof(struct zcrx_ctrl)` */
+/**
+ * `_Alignof(struct zcrx_ctrl)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_ZCRX_CTRL = 8;
 
-/** `struct zcrx_ctrl`: 72 bytes, aligned to 8. linux/io_uring/zcrx.h:137. */
+/**
+ * `struct zcrx_ctrl`: 72 bytes, aligned to 8. linux/io_uring/zcrx.h:137.
+ *
+ * @category Structs
+ */
 export class ZcrxCtrl {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ zcrxId: 0, op: 4, resv: 8, zcExport: 24, zcFlush: 24, zcArmEvent: 24 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `zcrx_id` */ zcrxId: 0,
+    /** `op` */ op: 4,
+    /** `__resv` */ resv: 8,
+    /** `zc_export` */ zcExport: 24,
+    /** `zc_flush` */ zcFlush: 24,
+    /** `zc_arm_event` */ zcArmEvent: 24,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 2 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv` */ resv: 2,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -1207,6 +1470,7 @@ export class ZcrxCtrl {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `zcrx_id`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set zcrxId(value: number) {
     this.view.setUint32(this.#base, checkU32('zcrx_ctrl.zcrx_id', value), true);
   }
@@ -1220,6 +1484,7 @@ export class ZcrxCtrl {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `op`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set op(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('zcrx_ctrl.op', value), true);
   }
@@ -1278,21 +1543,91 @@ export class ZcrxCtrl {
   }
 }
 
-/** `sizeof(struct io_uring_sqe)` */
+/**
+ * `sizeof(struct io_uring_sqe)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_SQE = 64;
-/** `_Alignof(struct io_uring_sqe)` */
+/**
+ * `_Alignof(struct io_uring_sqe)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_SQE = 8;
 
 /**
  * `struct io_uring_sqe`: 64 bytes, aligned to 8. linux/io_uring.h:32.
  *
  * IO submission data structure (Submission Queue Entry)
+ *
+ * @category Structs
  */
 export class IoUringSqe {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ opcode: 0, flags: 1, ioprio: 2, fd: 4, off: 8, addr2: 8, cmdOp: 8, pad1: 12, addr: 16, spliceOffIn: 16, level: 16, optname: 20, len: 24, rwFlags: 28, fsyncFlags: 28, pollEvents: 28, poll32Events: 28, syncRangeFlags: 28, msgFlags: 28, timeoutFlags: 28, acceptFlags: 28, cancelFlags: 28, openFlags: 28, statxFlags: 28, fadviseAdvice: 28, spliceFlags: 28, renameFlags: 28, unlinkFlags: 28, hardlinkFlags: 28, xattrFlags: 28, msgRingFlags: 28, uringCmdFlags: 28, waitidFlags: 28, futexFlags: 28, installFdFlags: 28, nopFlags: 28, pipeFlags: 28, userData: 32, bufIndex: 40, bufGroup: 40, personality: 42, spliceFdIn: 44, fileIndex: 44, zcrxIfqIdx: 44, optlen: 44, addrLen: 44, pad3: 46, writeStream: 44, pad4: 45, addr3: 48, pad2: 56, attrPtr: 48, attrTypeMask: 56, optval: 48, cmd: 48 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `opcode` */ opcode: 0,
+    /** `flags` */ flags: 1,
+    /** `ioprio` */ ioprio: 2,
+    /** `fd` */ fd: 4,
+    /** `off` */ off: 8,
+    /** `addr2` */ addr2: 8,
+    /** `cmd_op` */ cmdOp: 8,
+    /** `__pad1` */ pad1: 12,
+    /** `addr` */ addr: 16,
+    /** `splice_off_in` */ spliceOffIn: 16,
+    /** `level` */ level: 16,
+    /** `optname` */ optname: 20,
+    /** `len` */ len: 24,
+    /** `rw_flags` */ rwFlags: 28,
+    /** `fsync_flags` */ fsyncFlags: 28,
+    /** `poll_events` */ pollEvents: 28,
+    /** `poll32_events` */ poll32Events: 28,
+    /** `sync_range_flags` */ syncRangeFlags: 28,
+    /** `msg_flags` */ msgFlags: 28,
+    /** `timeout_flags` */ timeoutFlags: 28,
+    /** `accept_flags` */ acceptFlags: 28,
+    /** `cancel_flags` */ cancelFlags: 28,
+    /** `open_flags` */ openFlags: 28,
+    /** `statx_flags` */ statxFlags: 28,
+    /** `fadvise_advice` */ fadviseAdvice: 28,
+    /** `splice_flags` */ spliceFlags: 28,
+    /** `rename_flags` */ renameFlags: 28,
+    /** `unlink_flags` */ unlinkFlags: 28,
+    /** `hardlink_flags` */ hardlinkFlags: 28,
+    /** `xattr_flags` */ xattrFlags: 28,
+    /** `msg_ring_flags` */ msgRingFlags: 28,
+    /** `uring_cmd_flags` */ uringCmdFlags: 28,
+    /** `waitid_flags` */ waitidFlags: 28,
+    /** `futex_flags` */ futexFlags: 28,
+    /** `install_fd_flags` */ installFdFlags: 28,
+    /** `nop_flags` */ nopFlags: 28,
+    /** `pipe_flags` */ pipeFlags: 28,
+    /** `user_data` */ userData: 32,
+    /** `buf_index` */ bufIndex: 40,
+    /** `buf_group` */ bufGroup: 40,
+    /** `personality` */ personality: 42,
+    /** `splice_fd_in` */ spliceFdIn: 44,
+    /** `file_index` */ fileIndex: 44,
+    /** `zcrx_ifq_idx` */ zcrxIfqIdx: 44,
+    /** `optlen` */ optlen: 44,
+    /** `addr_len` */ addrLen: 44,
+    /** `__pad3` */ pad3: 46,
+    /** `write_stream` */ writeStream: 44,
+    /** `__pad4` */ pad4: 45,
+    /** `addr3` */ addr3: 48,
+    /** `__pad2` */ pad2: 56,
+    /** `attr_ptr` */ attrPtr: 48,
+    /** `attr_type_mask` */ attrTypeMask: 56,
+    /** `optval` */ optval: 48,
+    /** `cmd` */ cmd: 48,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ pad3: 1, pad4: 3, pad2: 1 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__pad3` */ pad3: 1,
+    /** `__pad4` */ pad4: 3,
+    /** `__pad2` */ pad2: 1,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -1324,6 +1659,7 @@ export class IoUringSqe {
     return this.view.getUint8(this.#base);
   }
 
+  /** Writes `opcode`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set opcode(value: number) {
     this.view.setUint8(this.#base, checkU8('io_uring_sqe.opcode', value));
   }
@@ -1337,6 +1673,7 @@ export class IoUringSqe {
     return this.view.getUint8(this.#base + 1);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint8(this.#base + 1, checkU8('io_uring_sqe.flags', value));
   }
@@ -1350,6 +1687,7 @@ export class IoUringSqe {
     return this.view.getUint16(this.#base + 2, true);
   }
 
+  /** Writes `ioprio`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set ioprio(value: number) {
     this.view.setUint16(this.#base + 2, checkU16('io_uring_sqe.ioprio', value), true);
   }
@@ -1363,6 +1701,7 @@ export class IoUringSqe {
     return this.view.getInt32(this.#base + 4, true);
   }
 
+  /** Writes `fd`: an ArgumentError for a value outside the signed 32-bit range, before anything is written. */
   set fd(value: number) {
     this.view.setInt32(this.#base + 4, checkI32('io_uring_sqe.fd', value), true);
   }
@@ -1378,6 +1717,7 @@ export class IoUringSqe {
     return value;
   }
 
+  /** Writes `off`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set off(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_sqe.off', value));
   }
@@ -1387,6 +1727,7 @@ export class IoUringSqe {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `off` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set offBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_sqe.off', value));
   }
@@ -1398,6 +1739,7 @@ export class IoUringSqe {
     return value;
   }
 
+  /** Writes `addr2`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set addr2(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_sqe.addr2', value));
   }
@@ -1407,6 +1749,7 @@ export class IoUringSqe {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `addr2` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set addr2Big(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_sqe.addr2', value));
   }
@@ -1416,6 +1759,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `cmd_op`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set cmdOp(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_sqe.cmd_op', value), true);
   }
@@ -1425,6 +1769,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `__pad1`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set pad1(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_uring_sqe.__pad1', value), true);
   }
@@ -1440,6 +1785,7 @@ export class IoUringSqe {
     return value;
   }
 
+  /** Writes `addr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set addr(value: number) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_sqe.addr', value));
   }
@@ -1449,6 +1795,7 @@ export class IoUringSqe {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `addr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set addrBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_sqe.addr', value));
   }
@@ -1460,6 +1807,7 @@ export class IoUringSqe {
     return value;
   }
 
+  /** Writes `splice_off_in`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set spliceOffIn(value: number) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_sqe.splice_off_in', value));
   }
@@ -1469,6 +1817,7 @@ export class IoUringSqe {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `splice_off_in` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set spliceOffInBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_sqe.splice_off_in', value));
   }
@@ -1478,6 +1827,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 16, true);
   }
 
+  /** Writes `level`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set level(value: number) {
     this.view.setUint32(this.#base + 16, checkU32('io_uring_sqe.level', value), true);
   }
@@ -1487,6 +1837,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 20, true);
   }
 
+  /** Writes `optname`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set optname(value: number) {
     this.view.setUint32(this.#base + 20, checkU32('io_uring_sqe.optname', value), true);
   }
@@ -1500,6 +1851,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 24, true);
   }
 
+  /** Writes `len`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set len(value: number) {
     this.view.setUint32(this.#base + 24, checkU32('io_uring_sqe.len', value), true);
   }
@@ -1509,6 +1861,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `rw_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set rwFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.rw_flags', value), true);
   }
@@ -1518,6 +1871,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `fsync_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set fsyncFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.fsync_flags', value), true);
   }
@@ -1531,6 +1885,7 @@ export class IoUringSqe {
     return this.view.getUint16(this.#base + 28, true);
   }
 
+  /** Writes `poll_events`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set pollEvents(value: number) {
     this.view.setUint16(this.#base + 28, checkU16('io_uring_sqe.poll_events', value), true);
   }
@@ -1544,6 +1899,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `poll32_events`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set poll32Events(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.poll32_events', value), true);
   }
@@ -1553,6 +1909,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `sync_range_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set syncRangeFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.sync_range_flags', value), true);
   }
@@ -1562,6 +1919,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `msg_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set msgFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.msg_flags', value), true);
   }
@@ -1571,6 +1929,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `timeout_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set timeoutFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.timeout_flags', value), true);
   }
@@ -1580,6 +1939,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `accept_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set acceptFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.accept_flags', value), true);
   }
@@ -1589,6 +1949,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `cancel_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set cancelFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.cancel_flags', value), true);
   }
@@ -1598,6 +1959,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `open_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set openFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.open_flags', value), true);
   }
@@ -1607,6 +1969,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `statx_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set statxFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.statx_flags', value), true);
   }
@@ -1616,6 +1979,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `fadvise_advice`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set fadviseAdvice(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.fadvise_advice', value), true);
   }
@@ -1625,6 +1989,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `splice_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set spliceFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.splice_flags', value), true);
   }
@@ -1634,6 +1999,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `rename_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set renameFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.rename_flags', value), true);
   }
@@ -1643,6 +2009,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `unlink_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set unlinkFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.unlink_flags', value), true);
   }
@@ -1652,6 +2019,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `hardlink_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set hardlinkFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.hardlink_flags', value), true);
   }
@@ -1661,6 +2029,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `xattr_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set xattrFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.xattr_flags', value), true);
   }
@@ -1670,6 +2039,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `msg_ring_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set msgRingFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.msg_ring_flags', value), true);
   }
@@ -1679,6 +2049,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `uring_cmd_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set uringCmdFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.uring_cmd_flags', value), true);
   }
@@ -1688,6 +2059,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `waitid_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set waitidFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.waitid_flags', value), true);
   }
@@ -1697,6 +2069,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `futex_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set futexFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.futex_flags', value), true);
   }
@@ -1706,6 +2079,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `install_fd_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set installFdFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.install_fd_flags', value), true);
   }
@@ -1715,6 +2089,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `nop_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set nopFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.nop_flags', value), true);
   }
@@ -1724,6 +2099,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `pipe_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set pipeFlags(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_sqe.pipe_flags', value), true);
   }
@@ -1739,6 +2115,7 @@ export class IoUringSqe {
     return value;
   }
 
+  /** Writes `user_data`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set userData(value: number) {
     setU64(this.view, this.#base + 32, checkU64('io_uring_sqe.user_data', value));
   }
@@ -1748,6 +2125,7 @@ export class IoUringSqe {
     return this.view.getBigUint64(this.#base + 32, true);
   }
 
+  /** Writes `user_data` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set userDataBig(value: bigint) {
     setU64(this.view, this.#base + 32, checkU64('io_uring_sqe.user_data', value));
   }
@@ -1761,6 +2139,7 @@ export class IoUringSqe {
     return this.view.getUint16(this.#base + 40, true);
   }
 
+  /** Writes `buf_index`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set bufIndex(value: number) {
     this.view.setUint16(this.#base + 40, checkU16('io_uring_sqe.buf_index', value), true);
   }
@@ -1774,6 +2153,7 @@ export class IoUringSqe {
     return this.view.getUint16(this.#base + 40, true);
   }
 
+  /** Writes `buf_group`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set bufGroup(value: number) {
     this.view.setUint16(this.#base + 40, checkU16('io_uring_sqe.buf_group', value), true);
   }
@@ -1787,6 +2167,7 @@ export class IoUringSqe {
     return this.view.getUint16(this.#base + 42, true);
   }
 
+  /** Writes `personality`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set personality(value: number) {
     this.view.setUint16(this.#base + 42, checkU16('io_uring_sqe.personality', value), true);
   }
@@ -1796,6 +2177,7 @@ export class IoUringSqe {
     return this.view.getInt32(this.#base + 44, true);
   }
 
+  /** Writes `splice_fd_in`: an ArgumentError for a value outside the signed 32-bit range, before anything is written. */
   set spliceFdIn(value: number) {
     this.view.setInt32(this.#base + 44, checkI32('io_uring_sqe.splice_fd_in', value), true);
   }
@@ -1805,6 +2187,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 44, true);
   }
 
+  /** Writes `file_index`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set fileIndex(value: number) {
     this.view.setUint32(this.#base + 44, checkU32('io_uring_sqe.file_index', value), true);
   }
@@ -1814,6 +2197,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 44, true);
   }
 
+  /** Writes `zcrx_ifq_idx`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set zcrxIfqIdx(value: number) {
     this.view.setUint32(this.#base + 44, checkU32('io_uring_sqe.zcrx_ifq_idx', value), true);
   }
@@ -1823,6 +2207,7 @@ export class IoUringSqe {
     return this.view.getUint32(this.#base + 44, true);
   }
 
+  /** Writes `optlen`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set optlen(value: number) {
     this.view.setUint32(this.#base + 44, checkU32('io_uring_sqe.optlen', value), true);
   }
@@ -1832,6 +2217,7 @@ export class IoUringSqe {
     return this.view.getUint16(this.#base + 44, true);
   }
 
+  /** Writes `addr_len`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set addrLen(value: number) {
     this.view.setUint16(this.#base + 44, checkU16('io_uring_sqe.addr_len', value), true);
   }
@@ -1841,6 +2227,7 @@ export class IoUringSqe {
     return this.view.getUint8(this.#base + 44);
   }
 
+  /** Writes `write_stream`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set writeStream(value: number) {
     this.view.setUint8(this.#base + 44, checkU8('io_uring_sqe.write_stream', value));
   }
@@ -1852,6 +2239,7 @@ export class IoUringSqe {
     return value;
   }
 
+  /** Writes `addr3`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set addr3(value: number) {
     setU64(this.view, this.#base + 48, checkU64('io_uring_sqe.addr3', value));
   }
@@ -1861,6 +2249,7 @@ export class IoUringSqe {
     return this.view.getBigUint64(this.#base + 48, true);
   }
 
+  /** Writes `addr3` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set addr3Big(value: bigint) {
     setU64(this.view, this.#base + 48, checkU64('io_uring_sqe.addr3', value));
   }
@@ -1876,6 +2265,7 @@ export class IoUringSqe {
     return value;
   }
 
+  /** Writes `attr_ptr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set attrPtr(value: number) {
     setU64(this.view, this.#base + 48, checkU64('io_uring_sqe.attr_ptr', value));
   }
@@ -1885,6 +2275,7 @@ export class IoUringSqe {
     return this.view.getBigUint64(this.#base + 48, true);
   }
 
+  /** Writes `attr_ptr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set attrPtrBig(value: bigint) {
     setU64(this.view, this.#base + 48, checkU64('io_uring_sqe.attr_ptr', value));
   }
@@ -1900,6 +2291,7 @@ export class IoUringSqe {
     return value;
   }
 
+  /** Writes `attr_type_mask`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set attrTypeMask(value: number) {
     setU64(this.view, this.#base + 56, checkU64('io_uring_sqe.attr_type_mask', value));
   }
@@ -1909,6 +2301,7 @@ export class IoUringSqe {
     return this.view.getBigUint64(this.#base + 56, true);
   }
 
+  /** Writes `attr_type_mask` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set attrTypeMaskBig(value: bigint) {
     setU64(this.view, this.#base + 56, checkU64('io_uring_sqe.attr_type_mask', value));
   }
@@ -1920,6 +2313,7 @@ export class IoUringSqe {
     return value;
   }
 
+  /** Writes `optval`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set optval(value: number) {
     setU64(this.view, this.#base + 48, checkU64('io_uring_sqe.optval', value));
   }
@@ -1929,6 +2323,7 @@ export class IoUringSqe {
     return this.view.getBigUint64(this.#base + 48, true);
   }
 
+  /** Writes `optval` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set optvalBig(value: bigint) {
     setU64(this.view, this.#base + 48, checkU64('io_uring_sqe.optval', value));
   }
@@ -2022,19 +2417,36 @@ export class IoUringSqe {
   }
 }
 
-/** `sizeof(struct io_uring_attr_pi)` */
+/**
+ * `sizeof(struct io_uring_attr_pi)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_ATTR_PI = 32;
-/** `_Alignof(struct io_uring_attr_pi)` */
+/**
+ * `_Alignof(struct io_uring_attr_pi)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_ATTR_PI = 8;
 
 /**
  * `struct io_uring_attr_pi`: 32 bytes, aligned to 8. linux/io_uring.h:125.
  *
  * PI attribute information
+ *
+ * @category Structs
  */
 export class IoUringAttrPi {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ flags: 0, appTag: 2, len: 4, addr: 8, seed: 16, rsvd: 24 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `flags` */ flags: 0,
+    /** `app_tag` */ appTag: 2,
+    /** `len` */ len: 4,
+    /** `addr` */ addr: 8,
+    /** `seed` */ seed: 16,
+    /** `rsvd` */ rsvd: 24,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -2062,6 +2474,7 @@ export class IoUringAttrPi {
     return this.view.getUint16(this.#base, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint16(this.#base, checkU16('io_uring_attr_pi.flags', value), true);
   }
@@ -2071,6 +2484,7 @@ export class IoUringAttrPi {
     return this.view.getUint16(this.#base + 2, true);
   }
 
+  /** Writes `app_tag`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set appTag(value: number) {
     this.view.setUint16(this.#base + 2, checkU16('io_uring_attr_pi.app_tag', value), true);
   }
@@ -2080,6 +2494,7 @@ export class IoUringAttrPi {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `len`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set len(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_attr_pi.len', value), true);
   }
@@ -2091,6 +2506,7 @@ export class IoUringAttrPi {
     return value;
   }
 
+  /** Writes `addr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set addr(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_attr_pi.addr', value));
   }
@@ -2100,6 +2516,7 @@ export class IoUringAttrPi {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `addr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set addrBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_attr_pi.addr', value));
   }
@@ -2111,6 +2528,7 @@ export class IoUringAttrPi {
     return value;
   }
 
+  /** Writes `seed`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set seed(value: number) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_attr_pi.seed', value));
   }
@@ -2120,6 +2538,7 @@ export class IoUringAttrPi {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `seed` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set seedBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_attr_pi.seed', value));
   }
@@ -2131,6 +2550,7 @@ export class IoUringAttrPi {
     return value;
   }
 
+  /** Writes `rsvd`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set rsvd(value: number) {
     setU64(this.view, this.#base + 24, checkU64('io_uring_attr_pi.rsvd', value));
   }
@@ -2140,6 +2560,7 @@ export class IoUringAttrPi {
     return this.view.getBigUint64(this.#base + 24, true);
   }
 
+  /** Writes `rsvd` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set rsvdBig(value: bigint) {
     setU64(this.view, this.#base + 24, checkU64('io_uring_attr_pi.rsvd', value));
   }
@@ -2155,19 +2576,34 @@ export class IoUringAttrPi {
   }
 }
 
-/** `sizeof(struct io_uring_cqe)` */
+/**
+ * `sizeof(struct io_uring_cqe)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_CQE = 16;
-/** `_Alignof(struct io_uring_cqe)` */
+/**
+ * `_Alignof(struct io_uring_cqe)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_CQE = 8;
 
 /**
  * `struct io_uring_cqe`: 16 bytes, aligned to 8. linux/io_uring.h:500.
  *
  * IO completion data structure (Completion Queue Entry)
+ *
+ * @category Structs
  */
 export class IoUringCqe {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ userData: 0, res: 8, flags: 12, bigCqe: 16 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `user_data` */ userData: 0,
+    /** `res` */ res: 8,
+    /** `flags` */ flags: 12,
+    /** `big_cqe` */ bigCqe: 16,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -2201,6 +2637,7 @@ export class IoUringCqe {
     return value;
   }
 
+  /** Writes `user_data`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set userData(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_cqe.user_data', value));
   }
@@ -2210,6 +2647,7 @@ export class IoUringCqe {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `user_data` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set userDataBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_cqe.user_data', value));
   }
@@ -2223,6 +2661,7 @@ export class IoUringCqe {
     return this.view.getInt32(this.#base + 8, true);
   }
 
+  /** Writes `res`: an ArgumentError for a value outside the signed 32-bit range, before anything is written. */
   set res(value: number) {
     this.view.setInt32(this.#base + 8, checkI32('io_uring_cqe.res', value), true);
   }
@@ -2232,6 +2671,7 @@ export class IoUringCqe {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_uring_cqe.flags', value), true);
   }
@@ -2277,19 +2717,39 @@ export class IoUringCqe {
   }
 }
 
-/** `sizeof(struct io_sqring_offsets)` */
+/**
+ * `sizeof(struct io_sqring_offsets)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_SQRING_OFFSETS = 40;
-/** `_Alignof(struct io_sqring_offsets)` */
+/**
+ * `_Alignof(struct io_sqring_offsets)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_SQRING_OFFSETS = 8;
 
 /**
  * `struct io_sqring_offsets`: 40 bytes, aligned to 8. linux/io_uring.h:561.
  *
  * Filled with the offset for mmap(2)
+ *
+ * @category Structs
  */
 export class IoSqringOffsets {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ head: 0, tail: 4, ringMask: 8, ringEntries: 12, flags: 16, dropped: 20, array: 24, resv1: 28, userAddr: 32 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `head` */ head: 0,
+    /** `tail` */ tail: 4,
+    /** `ring_mask` */ ringMask: 8,
+    /** `ring_entries` */ ringEntries: 12,
+    /** `flags` */ flags: 16,
+    /** `dropped` */ dropped: 20,
+    /** `array` */ array: 24,
+    /** `resv1` */ resv1: 28,
+    /** `user_addr` */ userAddr: 32,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -2317,6 +2777,7 @@ export class IoSqringOffsets {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `head`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set head(value: number) {
     this.view.setUint32(this.#base, checkU32('io_sqring_offsets.head', value), true);
   }
@@ -2326,6 +2787,7 @@ export class IoSqringOffsets {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `tail`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set tail(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_sqring_offsets.tail', value), true);
   }
@@ -2335,6 +2797,7 @@ export class IoSqringOffsets {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `ring_mask`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set ringMask(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_sqring_offsets.ring_mask', value), true);
   }
@@ -2344,6 +2807,7 @@ export class IoSqringOffsets {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `ring_entries`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set ringEntries(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_sqring_offsets.ring_entries', value), true);
   }
@@ -2353,6 +2817,7 @@ export class IoSqringOffsets {
     return this.view.getUint32(this.#base + 16, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 16, checkU32('io_sqring_offsets.flags', value), true);
   }
@@ -2362,6 +2827,7 @@ export class IoSqringOffsets {
     return this.view.getUint32(this.#base + 20, true);
   }
 
+  /** Writes `dropped`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set dropped(value: number) {
     this.view.setUint32(this.#base + 20, checkU32('io_sqring_offsets.dropped', value), true);
   }
@@ -2371,6 +2837,7 @@ export class IoSqringOffsets {
     return this.view.getUint32(this.#base + 24, true);
   }
 
+  /** Writes `array`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set array(value: number) {
     this.view.setUint32(this.#base + 24, checkU32('io_sqring_offsets.array', value), true);
   }
@@ -2380,6 +2847,7 @@ export class IoSqringOffsets {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `resv1`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set resv1(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_sqring_offsets.resv1', value), true);
   }
@@ -2391,6 +2859,7 @@ export class IoSqringOffsets {
     return value;
   }
 
+  /** Writes `user_addr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set userAddr(value: number) {
     setU64(this.view, this.#base + 32, checkU64('io_sqring_offsets.user_addr', value));
   }
@@ -2400,6 +2869,7 @@ export class IoSqringOffsets {
     return this.view.getBigUint64(this.#base + 32, true);
   }
 
+  /** Writes `user_addr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set userAddrBig(value: bigint) {
     setU64(this.view, this.#base + 32, checkU64('io_sqring_offsets.user_addr', value));
   }
@@ -2415,15 +2885,37 @@ export class IoSqringOffsets {
   }
 }
 
-/** `sizeof(struct io_cqring_offsets)` */
+/**
+ * `sizeof(struct io_cqring_offsets)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_CQRING_OFFSETS = 40;
-/** `_Alignof(struct io_cqring_offsets)` */
+/**
+ * `_Alignof(struct io_cqring_offsets)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_CQRING_OFFSETS = 8;
 
-/** `struct io_cqring_offsets`: 40 bytes, aligned to 8. linux/io_uring.h:580. */
+/**
+ * `struct io_cqring_offsets`: 40 bytes, aligned to 8. linux/io_uring.h:580.
+ *
+ * @category Structs
+ */
 export class IoCqringOffsets {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ head: 0, tail: 4, ringMask: 8, ringEntries: 12, overflow: 16, cqes: 20, flags: 24, resv1: 28, userAddr: 32 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `head` */ head: 0,
+    /** `tail` */ tail: 4,
+    /** `ring_mask` */ ringMask: 8,
+    /** `ring_entries` */ ringEntries: 12,
+    /** `overflow` */ overflow: 16,
+    /** `cqes` */ cqes: 20,
+    /** `flags` */ flags: 24,
+    /** `resv1` */ resv1: 28,
+    /** `user_addr` */ userAddr: 32,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -2451,6 +2943,7 @@ export class IoCqringOffsets {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `head`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set head(value: number) {
     this.view.setUint32(this.#base, checkU32('io_cqring_offsets.head', value), true);
   }
@@ -2460,6 +2953,7 @@ export class IoCqringOffsets {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `tail`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set tail(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_cqring_offsets.tail', value), true);
   }
@@ -2469,6 +2963,7 @@ export class IoCqringOffsets {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `ring_mask`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set ringMask(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_cqring_offsets.ring_mask', value), true);
   }
@@ -2478,6 +2973,7 @@ export class IoCqringOffsets {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `ring_entries`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set ringEntries(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_cqring_offsets.ring_entries', value), true);
   }
@@ -2487,6 +2983,7 @@ export class IoCqringOffsets {
     return this.view.getUint32(this.#base + 16, true);
   }
 
+  /** Writes `overflow`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set overflow(value: number) {
     this.view.setUint32(this.#base + 16, checkU32('io_cqring_offsets.overflow', value), true);
   }
@@ -2496,6 +2993,7 @@ export class IoCqringOffsets {
     return this.view.getUint32(this.#base + 20, true);
   }
 
+  /** Writes `cqes`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set cqes(value: number) {
     this.view.setUint32(this.#base + 20, checkU32('io_cqring_offsets.cqes', value), true);
   }
@@ -2505,6 +3003,7 @@ export class IoCqringOffsets {
     return this.view.getUint32(this.#base + 24, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 24, checkU32('io_cqring_offsets.flags', value), true);
   }
@@ -2514,6 +3013,7 @@ export class IoCqringOffsets {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `resv1`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set resv1(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_cqring_offsets.resv1', value), true);
   }
@@ -2525,6 +3025,7 @@ export class IoCqringOffsets {
     return value;
   }
 
+  /** Writes `user_addr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set userAddr(value: number) {
     setU64(this.view, this.#base + 32, checkU64('io_cqring_offsets.user_addr', value));
   }
@@ -2534,6 +3035,7 @@ export class IoCqringOffsets {
     return this.view.getBigUint64(this.#base + 32, true);
   }
 
+  /** Writes `user_addr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set userAddrBig(value: bigint) {
     setU64(this.view, this.#base + 32, checkU64('io_cqring_offsets.user_addr', value));
   }
@@ -2549,21 +3051,44 @@ export class IoCqringOffsets {
   }
 }
 
-/** `sizeof(struct io_uring_params)` */
+/**
+ * `sizeof(struct io_uring_params)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_PARAMS = 120;
-/** `_Alignof(struct io_uring_params)` */
+/**
+ * `_Alignof(struct io_uring_params)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_PARAMS = 8;
 
 /**
  * `struct io_uring_params`: 120 bytes, aligned to 8. linux/io_uring.h:614.
  *
  * Passed in for io_uring_setup(2). Copied back with updated info on success
+ *
+ * @category Structs
  */
 export class IoUringParams {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ sqEntries: 0, cqEntries: 4, flags: 8, sqThreadCpu: 12, sqThreadIdle: 16, features: 20, wqFd: 24, resv: 28, sqOff: 40, cqOff: 80 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `sq_entries` */ sqEntries: 0,
+    /** `cq_entries` */ cqEntries: 4,
+    /** `flags` */ flags: 8,
+    /** `sq_thread_cpu` */ sqThreadCpu: 12,
+    /** `sq_thread_idle` */ sqThreadIdle: 16,
+    /** `features` */ features: 20,
+    /** `wq_fd` */ wqFd: 24,
+    /** `resv` */ resv: 28,
+    /** `sq_off` */ sqOff: 40,
+    /** `cq_off` */ cqOff: 80,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 3 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `resv` */ resv: 3,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -2591,6 +3116,7 @@ export class IoUringParams {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `sq_entries`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set sqEntries(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_params.sq_entries', value), true);
   }
@@ -2600,6 +3126,7 @@ export class IoUringParams {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `cq_entries`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set cqEntries(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_params.cq_entries', value), true);
   }
@@ -2609,6 +3136,7 @@ export class IoUringParams {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_params.flags', value), true);
   }
@@ -2618,6 +3146,7 @@ export class IoUringParams {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `sq_thread_cpu`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set sqThreadCpu(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_uring_params.sq_thread_cpu', value), true);
   }
@@ -2627,6 +3156,7 @@ export class IoUringParams {
     return this.view.getUint32(this.#base + 16, true);
   }
 
+  /** Writes `sq_thread_idle`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set sqThreadIdle(value: number) {
     this.view.setUint32(this.#base + 16, checkU32('io_uring_params.sq_thread_idle', value), true);
   }
@@ -2636,6 +3166,7 @@ export class IoUringParams {
     return this.view.getUint32(this.#base + 20, true);
   }
 
+  /** Writes `features`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set features(value: number) {
     this.view.setUint32(this.#base + 20, checkU32('io_uring_params.features', value), true);
   }
@@ -2645,6 +3176,7 @@ export class IoUringParams {
     return this.view.getUint32(this.#base + 24, true);
   }
 
+  /** Writes `wq_fd`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set wqFd(value: number) {
     this.view.setUint32(this.#base + 24, checkU32('io_uring_params.wq_fd', value), true);
   }
@@ -2686,19 +3218,33 @@ export class IoUringParams {
   }
 }
 
-/** `sizeof(struct io_uring_files_update)` */
+/**
+ * `sizeof(struct io_uring_files_update)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_FILES_UPDATE = 16;
-/** `_Alignof(struct io_uring_files_update)` */
+/**
+ * `_Alignof(struct io_uring_files_update)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_FILES_UPDATE = 8;
 
 /**
  * `struct io_uring_files_update`: 16 bytes, aligned to 8. linux/io_uring.h:740.
  *
  * deprecated, see struct io_uring_rsrc_update
+ *
+ * @category Structs
  */
 export class IoUringFilesUpdate {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ offset: 0, resv: 4, fds: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `offset` */ offset: 0,
+    /** `resv` */ resv: 4,
+    /** `fds` */ fds: 8,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -2726,6 +3272,7 @@ export class IoUringFilesUpdate {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `offset`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set offset(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_files_update.offset', value), true);
   }
@@ -2735,6 +3282,7 @@ export class IoUringFilesUpdate {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `resv`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set resv(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_files_update.resv', value), true);
   }
@@ -2746,6 +3294,7 @@ export class IoUringFilesUpdate {
     return value;
   }
 
+  /** Writes `fds`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set fds(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_files_update.fds', value));
   }
@@ -2755,6 +3304,7 @@ export class IoUringFilesUpdate {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `fds` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set fdsBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_files_update.fds', value));
   }
@@ -2770,17 +3320,38 @@ export class IoUringFilesUpdate {
   }
 }
 
-/** `sizeof(struct io_uring_region_desc)` */
+/**
+ * `sizeof(struct io_uring_region_desc)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_REGION_DESC = 64;
-/** `_Alignof(struct io_uring_region_desc)` */
+/**
+ * `_Alignof(struct io_uring_region_desc)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_REGION_DESC = 8;
 
-/** `struct io_uring_region_desc`: 64 bytes, aligned to 8. linux/io_uring.h:751. */
+/**
+ * `struct io_uring_region_desc`: 64 bytes, aligned to 8. linux/io_uring.h:751.
+ *
+ * @category Structs
+ */
 export class IoUringRegionDesc {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ userAddr: 0, size: 8, flags: 16, id: 20, mmapOffset: 24, resv: 32 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `user_addr` */ userAddr: 0,
+    /** `size` */ size: 8,
+    /** `flags` */ flags: 16,
+    /** `id` */ id: 20,
+    /** `mmap_offset` */ mmapOffset: 24,
+    /** `__resv` */ resv: 32,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 4 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv` */ resv: 4,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -2810,6 +3381,7 @@ export class IoUringRegionDesc {
     return value;
   }
 
+  /** Writes `user_addr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set userAddr(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_region_desc.user_addr', value));
   }
@@ -2819,6 +3391,7 @@ export class IoUringRegionDesc {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `user_addr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set userAddrBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_region_desc.user_addr', value));
   }
@@ -2830,6 +3403,7 @@ export class IoUringRegionDesc {
     return value;
   }
 
+  /** Writes `size`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set size(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_region_desc.size', value));
   }
@@ -2839,6 +3413,7 @@ export class IoUringRegionDesc {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `size` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set sizeBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_region_desc.size', value));
   }
@@ -2848,6 +3423,7 @@ export class IoUringRegionDesc {
     return this.view.getUint32(this.#base + 16, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 16, checkU32('io_uring_region_desc.flags', value), true);
   }
@@ -2857,6 +3433,7 @@ export class IoUringRegionDesc {
     return this.view.getUint32(this.#base + 20, true);
   }
 
+  /** Writes `id`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set id(value: number) {
     this.view.setUint32(this.#base + 20, checkU32('io_uring_region_desc.id', value), true);
   }
@@ -2868,6 +3445,7 @@ export class IoUringRegionDesc {
     return value;
   }
 
+  /** Writes `mmap_offset`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set mmapOffset(value: number) {
     setU64(this.view, this.#base + 24, checkU64('io_uring_region_desc.mmap_offset', value));
   }
@@ -2877,6 +3455,7 @@ export class IoUringRegionDesc {
     return this.view.getBigUint64(this.#base + 24, true);
   }
 
+  /** Writes `mmap_offset` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set mmapOffsetBig(value: bigint) {
     setU64(this.view, this.#base + 24, checkU64('io_uring_region_desc.mmap_offset', value));
   }
@@ -2920,17 +3499,35 @@ export class IoUringRegionDesc {
   }
 }
 
-/** `sizeof(struct io_uring_mem_region_reg)` */
+/**
+ * `sizeof(struct io_uring_mem_region_reg)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_MEM_REGION_REG = 32;
-/** `_Alignof(struct io_uring_mem_region_reg)` */
+/**
+ * `_Alignof(struct io_uring_mem_region_reg)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_MEM_REGION_REG = 8;
 
-/** `struct io_uring_mem_region_reg`: 32 bytes, aligned to 8. linux/io_uring.h:765. */
+/**
+ * `struct io_uring_mem_region_reg`: 32 bytes, aligned to 8. linux/io_uring.h:765.
+ *
+ * @category Structs
+ */
 export class IoUringMemRegionReg {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ regionUptr: 0, flags: 8, resv: 16 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `region_uptr` */ regionUptr: 0,
+    /** `flags` */ flags: 8,
+    /** `__resv` */ resv: 16,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 2 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv` */ resv: 2,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -2964,6 +3561,7 @@ export class IoUringMemRegionReg {
     return value;
   }
 
+  /** Writes `region_uptr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set regionUptr(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_mem_region_reg.region_uptr', value));
   }
@@ -2973,6 +3571,7 @@ export class IoUringMemRegionReg {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `region_uptr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set regionUptrBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_mem_region_reg.region_uptr', value));
   }
@@ -2984,6 +3583,7 @@ export class IoUringMemRegionReg {
     return value;
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set flags(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_mem_region_reg.flags', value));
   }
@@ -2993,6 +3593,7 @@ export class IoUringMemRegionReg {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `flags` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set flagsBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_mem_region_reg.flags', value));
   }
@@ -3036,15 +3637,33 @@ export class IoUringMemRegionReg {
   }
 }
 
-/** `sizeof(struct io_uring_rsrc_register)` */
+/**
+ * `sizeof(struct io_uring_rsrc_register)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_RSRC_REGISTER = 32;
-/** `_Alignof(struct io_uring_rsrc_register)` */
+/**
+ * `_Alignof(struct io_uring_rsrc_register)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_RSRC_REGISTER = 8;
 
-/** `struct io_uring_rsrc_register`: 32 bytes, aligned to 8. linux/io_uring.h:777. */
+/**
+ * `struct io_uring_rsrc_register`: 32 bytes, aligned to 8. linux/io_uring.h:777.
+ *
+ * @category Structs
+ */
 export class IoUringRsrcRegister {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ nr: 0, flags: 4, resv2: 8, data: 16, tags: 24 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `nr` */ nr: 0,
+    /** `flags` */ flags: 4,
+    /** `resv2` */ resv2: 8,
+    /** `data` */ data: 16,
+    /** `tags` */ tags: 24,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -3072,6 +3691,7 @@ export class IoUringRsrcRegister {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `nr`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set nr(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_rsrc_register.nr', value), true);
   }
@@ -3081,6 +3701,7 @@ export class IoUringRsrcRegister {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_rsrc_register.flags', value), true);
   }
@@ -3092,6 +3713,7 @@ export class IoUringRsrcRegister {
     return value;
   }
 
+  /** Writes `resv2`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set resv2(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_rsrc_register.resv2', value));
   }
@@ -3101,6 +3723,7 @@ export class IoUringRsrcRegister {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `resv2` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set resv2Big(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_rsrc_register.resv2', value));
   }
@@ -3112,6 +3735,7 @@ export class IoUringRsrcRegister {
     return value;
   }
 
+  /** Writes `data`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set data(value: number) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_rsrc_register.data', value));
   }
@@ -3121,6 +3745,7 @@ export class IoUringRsrcRegister {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `data` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set dataBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_rsrc_register.data', value));
   }
@@ -3132,6 +3757,7 @@ export class IoUringRsrcRegister {
     return value;
   }
 
+  /** Writes `tags`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set tags(value: number) {
     setU64(this.view, this.#base + 24, checkU64('io_uring_rsrc_register.tags', value));
   }
@@ -3141,6 +3767,7 @@ export class IoUringRsrcRegister {
     return this.view.getBigUint64(this.#base + 24, true);
   }
 
+  /** Writes `tags` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set tagsBig(value: bigint) {
     setU64(this.view, this.#base + 24, checkU64('io_uring_rsrc_register.tags', value));
   }
@@ -3156,15 +3783,31 @@ export class IoUringRsrcRegister {
   }
 }
 
-/** `sizeof(struct io_uring_rsrc_update)` */
+/**
+ * `sizeof(struct io_uring_rsrc_update)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_RSRC_UPDATE = 16;
-/** `_Alignof(struct io_uring_rsrc_update)` */
+/**
+ * `_Alignof(struct io_uring_rsrc_update)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_RSRC_UPDATE = 8;
 
-/** `struct io_uring_rsrc_update`: 16 bytes, aligned to 8. linux/io_uring.h:785. */
+/**
+ * `struct io_uring_rsrc_update`: 16 bytes, aligned to 8. linux/io_uring.h:785.
+ *
+ * @category Structs
+ */
 export class IoUringRsrcUpdate {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ offset: 0, resv: 4, data: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `offset` */ offset: 0,
+    /** `resv` */ resv: 4,
+    /** `data` */ data: 8,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -3192,6 +3835,7 @@ export class IoUringRsrcUpdate {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `offset`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set offset(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_rsrc_update.offset', value), true);
   }
@@ -3201,6 +3845,7 @@ export class IoUringRsrcUpdate {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `resv`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set resv(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_rsrc_update.resv', value), true);
   }
@@ -3212,6 +3857,7 @@ export class IoUringRsrcUpdate {
     return value;
   }
 
+  /** Writes `data`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set data(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_rsrc_update.data', value));
   }
@@ -3221,6 +3867,7 @@ export class IoUringRsrcUpdate {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `data` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set dataBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_rsrc_update.data', value));
   }
@@ -3236,15 +3883,34 @@ export class IoUringRsrcUpdate {
   }
 }
 
-/** `sizeof(struct io_uring_rsrc_update2)` */
+/**
+ * `sizeof(struct io_uring_rsrc_update2)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_RSRC_UPDATE2 = 32;
-/** `_Alignof(struct io_uring_rsrc_update2)` */
+/**
+ * `_Alignof(struct io_uring_rsrc_update2)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_RSRC_UPDATE2 = 8;
 
-/** `struct io_uring_rsrc_update2`: 32 bytes, aligned to 8. linux/io_uring.h:791. */
+/**
+ * `struct io_uring_rsrc_update2`: 32 bytes, aligned to 8. linux/io_uring.h:791.
+ *
+ * @category Structs
+ */
 export class IoUringRsrcUpdate2 {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ offset: 0, resv: 4, data: 8, tags: 16, nr: 24, resv2: 28 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `offset` */ offset: 0,
+    /** `resv` */ resv: 4,
+    /** `data` */ data: 8,
+    /** `tags` */ tags: 16,
+    /** `nr` */ nr: 24,
+    /** `resv2` */ resv2: 28,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -3272,6 +3938,7 @@ export class IoUringRsrcUpdate2 {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `offset`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set offset(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_rsrc_update2.offset', value), true);
   }
@@ -3281,6 +3948,7 @@ export class IoUringRsrcUpdate2 {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `resv`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set resv(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_rsrc_update2.resv', value), true);
   }
@@ -3292,6 +3960,7 @@ export class IoUringRsrcUpdate2 {
     return value;
   }
 
+  /** Writes `data`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set data(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_rsrc_update2.data', value));
   }
@@ -3301,6 +3970,7 @@ export class IoUringRsrcUpdate2 {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `data` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set dataBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_rsrc_update2.data', value));
   }
@@ -3312,6 +3982,7 @@ export class IoUringRsrcUpdate2 {
     return value;
   }
 
+  /** Writes `tags`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set tags(value: number) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_rsrc_update2.tags', value));
   }
@@ -3321,6 +3992,7 @@ export class IoUringRsrcUpdate2 {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `tags` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set tagsBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_rsrc_update2.tags', value));
   }
@@ -3330,6 +4002,7 @@ export class IoUringRsrcUpdate2 {
     return this.view.getUint32(this.#base + 24, true);
   }
 
+  /** Writes `nr`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set nr(value: number) {
     this.view.setUint32(this.#base + 24, checkU32('io_uring_rsrc_update2.nr', value), true);
   }
@@ -3339,6 +4012,7 @@ export class IoUringRsrcUpdate2 {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `resv2`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set resv2(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_rsrc_update2.resv2', value), true);
   }
@@ -3354,15 +4028,32 @@ export class IoUringRsrcUpdate2 {
   }
 }
 
-/** `sizeof(struct io_uring_probe_op)` */
+/**
+ * `sizeof(struct io_uring_probe_op)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_PROBE_OP = 8;
-/** `_Alignof(struct io_uring_probe_op)` */
+/**
+ * `_Alignof(struct io_uring_probe_op)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_PROBE_OP = 4;
 
-/** `struct io_uring_probe_op`: 8 bytes, aligned to 4. linux/io_uring.h:805. */
+/**
+ * `struct io_uring_probe_op`: 8 bytes, aligned to 4. linux/io_uring.h:805.
+ *
+ * @category Structs
+ */
 export class IoUringProbeOp {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ op: 0, resv: 1, flags: 2, resv2: 4 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `op` */ op: 0,
+    /** `resv` */ resv: 1,
+    /** `flags` */ flags: 2,
+    /** `resv2` */ resv2: 4,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -3390,6 +4081,7 @@ export class IoUringProbeOp {
     return this.view.getUint8(this.#base);
   }
 
+  /** Writes `op`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set op(value: number) {
     this.view.setUint8(this.#base, checkU8('io_uring_probe_op.op', value));
   }
@@ -3399,6 +4091,7 @@ export class IoUringProbeOp {
     return this.view.getUint8(this.#base + 1);
   }
 
+  /** Writes `resv`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set resv(value: number) {
     this.view.setUint8(this.#base + 1, checkU8('io_uring_probe_op.resv', value));
   }
@@ -3412,6 +4105,7 @@ export class IoUringProbeOp {
     return this.view.getUint16(this.#base + 2, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint16(this.#base + 2, checkU16('io_uring_probe_op.flags', value), true);
   }
@@ -3421,6 +4115,7 @@ export class IoUringProbeOp {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `resv2`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set resv2(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_probe_op.resv2', value), true);
   }
@@ -3436,17 +4131,37 @@ export class IoUringProbeOp {
   }
 }
 
-/** `sizeof(struct io_uring_probe)` */
+/**
+ * `sizeof(struct io_uring_probe)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_PROBE = 16;
-/** `_Alignof(struct io_uring_probe)` */
+/**
+ * `_Alignof(struct io_uring_probe)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_PROBE = 4;
 
-/** `struct io_uring_probe`: 16 bytes, aligned to 4. linux/io_uring.h:812. */
+/**
+ * `struct io_uring_probe`: 16 bytes, aligned to 4. linux/io_uring.h:812.
+ *
+ * @category Structs
+ */
 export class IoUringProbe {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ lastOp: 0, opsLen: 1, resv: 2, resv2: 4, ops: 16 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `last_op` */ lastOp: 0,
+    /** `ops_len` */ opsLen: 1,
+    /** `resv` */ resv: 2,
+    /** `resv2` */ resv2: 4,
+    /** `ops` */ ops: 16,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv2: 3 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `resv2` */ resv2: 3,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -3478,6 +4193,7 @@ export class IoUringProbe {
     return this.view.getUint8(this.#base);
   }
 
+  /** Writes `last_op`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set lastOp(value: number) {
     this.view.setUint8(this.#base, checkU8('io_uring_probe.last_op', value));
   }
@@ -3491,6 +4207,7 @@ export class IoUringProbe {
     return this.view.getUint8(this.#base + 1);
   }
 
+  /** Writes `ops_len`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set opsLen(value: number) {
     this.view.setUint8(this.#base + 1, checkU8('io_uring_probe.ops_len', value));
   }
@@ -3500,6 +4217,7 @@ export class IoUringProbe {
     return this.view.getUint16(this.#base + 2, true);
   }
 
+  /** Writes `resv`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set resv(value: number) {
     this.view.setUint16(this.#base + 2, checkU16('io_uring_probe.resv', value), true);
   }
@@ -3540,17 +4258,38 @@ export class IoUringProbe {
   }
 }
 
-/** `sizeof(struct io_uring_restriction)` */
+/**
+ * `sizeof(struct io_uring_restriction)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_RESTRICTION = 16;
-/** `_Alignof(struct io_uring_restriction)` */
+/**
+ * `_Alignof(struct io_uring_restriction)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_RESTRICTION = 4;
 
-/** `struct io_uring_restriction`: 16 bytes, aligned to 4. linux/io_uring.h:820. */
+/**
+ * `struct io_uring_restriction`: 16 bytes, aligned to 4. linux/io_uring.h:820.
+ *
+ * @category Structs
+ */
 export class IoUringRestriction {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ opcode: 0, registerOp: 2, sqeOp: 2, sqeFlags: 2, resv: 3, resv2: 4 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `opcode` */ opcode: 0,
+    /** `register_op` */ registerOp: 2,
+    /** `sqe_op` */ sqeOp: 2,
+    /** `sqe_flags` */ sqeFlags: 2,
+    /** `resv` */ resv: 3,
+    /** `resv2` */ resv2: 4,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv2: 3 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `resv2` */ resv2: 3,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -3578,6 +4317,7 @@ export class IoUringRestriction {
     return this.view.getUint16(this.#base, true);
   }
 
+  /** Writes `opcode`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set opcode(value: number) {
     this.view.setUint16(this.#base, checkU16('io_uring_restriction.opcode', value), true);
   }
@@ -3591,6 +4331,7 @@ export class IoUringRestriction {
     return this.view.getUint8(this.#base + 2);
   }
 
+  /** Writes `register_op`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set registerOp(value: number) {
     this.view.setUint8(this.#base + 2, checkU8('io_uring_restriction.register_op', value));
   }
@@ -3604,6 +4345,7 @@ export class IoUringRestriction {
     return this.view.getUint8(this.#base + 2);
   }
 
+  /** Writes `sqe_op`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set sqeOp(value: number) {
     this.view.setUint8(this.#base + 2, checkU8('io_uring_restriction.sqe_op', value));
   }
@@ -3617,6 +4359,7 @@ export class IoUringRestriction {
     return this.view.getUint8(this.#base + 2);
   }
 
+  /** Writes `sqe_flags`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set sqeFlags(value: number) {
     this.view.setUint8(this.#base + 2, checkU8('io_uring_restriction.sqe_flags', value));
   }
@@ -3626,6 +4369,7 @@ export class IoUringRestriction {
     return this.view.getUint8(this.#base + 3);
   }
 
+  /** Writes `resv`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set resv(value: number) {
     this.view.setUint8(this.#base + 3, checkU8('io_uring_restriction.resv', value));
   }
@@ -3657,17 +4401,36 @@ export class IoUringRestriction {
   }
 }
 
-/** `sizeof(struct io_uring_task_restriction)` */
+/**
+ * `sizeof(struct io_uring_task_restriction)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_TASK_RESTRICTION = 16;
-/** `_Alignof(struct io_uring_task_restriction)` */
+/**
+ * `_Alignof(struct io_uring_task_restriction)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_TASK_RESTRICTION = 4;
 
-/** `struct io_uring_task_restriction`: 16 bytes, aligned to 4. linux/io_uring.h:831. */
+/**
+ * `struct io_uring_task_restriction`: 16 bytes, aligned to 4. linux/io_uring.h:831.
+ *
+ * @category Structs
+ */
 export class IoUringTaskRestriction {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ flags: 0, nrRes: 2, resv: 4, restrictions: 16 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `flags` */ flags: 0,
+    /** `nr_res` */ nrRes: 2,
+    /** `resv` */ resv: 4,
+    /** `restrictions` */ restrictions: 16,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 3 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `resv` */ resv: 3,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -3695,6 +4458,7 @@ export class IoUringTaskRestriction {
     return this.view.getUint16(this.#base, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint16(this.#base, checkU16('io_uring_task_restriction.flags', value), true);
   }
@@ -3704,6 +4468,7 @@ export class IoUringTaskRestriction {
     return this.view.getUint16(this.#base + 2, true);
   }
 
+  /** Writes `nr_res`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set nrRes(value: number) {
     this.view.setUint16(this.#base + 2, checkU16('io_uring_task_restriction.nr_res', value), true);
   }
@@ -3744,17 +4509,34 @@ export class IoUringTaskRestriction {
   }
 }
 
-/** `sizeof(struct io_uring_clock_register)` */
+/**
+ * `sizeof(struct io_uring_clock_register)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_CLOCK_REGISTER = 16;
-/** `_Alignof(struct io_uring_clock_register)` */
+/**
+ * `_Alignof(struct io_uring_clock_register)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_CLOCK_REGISTER = 4;
 
-/** `struct io_uring_clock_register`: 16 bytes, aligned to 4. linux/io_uring.h:838. */
+/**
+ * `struct io_uring_clock_register`: 16 bytes, aligned to 4. linux/io_uring.h:838.
+ *
+ * @category Structs
+ */
 export class IoUringClockRegister {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ clockid: 0, resv: 4 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `clockid` */ clockid: 0,
+    /** `__resv` */ resv: 4,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 3 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv` */ resv: 3,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -3782,6 +4564,7 @@ export class IoUringClockRegister {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `clockid`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set clockid(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_clock_register.clockid', value), true);
   }
@@ -3813,17 +4596,38 @@ export class IoUringClockRegister {
   }
 }
 
-/** `sizeof(struct io_uring_clone_buffers)` */
+/**
+ * `sizeof(struct io_uring_clone_buffers)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_CLONE_BUFFERS = 32;
-/** `_Alignof(struct io_uring_clone_buffers)` */
+/**
+ * `_Alignof(struct io_uring_clone_buffers)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_CLONE_BUFFERS = 4;
 
-/** `struct io_uring_clone_buffers`: 32 bytes, aligned to 4. linux/io_uring.h:848. */
+/**
+ * `struct io_uring_clone_buffers`: 32 bytes, aligned to 4. linux/io_uring.h:848.
+ *
+ * @category Structs
+ */
 export class IoUringCloneBuffers {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ srcFd: 0, flags: 4, srcOff: 8, dstOff: 12, nr: 16, pad: 20 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `src_fd` */ srcFd: 0,
+    /** `flags` */ flags: 4,
+    /** `src_off` */ srcOff: 8,
+    /** `dst_off` */ dstOff: 12,
+    /** `nr` */ nr: 16,
+    /** `pad` */ pad: 20,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ pad: 3 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `pad` */ pad: 3,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -3851,6 +4655,7 @@ export class IoUringCloneBuffers {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `src_fd`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set srcFd(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_clone_buffers.src_fd', value), true);
   }
@@ -3860,6 +4665,7 @@ export class IoUringCloneBuffers {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_clone_buffers.flags', value), true);
   }
@@ -3869,6 +4675,7 @@ export class IoUringCloneBuffers {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `src_off`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set srcOff(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_clone_buffers.src_off', value), true);
   }
@@ -3878,6 +4685,7 @@ export class IoUringCloneBuffers {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `dst_off`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set dstOff(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_uring_clone_buffers.dst_off', value), true);
   }
@@ -3887,6 +4695,7 @@ export class IoUringCloneBuffers {
     return this.view.getUint32(this.#base + 16, true);
   }
 
+  /** Writes `nr`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set nr(value: number) {
     this.view.setUint32(this.#base + 16, checkU32('io_uring_clone_buffers.nr', value), true);
   }
@@ -3918,15 +4727,32 @@ export class IoUringCloneBuffers {
   }
 }
 
-/** `sizeof(struct io_uring_buf)` */
+/**
+ * `sizeof(struct io_uring_buf)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_BUF = 16;
-/** `_Alignof(struct io_uring_buf)` */
+/**
+ * `_Alignof(struct io_uring_buf)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_BUF = 8;
 
-/** `struct io_uring_buf`: 16 bytes, aligned to 8. linux/io_uring.h:857. */
+/**
+ * `struct io_uring_buf`: 16 bytes, aligned to 8. linux/io_uring.h:857.
+ *
+ * @category Structs
+ */
 export class IoUringBuf {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ addr: 0, len: 8, bid: 12, resv: 14 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `addr` */ addr: 0,
+    /** `len` */ len: 8,
+    /** `bid` */ bid: 12,
+    /** `resv` */ resv: 14,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -3956,6 +4782,7 @@ export class IoUringBuf {
     return value;
   }
 
+  /** Writes `addr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set addr(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_buf.addr', value));
   }
@@ -3965,6 +4792,7 @@ export class IoUringBuf {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `addr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set addrBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_buf.addr', value));
   }
@@ -3974,6 +4802,7 @@ export class IoUringBuf {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `len`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set len(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_buf.len', value), true);
   }
@@ -3983,6 +4812,7 @@ export class IoUringBuf {
     return this.view.getUint16(this.#base + 12, true);
   }
 
+  /** Writes `bid`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set bid(value: number) {
     this.view.setUint16(this.#base + 12, checkU16('io_uring_buf.bid', value), true);
   }
@@ -3992,6 +4822,7 @@ export class IoUringBuf {
     return this.view.getUint16(this.#base + 14, true);
   }
 
+  /** Writes `resv`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set resv(value: number) {
     this.view.setUint16(this.#base + 14, checkU16('io_uring_buf.resv', value), true);
   }
@@ -4007,15 +4838,33 @@ export class IoUringBuf {
   }
 }
 
-/** `sizeof(struct io_uring_buf_ring)` */
+/**
+ * `sizeof(struct io_uring_buf_ring)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_BUF_RING = 16;
-/** `_Alignof(struct io_uring_buf_ring)` */
+/**
+ * `_Alignof(struct io_uring_buf_ring)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_BUF_RING = 8;
 
-/** `struct io_uring_buf_ring`: 16 bytes, aligned to 8. linux/io_uring.h:864. */
+/**
+ * `struct io_uring_buf_ring`: 16 bytes, aligned to 8. linux/io_uring.h:864.
+ *
+ * @category Structs
+ */
 export class IoUringBufRing {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ resv1: 0, resv2: 8, resv3: 12, tail: 14, bufs: 0 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `resv1` */ resv1: 0,
+    /** `resv2` */ resv2: 8,
+    /** `resv3` */ resv3: 12,
+    /** `tail` */ tail: 14,
+    /** `bufs` */ bufs: 0,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -4045,6 +4894,7 @@ export class IoUringBufRing {
     return value;
   }
 
+  /** Writes `resv1`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set resv1(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_buf_ring.resv1', value));
   }
@@ -4054,6 +4904,7 @@ export class IoUringBufRing {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `resv1` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set resv1Big(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_buf_ring.resv1', value));
   }
@@ -4063,6 +4914,7 @@ export class IoUringBufRing {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `resv2`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set resv2(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_buf_ring.resv2', value), true);
   }
@@ -4072,6 +4924,7 @@ export class IoUringBufRing {
     return this.view.getUint16(this.#base + 12, true);
   }
 
+  /** Writes `resv3`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set resv3(value: number) {
     this.view.setUint16(this.#base + 12, checkU16('io_uring_buf_ring.resv3', value), true);
   }
@@ -4081,6 +4934,7 @@ export class IoUringBufRing {
     return this.view.getUint16(this.#base + 14, true);
   }
 
+  /** Writes `tail`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set tail(value: number) {
     this.view.setUint16(this.#base + 14, checkU16('io_uring_buf_ring.tail', value), true);
   }
@@ -4105,21 +4959,40 @@ export class IoUringBufRing {
   }
 }
 
-/** `sizeof(struct io_uring_buf_reg)` */
+/**
+ * `sizeof(struct io_uring_buf_reg)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_BUF_REG = 40;
-/** `_Alignof(struct io_uring_buf_reg)` */
+/**
+ * `_Alignof(struct io_uring_buf_reg)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_BUF_REG = 8;
 
 /**
  * `struct io_uring_buf_reg`: 40 bytes, aligned to 8. linux/io_uring.h:903.
  *
  * argument for IORING_(UN)REGISTER_PBUF_RING
+ *
+ * @category Structs
  */
 export class IoUringBufReg {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ ringAddr: 0, ringEntries: 8, bgid: 12, flags: 14, minLeft: 16, resv: 20 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `ring_addr` */ ringAddr: 0,
+    /** `ring_entries` */ ringEntries: 8,
+    /** `bgid` */ bgid: 12,
+    /** `flags` */ flags: 14,
+    /** `min_left` */ minLeft: 16,
+    /** `resv` */ resv: 20,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 5 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `resv` */ resv: 5,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -4149,6 +5022,7 @@ export class IoUringBufReg {
     return value;
   }
 
+  /** Writes `ring_addr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set ringAddr(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_buf_reg.ring_addr', value));
   }
@@ -4158,6 +5032,7 @@ export class IoUringBufReg {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `ring_addr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set ringAddrBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_buf_reg.ring_addr', value));
   }
@@ -4167,6 +5042,7 @@ export class IoUringBufReg {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `ring_entries`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set ringEntries(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_buf_reg.ring_entries', value), true);
   }
@@ -4176,6 +5052,7 @@ export class IoUringBufReg {
     return this.view.getUint16(this.#base + 12, true);
   }
 
+  /** Writes `bgid`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set bgid(value: number) {
     this.view.setUint16(this.#base + 12, checkU16('io_uring_buf_reg.bgid', value), true);
   }
@@ -4185,6 +5062,7 @@ export class IoUringBufReg {
     return this.view.getUint16(this.#base + 14, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint16(this.#base + 14, checkU16('io_uring_buf_reg.flags', value), true);
   }
@@ -4194,6 +5072,7 @@ export class IoUringBufReg {
     return this.view.getUint32(this.#base + 16, true);
   }
 
+  /** Writes `min_left`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set minLeft(value: number) {
     this.view.setUint32(this.#base + 16, checkU32('io_uring_buf_reg.min_left', value), true);
   }
@@ -4225,21 +5104,37 @@ export class IoUringBufReg {
   }
 }
 
-/** `sizeof(struct io_uring_buf_status)` */
+/**
+ * `sizeof(struct io_uring_buf_status)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_BUF_STATUS = 40;
-/** `_Alignof(struct io_uring_buf_status)` */
+/**
+ * `_Alignof(struct io_uring_buf_status)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_BUF_STATUS = 4;
 
 /**
  * `struct io_uring_buf_status`: 40 bytes, aligned to 4. linux/io_uring.h:913.
  *
  * argument for IORING_REGISTER_PBUF_STATUS
+ *
+ * @category Structs
  */
 export class IoUringBufStatus {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ bufGroup: 0, head: 4, resv: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `buf_group` */ bufGroup: 0,
+    /** `head` */ head: 4,
+    /** `resv` */ resv: 8,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 8 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `resv` */ resv: 8,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -4271,6 +5166,7 @@ export class IoUringBufStatus {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `buf_group`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set bufGroup(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_buf_status.buf_group', value), true);
   }
@@ -4284,6 +5180,7 @@ export class IoUringBufStatus {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `head`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set head(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_buf_status.head', value), true);
   }
@@ -4315,21 +5212,40 @@ export class IoUringBufStatus {
   }
 }
 
-/** `sizeof(struct io_uring_napi)` */
+/**
+ * `sizeof(struct io_uring_napi)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_NAPI = 16;
-/** `_Alignof(struct io_uring_napi)` */
+/**
+ * `_Alignof(struct io_uring_napi)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_NAPI = 4;
 
 /**
  * `struct io_uring_napi`: 16 bytes, aligned to 4. linux/io_uring.h:936.
  *
  * argument for IORING_(UN)REGISTER_NAPI
+ *
+ * @category Structs
  */
 export class IoUringNapi {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ busyPollTo: 0, preferBusyPoll: 4, opcode: 5, pad: 6, opParam: 8, resv: 12 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `busy_poll_to` */ busyPollTo: 0,
+    /** `prefer_busy_poll` */ preferBusyPoll: 4,
+    /** `opcode` */ opcode: 5,
+    /** `pad` */ pad: 6,
+    /** `op_param` */ opParam: 8,
+    /** `resv` */ resv: 12,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ pad: 2 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `pad` */ pad: 2,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -4357,6 +5273,7 @@ export class IoUringNapi {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `busy_poll_to`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set busyPollTo(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_napi.busy_poll_to', value), true);
   }
@@ -4366,6 +5283,7 @@ export class IoUringNapi {
     return this.view.getUint8(this.#base + 4);
   }
 
+  /** Writes `prefer_busy_poll`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set preferBusyPoll(value: number) {
     this.view.setUint8(this.#base + 4, checkU8('io_uring_napi.prefer_busy_poll', value));
   }
@@ -4379,6 +5297,7 @@ export class IoUringNapi {
     return this.view.getUint8(this.#base + 5);
   }
 
+  /** Writes `opcode`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set opcode(value: number) {
     this.view.setUint8(this.#base + 5, checkU8('io_uring_napi.opcode', value));
   }
@@ -4392,6 +5311,7 @@ export class IoUringNapi {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `op_param`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set opParam(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_napi.op_param', value), true);
   }
@@ -4401,6 +5321,7 @@ export class IoUringNapi {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `resv`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set resv(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_uring_napi.resv', value), true);
   }
@@ -4432,21 +5353,42 @@ export class IoUringNapi {
   }
 }
 
-/** `sizeof(struct io_uring_reg_wait)` */
+/**
+ * `sizeof(struct io_uring_reg_wait)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_REG_WAIT = 64;
-/** `_Alignof(struct io_uring_reg_wait)` */
+/**
+ * `_Alignof(struct io_uring_reg_wait)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_REG_WAIT = 8;
 
 /**
  * `struct io_uring_reg_wait`: 64 bytes, aligned to 8. linux/io_uring.h:984.
  *
  * Argument for io_uring_enter(2) with IORING_GETEVENTS | IORING_ENTER_EXT_ARG_REG set, where the actual argument is an index into a previously registered fixed wait region described by the below structure.
+ *
+ * @category Structs
  */
 export class IoUringRegWait {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ ts: 0, minWaitUsec: 16, flags: 20, sigmask: 24, sigmaskSz: 32, pad: 36, pad2: 48 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `ts` */ ts: 0,
+    /** `min_wait_usec` */ minWaitUsec: 16,
+    /** `flags` */ flags: 20,
+    /** `sigmask` */ sigmask: 24,
+    /** `sigmask_sz` */ sigmaskSz: 32,
+    /** `pad` */ pad: 36,
+    /** `pad2` */ pad2: 48,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ pad: 3, pad2: 2 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `pad` */ pad: 3,
+    /** `pad2` */ pad2: 2,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -4479,6 +5421,7 @@ export class IoUringRegWait {
     return this.view.getUint32(this.#base + 16, true);
   }
 
+  /** Writes `min_wait_usec`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set minWaitUsec(value: number) {
     this.view.setUint32(this.#base + 16, checkU32('io_uring_reg_wait.min_wait_usec', value), true);
   }
@@ -4488,6 +5431,7 @@ export class IoUringRegWait {
     return this.view.getUint32(this.#base + 20, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 20, checkU32('io_uring_reg_wait.flags', value), true);
   }
@@ -4499,6 +5443,7 @@ export class IoUringRegWait {
     return value;
   }
 
+  /** Writes `sigmask`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set sigmask(value: number) {
     setU64(this.view, this.#base + 24, checkU64('io_uring_reg_wait.sigmask', value));
   }
@@ -4508,6 +5453,7 @@ export class IoUringRegWait {
     return this.view.getBigUint64(this.#base + 24, true);
   }
 
+  /** Writes `sigmask` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set sigmaskBig(value: bigint) {
     setU64(this.view, this.#base + 24, checkU64('io_uring_reg_wait.sigmask', value));
   }
@@ -4517,6 +5463,7 @@ export class IoUringRegWait {
     return this.view.getUint32(this.#base + 32, true);
   }
 
+  /** Writes `sigmask_sz`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set sigmaskSz(value: number) {
     this.view.setUint32(this.#base + 32, checkU32('io_uring_reg_wait.sigmask_sz', value), true);
   }
@@ -4576,19 +5523,34 @@ export class IoUringRegWait {
   }
 }
 
-/** `sizeof(struct io_uring_getevents_arg)` */
+/**
+ * `sizeof(struct io_uring_getevents_arg)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_GETEVENTS_ARG = 24;
-/** `_Alignof(struct io_uring_getevents_arg)` */
+/**
+ * `_Alignof(struct io_uring_getevents_arg)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_GETEVENTS_ARG = 8;
 
 /**
  * `struct io_uring_getevents_arg`: 24 bytes, aligned to 8. linux/io_uring.h:997.
  *
  * Argument for io_uring_enter(2) with IORING_GETEVENTS | IORING_ENTER_EXT_ARG
+ *
+ * @category Structs
  */
 export class IoUringGeteventsArg {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ sigmask: 0, sigmaskSz: 8, minWaitUsec: 12, ts: 16 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `sigmask` */ sigmask: 0,
+    /** `sigmask_sz` */ sigmaskSz: 8,
+    /** `min_wait_usec` */ minWaitUsec: 12,
+    /** `ts` */ ts: 16,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -4618,6 +5580,7 @@ export class IoUringGeteventsArg {
     return value;
   }
 
+  /** Writes `sigmask`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set sigmask(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_getevents_arg.sigmask', value));
   }
@@ -4627,6 +5590,7 @@ export class IoUringGeteventsArg {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `sigmask` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set sigmaskBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_getevents_arg.sigmask', value));
   }
@@ -4636,6 +5600,7 @@ export class IoUringGeteventsArg {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `sigmask_sz`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set sigmaskSz(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_getevents_arg.sigmask_sz', value), true);
   }
@@ -4645,6 +5610,7 @@ export class IoUringGeteventsArg {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `min_wait_usec`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set minWaitUsec(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_uring_getevents_arg.min_wait_usec', value), true);
   }
@@ -4656,6 +5622,7 @@ export class IoUringGeteventsArg {
     return value;
   }
 
+  /** Writes `ts`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set ts(value: number) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_getevents_arg.ts', value));
   }
@@ -4665,6 +5632,7 @@ export class IoUringGeteventsArg {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `ts` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set tsBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_getevents_arg.ts', value));
   }
@@ -4680,21 +5648,42 @@ export class IoUringGeteventsArg {
   }
 }
 
-/** `sizeof(struct io_uring_sync_cancel_reg)` */
+/**
+ * `sizeof(struct io_uring_sync_cancel_reg)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_SYNC_CANCEL_REG = 64;
-/** `_Alignof(struct io_uring_sync_cancel_reg)` */
+/**
+ * `_Alignof(struct io_uring_sync_cancel_reg)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_SYNC_CANCEL_REG = 8;
 
 /**
  * `struct io_uring_sync_cancel_reg`: 64 bytes, aligned to 8. linux/io_uring.h:1007.
  *
  * Argument for IORING_REGISTER_SYNC_CANCEL
+ *
+ * @category Structs
  */
 export class IoUringSyncCancelReg {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ addr: 0, fd: 8, flags: 12, timeout: 16, opcode: 32, pad: 33, pad2: 40 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `addr` */ addr: 0,
+    /** `fd` */ fd: 8,
+    /** `flags` */ flags: 12,
+    /** `timeout` */ timeout: 16,
+    /** `opcode` */ opcode: 32,
+    /** `pad` */ pad: 33,
+    /** `pad2` */ pad2: 40,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ pad: 7, pad2: 3 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `pad` */ pad: 7,
+    /** `pad2` */ pad2: 3,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -4724,6 +5713,7 @@ export class IoUringSyncCancelReg {
     return value;
   }
 
+  /** Writes `addr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set addr(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_sync_cancel_reg.addr', value));
   }
@@ -4733,6 +5723,7 @@ export class IoUringSyncCancelReg {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `addr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set addrBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_sync_cancel_reg.addr', value));
   }
@@ -4742,6 +5733,7 @@ export class IoUringSyncCancelReg {
     return this.view.getInt32(this.#base + 8, true);
   }
 
+  /** Writes `fd`: an ArgumentError for a value outside the signed 32-bit range, before anything is written. */
   set fd(value: number) {
     this.view.setInt32(this.#base + 8, checkI32('io_uring_sync_cancel_reg.fd', value), true);
   }
@@ -4751,6 +5743,7 @@ export class IoUringSyncCancelReg {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_uring_sync_cancel_reg.flags', value), true);
   }
@@ -4765,6 +5758,7 @@ export class IoUringSyncCancelReg {
     return this.view.getUint8(this.#base + 32);
   }
 
+  /** Writes `opcode`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set opcode(value: number) {
     this.view.setUint8(this.#base + 32, checkU8('io_uring_sync_cancel_reg.opcode', value));
   }
@@ -4824,19 +5818,33 @@ export class IoUringSyncCancelReg {
   }
 }
 
-/** `sizeof(struct io_uring_file_index_range)` */
+/**
+ * `sizeof(struct io_uring_file_index_range)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_FILE_INDEX_RANGE = 16;
-/** `_Alignof(struct io_uring_file_index_range)` */
+/**
+ * `_Alignof(struct io_uring_file_index_range)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_FILE_INDEX_RANGE = 8;
 
 /**
  * `struct io_uring_file_index_range`: 16 bytes, aligned to 8. linux/io_uring.h:1021.
  *
  * Argument for IORING_REGISTER_FILE_ALLOC_RANGE The range is specified as [off, off + len)
+ *
+ * @category Structs
  */
 export class IoUringFileIndexRange {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ off: 0, len: 4, resv: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `off` */ off: 0,
+    /** `len` */ len: 4,
+    /** `resv` */ resv: 8,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -4864,6 +5872,7 @@ export class IoUringFileIndexRange {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `off`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set off(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_file_index_range.off', value), true);
   }
@@ -4873,6 +5882,7 @@ export class IoUringFileIndexRange {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `len`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set len(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_file_index_range.len', value), true);
   }
@@ -4884,6 +5894,7 @@ export class IoUringFileIndexRange {
     return value;
   }
 
+  /** Writes `resv`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set resv(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_file_index_range.resv', value));
   }
@@ -4893,6 +5904,7 @@ export class IoUringFileIndexRange {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `resv` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set resvBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_file_index_range.resv', value));
   }
@@ -4908,15 +5920,32 @@ export class IoUringFileIndexRange {
   }
 }
 
-/** `sizeof(struct io_uring_recvmsg_out)` */
+/**
+ * `sizeof(struct io_uring_recvmsg_out)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_RECVMSG_OUT = 16;
-/** `_Alignof(struct io_uring_recvmsg_out)` */
+/**
+ * `_Alignof(struct io_uring_recvmsg_out)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_RECVMSG_OUT = 4;
 
-/** `struct io_uring_recvmsg_out`: 16 bytes, aligned to 4. linux/io_uring.h:1027. */
+/**
+ * `struct io_uring_recvmsg_out`: 16 bytes, aligned to 4. linux/io_uring.h:1027.
+ *
+ * @category Structs
+ */
 export class IoUringRecvmsgOut {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ namelen: 0, controllen: 4, payloadlen: 8, flags: 12 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `namelen` */ namelen: 0,
+    /** `controllen` */ controllen: 4,
+    /** `payloadlen` */ payloadlen: 8,
+    /** `flags` */ flags: 12,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -4944,6 +5973,7 @@ export class IoUringRecvmsgOut {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `namelen`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set namelen(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_recvmsg_out.namelen', value), true);
   }
@@ -4953,6 +5983,7 @@ export class IoUringRecvmsgOut {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `controllen`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set controllen(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_recvmsg_out.controllen', value), true);
   }
@@ -4962,6 +5993,7 @@ export class IoUringRecvmsgOut {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `payloadlen`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set payloadlen(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_recvmsg_out.payloadlen', value), true);
   }
@@ -4971,6 +6003,7 @@ export class IoUringRecvmsgOut {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_uring_recvmsg_out.flags', value), true);
   }
@@ -4986,15 +6019,30 @@ export class IoUringRecvmsgOut {
   }
 }
 
-/** `sizeof(struct io_timespec)` */
+/**
+ * `sizeof(struct io_timespec)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_TIMESPEC = 16;
-/** `_Alignof(struct io_timespec)` */
+/**
+ * `_Alignof(struct io_timespec)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_TIMESPEC = 8;
 
-/** `struct io_timespec`: 16 bytes, aligned to 8. linux/io_uring.h:1056. */
+/**
+ * `struct io_timespec`: 16 bytes, aligned to 8. linux/io_uring.h:1056.
+ *
+ * @category Structs
+ */
 export class IoTimespec {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ tvSec: 0, tvNsec: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `tv_sec` */ tvSec: 0,
+    /** `tv_nsec` */ tvNsec: 8,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -5024,6 +6072,7 @@ export class IoTimespec {
     return value;
   }
 
+  /** Writes `tv_sec`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set tvSec(value: number) {
     setU64(this.view, this.#base, checkU64('io_timespec.tv_sec', value));
   }
@@ -5033,6 +6082,7 @@ export class IoTimespec {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `tv_sec` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set tvSecBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_timespec.tv_sec', value));
   }
@@ -5044,6 +6094,7 @@ export class IoTimespec {
     return value;
   }
 
+  /** Writes `tv_nsec`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set tvNsec(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_timespec.tv_nsec', value));
   }
@@ -5053,6 +6104,7 @@ export class IoTimespec {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `tv_nsec` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set tvNsecBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_timespec.tv_nsec', value));
   }
@@ -5068,21 +6120,42 @@ export class IoTimespec {
   }
 }
 
-/** `sizeof(struct io_uring_bpf_ctx)` */
+/**
+ * `sizeof(struct io_uring_bpf_ctx)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_BPF_CTX = 40;
-/** `_Alignof(struct io_uring_bpf_ctx)` */
+/**
+ * `_Alignof(struct io_uring_bpf_ctx)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_BPF_CTX = 8;
 
 /**
  * `struct io_uring_bpf_ctx`: 40 bytes, aligned to 8. linux/io_uring/bpf_filter.h:13.
  *
  * Struct passed to filters.
+ *
+ * @category Structs
  */
 export class IoUringBpfCtx {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ userData: 0, opcode: 8, sqeFlags: 9, pduSize: 10, pad: 11, socket: 16, open: 16, connect: 16 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `user_data` */ userData: 0,
+    /** `opcode` */ opcode: 8,
+    /** `sqe_flags` */ sqeFlags: 9,
+    /** `pdu_size` */ pduSize: 10,
+    /** `pad` */ pad: 11,
+    /** `socket` */ socket: 16,
+    /** `open` */ open: 16,
+    /** `connect` */ connect: 16,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ pad: 5 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `pad` */ pad: 5,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -5112,6 +6185,7 @@ export class IoUringBpfCtx {
     return value;
   }
 
+  /** Writes `user_data`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set userData(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_bpf_ctx.user_data', value));
   }
@@ -5121,6 +6195,7 @@ export class IoUringBpfCtx {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `user_data` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set userDataBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_bpf_ctx.user_data', value));
   }
@@ -5130,6 +6205,7 @@ export class IoUringBpfCtx {
     return this.view.getUint8(this.#base + 8);
   }
 
+  /** Writes `opcode`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set opcode(value: number) {
     this.view.setUint8(this.#base + 8, checkU8('io_uring_bpf_ctx.opcode', value));
   }
@@ -5139,6 +6215,7 @@ export class IoUringBpfCtx {
     return this.view.getUint8(this.#base + 9);
   }
 
+  /** Writes `sqe_flags`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set sqeFlags(value: number) {
     this.view.setUint8(this.#base + 9, checkU8('io_uring_bpf_ctx.sqe_flags', value));
   }
@@ -5152,6 +6229,7 @@ export class IoUringBpfCtx {
     return this.view.getUint8(this.#base + 10);
   }
 
+  /** Writes `pdu_size`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set pduSize(value: number) {
     this.view.setUint8(this.#base + 10, checkU8('io_uring_bpf_ctx.pdu_size', value));
   }
@@ -5202,17 +6280,40 @@ export class IoUringBpfCtx {
   }
 }
 
-/** `sizeof(struct io_uring_bpf_filter)` */
+/**
+ * `sizeof(struct io_uring_bpf_filter)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_BPF_FILTER = 64;
-/** `_Alignof(struct io_uring_bpf_filter)` */
+/**
+ * `_Alignof(struct io_uring_bpf_filter)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_BPF_FILTER = 8;
 
-/** `struct io_uring_bpf_filter`: 64 bytes, aligned to 8. linux/io_uring/bpf_filter.h:61. */
+/**
+ * `struct io_uring_bpf_filter`: 64 bytes, aligned to 8. linux/io_uring/bpf_filter.h:61.
+ *
+ * @category Structs
+ */
 export class IoUringBpfFilter {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ opcode: 0, flags: 4, filterLen: 8, pduSize: 12, resv: 13, filterPtr: 16, resv2: 24 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `opcode` */ opcode: 0,
+    /** `flags` */ flags: 4,
+    /** `filter_len` */ filterLen: 8,
+    /** `pdu_size` */ pduSize: 12,
+    /** `resv` */ resv: 13,
+    /** `filter_ptr` */ filterPtr: 16,
+    /** `resv2` */ resv2: 24,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 3, resv2: 5 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `resv` */ resv: 3,
+    /** `resv2` */ resv2: 5,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -5244,6 +6345,7 @@ export class IoUringBpfFilter {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `opcode`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set opcode(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_bpf_filter.opcode', value), true);
   }
@@ -5253,6 +6355,7 @@ export class IoUringBpfFilter {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_bpf_filter.flags', value), true);
   }
@@ -5266,6 +6369,7 @@ export class IoUringBpfFilter {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `filter_len`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set filterLen(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_bpf_filter.filter_len', value), true);
   }
@@ -5279,6 +6383,7 @@ export class IoUringBpfFilter {
     return this.view.getUint8(this.#base + 12);
   }
 
+  /** Writes `pdu_size`: an ArgumentError for a value outside the unsigned 8-bit range, before anything is written. */
   set pduSize(value: number) {
     this.view.setUint8(this.#base + 12, checkU8('io_uring_bpf_filter.pdu_size', value));
   }
@@ -5294,6 +6399,7 @@ export class IoUringBpfFilter {
     return value;
   }
 
+  /** Writes `filter_ptr`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set filterPtr(value: number) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_bpf_filter.filter_ptr', value));
   }
@@ -5303,6 +6409,7 @@ export class IoUringBpfFilter {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `filter_ptr` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set filterPtrBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_bpf_filter.filter_ptr', value));
   }
@@ -5362,15 +6469,32 @@ export class IoUringBpfFilter {
   }
 }
 
-/** `sizeof(struct io_uring_bpf)` */
+/**
+ * `sizeof(struct io_uring_bpf)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_BPF = 72;
-/** `_Alignof(struct io_uring_bpf)` */
+/**
+ * `_Alignof(struct io_uring_bpf)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_BPF = 8;
 
-/** `struct io_uring_bpf`: 72 bytes, aligned to 8. linux/io_uring/bpf_filter.h:75. */
+/**
+ * `struct io_uring_bpf`: 72 bytes, aligned to 8. linux/io_uring/bpf_filter.h:75.
+ *
+ * @category Structs
+ */
 export class IoUringBpf {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ cmdType: 0, cmdFlags: 2, resv: 4, filter: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `cmd_type` */ cmdType: 0,
+    /** `cmd_flags` */ cmdFlags: 2,
+    /** `resv` */ resv: 4,
+    /** `filter` */ filter: 8,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -5402,6 +6526,7 @@ export class IoUringBpf {
     return this.view.getUint16(this.#base, true);
   }
 
+  /** Writes `cmd_type`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set cmdType(value: number) {
     this.view.setUint16(this.#base, checkU16('io_uring_bpf.cmd_type', value), true);
   }
@@ -5415,6 +6540,7 @@ export class IoUringBpf {
     return this.view.getUint16(this.#base + 2, true);
   }
 
+  /** Writes `cmd_flags`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set cmdFlags(value: number) {
     this.view.setUint16(this.#base + 2, checkU16('io_uring_bpf.cmd_flags', value), true);
   }
@@ -5424,6 +6550,7 @@ export class IoUringBpf {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `resv`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set resv(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_bpf.resv', value), true);
   }
@@ -5444,17 +6571,34 @@ export class IoUringBpf {
   }
 }
 
-/** `sizeof(struct io_uring_mock_probe)` */
+/**
+ * `sizeof(struct io_uring_mock_probe)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_MOCK_PROBE = 80;
-/** `_Alignof(struct io_uring_mock_probe)` */
+/**
+ * `_Alignof(struct io_uring_mock_probe)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_MOCK_PROBE = 8;
 
-/** `struct io_uring_mock_probe`: 80 bytes, aligned to 8. linux/io_uring/mock_file.h:16. */
+/**
+ * `struct io_uring_mock_probe`: 80 bytes, aligned to 8. linux/io_uring/mock_file.h:16.
+ *
+ * @category Structs
+ */
 export class IoUringMockProbe {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ features: 0, resv: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `features` */ features: 0,
+    /** `__resv` */ resv: 8,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 9 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv` */ resv: 9,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -5484,6 +6628,7 @@ export class IoUringMockProbe {
     return value;
   }
 
+  /** Writes `features`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set features(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_mock_probe.features', value));
   }
@@ -5493,6 +6638,7 @@ export class IoUringMockProbe {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `features` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set featuresBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_mock_probe.features', value));
   }
@@ -5536,17 +6682,37 @@ export class IoUringMockProbe {
   }
 }
 
-/** `sizeof(struct io_uring_mock_create)` */
+/**
+ * `sizeof(struct io_uring_mock_create)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_MOCK_CREATE = 128;
-/** `_Alignof(struct io_uring_mock_create)` */
+/**
+ * `_Alignof(struct io_uring_mock_create)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_MOCK_CREATE = 8;
 
-/** `struct io_uring_mock_create`: 128 bytes, aligned to 8. linux/io_uring/mock_file.h:26. */
+/**
+ * `struct io_uring_mock_create`: 128 bytes, aligned to 8. linux/io_uring/mock_file.h:26.
+ *
+ * @category Structs
+ */
 export class IoUringMockCreate {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ outFd: 0, flags: 4, fileSize: 8, rwDelayNs: 16, resv: 24 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `out_fd` */ outFd: 0,
+    /** `flags` */ flags: 4,
+    /** `file_size` */ fileSize: 8,
+    /** `rw_delay_ns` */ rwDelayNs: 16,
+    /** `__resv` */ resv: 24,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 13 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv` */ resv: 13,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -5574,6 +6740,7 @@ export class IoUringMockCreate {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `out_fd`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set outFd(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_mock_create.out_fd', value), true);
   }
@@ -5583,6 +6750,7 @@ export class IoUringMockCreate {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set flags(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_mock_create.flags', value), true);
   }
@@ -5594,6 +6762,7 @@ export class IoUringMockCreate {
     return value;
   }
 
+  /** Writes `file_size`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set fileSize(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_mock_create.file_size', value));
   }
@@ -5603,6 +6772,7 @@ export class IoUringMockCreate {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `file_size` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set fileSizeBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_mock_create.file_size', value));
   }
@@ -5614,6 +6784,7 @@ export class IoUringMockCreate {
     return value;
   }
 
+  /** Writes `rw_delay_ns`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set rwDelayNs(value: number) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_mock_create.rw_delay_ns', value));
   }
@@ -5623,6 +6794,7 @@ export class IoUringMockCreate {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `rw_delay_ns` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set rwDelayNsBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_mock_create.rw_delay_ns', value));
   }
@@ -5666,17 +6838,38 @@ export class IoUringMockCreate {
   }
 }
 
-/** `sizeof(struct io_uring_query_hdr)` */
+/**
+ * `sizeof(struct io_uring_query_hdr)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_QUERY_HDR = 40;
-/** `_Alignof(struct io_uring_query_hdr)` */
+/**
+ * `_Alignof(struct io_uring_query_hdr)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_QUERY_HDR = 8;
 
-/** `struct io_uring_query_hdr`: 40 bytes, aligned to 8. linux/io_uring/query.h:13. */
+/**
+ * `struct io_uring_query_hdr`: 40 bytes, aligned to 8. linux/io_uring/query.h:13.
+ *
+ * @category Structs
+ */
 export class IoUringQueryHdr {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ nextEntry: 0, queryData: 8, queryOp: 16, size: 20, result: 24, resv: 28 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `next_entry` */ nextEntry: 0,
+    /** `query_data` */ queryData: 8,
+    /** `query_op` */ queryOp: 16,
+    /** `size` */ size: 20,
+    /** `result` */ result: 24,
+    /** `__resv` */ resv: 28,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv: 3 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv` */ resv: 3,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -5706,6 +6899,7 @@ export class IoUringQueryHdr {
     return value;
   }
 
+  /** Writes `next_entry`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set nextEntry(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_query_hdr.next_entry', value));
   }
@@ -5715,6 +6909,7 @@ export class IoUringQueryHdr {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `next_entry` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set nextEntryBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_query_hdr.next_entry', value));
   }
@@ -5726,6 +6921,7 @@ export class IoUringQueryHdr {
     return value;
   }
 
+  /** Writes `query_data`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set queryData(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_query_hdr.query_data', value));
   }
@@ -5735,6 +6931,7 @@ export class IoUringQueryHdr {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `query_data` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set queryDataBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_query_hdr.query_data', value));
   }
@@ -5744,6 +6941,7 @@ export class IoUringQueryHdr {
     return this.view.getUint32(this.#base + 16, true);
   }
 
+  /** Writes `query_op`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set queryOp(value: number) {
     this.view.setUint32(this.#base + 16, checkU32('io_uring_query_hdr.query_op', value), true);
   }
@@ -5753,6 +6951,7 @@ export class IoUringQueryHdr {
     return this.view.getUint32(this.#base + 20, true);
   }
 
+  /** Writes `size`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set size(value: number) {
     this.view.setUint32(this.#base + 20, checkU32('io_uring_query_hdr.size', value), true);
   }
@@ -5762,6 +6961,7 @@ export class IoUringQueryHdr {
     return this.view.getInt32(this.#base + 24, true);
   }
 
+  /** Writes `result`: an ArgumentError for a value outside the signed 32-bit range, before anything is written. */
   set result(value: number) {
     this.view.setInt32(this.#base + 24, checkI32('io_uring_query_hdr.result', value), true);
   }
@@ -5793,19 +6993,38 @@ export class IoUringQueryHdr {
   }
 }
 
-/** `sizeof(struct io_uring_query_opcode)` */
+/**
+ * `sizeof(struct io_uring_query_opcode)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_QUERY_OPCODE = 48;
-/** `_Alignof(struct io_uring_query_opcode)` */
+/**
+ * `_Alignof(struct io_uring_query_opcode)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_QUERY_OPCODE = 8;
 
 /**
  * `struct io_uring_query_opcode`: 48 bytes, aligned to 8. linux/io_uring/query.h:32.
  *
  * Doesn't require a ring
+ *
+ * @category Structs
  */
 export class IoUringQueryOpcode {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ nrRequestOpcodes: 0, nrRegisterOpcodes: 4, featureFlags: 8, ringSetupFlags: 16, enterFlags: 24, sqeFlags: 32, nrQueryOpcodes: 40, pad: 44 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `nr_request_opcodes` */ nrRequestOpcodes: 0,
+    /** `nr_register_opcodes` */ nrRegisterOpcodes: 4,
+    /** `feature_flags` */ featureFlags: 8,
+    /** `ring_setup_flags` */ ringSetupFlags: 16,
+    /** `enter_flags` */ enterFlags: 24,
+    /** `sqe_flags` */ sqeFlags: 32,
+    /** `nr_query_opcodes` */ nrQueryOpcodes: 40,
+    /** `__pad` */ pad: 44,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -5837,6 +7056,7 @@ export class IoUringQueryOpcode {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `nr_request_opcodes`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set nrRequestOpcodes(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_query_opcode.nr_request_opcodes', value), true);
   }
@@ -5850,6 +7070,7 @@ export class IoUringQueryOpcode {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `nr_register_opcodes`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set nrRegisterOpcodes(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_query_opcode.nr_register_opcodes', value), true);
   }
@@ -5865,6 +7086,7 @@ export class IoUringQueryOpcode {
     return value;
   }
 
+  /** Writes `feature_flags`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set featureFlags(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_query_opcode.feature_flags', value));
   }
@@ -5874,6 +7096,7 @@ export class IoUringQueryOpcode {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `feature_flags` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set featureFlagsBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_query_opcode.feature_flags', value));
   }
@@ -5889,6 +7112,7 @@ export class IoUringQueryOpcode {
     return value;
   }
 
+  /** Writes `ring_setup_flags`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set ringSetupFlags(value: number) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_query_opcode.ring_setup_flags', value));
   }
@@ -5898,6 +7122,7 @@ export class IoUringQueryOpcode {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `ring_setup_flags` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set ringSetupFlagsBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_query_opcode.ring_setup_flags', value));
   }
@@ -5913,6 +7138,7 @@ export class IoUringQueryOpcode {
     return value;
   }
 
+  /** Writes `enter_flags`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set enterFlags(value: number) {
     setU64(this.view, this.#base + 24, checkU64('io_uring_query_opcode.enter_flags', value));
   }
@@ -5922,6 +7148,7 @@ export class IoUringQueryOpcode {
     return this.view.getBigUint64(this.#base + 24, true);
   }
 
+  /** Writes `enter_flags` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set enterFlagsBig(value: bigint) {
     setU64(this.view, this.#base + 24, checkU64('io_uring_query_opcode.enter_flags', value));
   }
@@ -5937,6 +7164,7 @@ export class IoUringQueryOpcode {
     return value;
   }
 
+  /** Writes `sqe_flags`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set sqeFlags(value: number) {
     setU64(this.view, this.#base + 32, checkU64('io_uring_query_opcode.sqe_flags', value));
   }
@@ -5946,6 +7174,7 @@ export class IoUringQueryOpcode {
     return this.view.getBigUint64(this.#base + 32, true);
   }
 
+  /** Writes `sqe_flags` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set sqeFlagsBig(value: bigint) {
     setU64(this.view, this.#base + 32, checkU64('io_uring_query_opcode.sqe_flags', value));
   }
@@ -5959,6 +7188,7 @@ export class IoUringQueryOpcode {
     return this.view.getUint32(this.#base + 40, true);
   }
 
+  /** Writes `nr_query_opcodes`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set nrQueryOpcodes(value: number) {
     this.view.setUint32(this.#base + 40, checkU32('io_uring_query_opcode.nr_query_opcodes', value), true);
   }
@@ -5968,6 +7198,7 @@ export class IoUringQueryOpcode {
     return this.view.getUint32(this.#base + 44, true);
   }
 
+  /** Writes `__pad`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set pad(value: number) {
     this.view.setUint32(this.#base + 44, checkU32('io_uring_query_opcode.__pad', value), true);
   }
@@ -5983,15 +7214,35 @@ export class IoUringQueryOpcode {
   }
 }
 
-/** `sizeof(struct io_uring_query_zcrx)` */
+/**
+ * `sizeof(struct io_uring_query_zcrx)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_QUERY_ZCRX = 40;
-/** `_Alignof(struct io_uring_query_zcrx)` */
+/**
+ * `_Alignof(struct io_uring_query_zcrx)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_QUERY_ZCRX = 8;
 
-/** `struct io_uring_query_zcrx`: 40 bytes, aligned to 8. linux/io_uring/query.h:50. */
+/**
+ * `struct io_uring_query_zcrx`: 40 bytes, aligned to 8. linux/io_uring/query.h:50.
+ *
+ * @category Structs
+ */
 export class IoUringQueryZcrx {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ registerFlags: 0, areaFlags: 8, nrCtrlOpcodes: 16, features: 20, rqHdrSize: 24, rqHdrAlignment: 28, resv2: 32 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `register_flags` */ registerFlags: 0,
+    /** `area_flags` */ areaFlags: 8,
+    /** `nr_ctrl_opcodes` */ nrCtrlOpcodes: 16,
+    /** `features` */ features: 20,
+    /** `rq_hdr_size` */ rqHdrSize: 24,
+    /** `rq_hdr_alignment` */ rqHdrAlignment: 28,
+    /** `__resv2` */ resv2: 32,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -6025,6 +7276,7 @@ export class IoUringQueryZcrx {
     return value;
   }
 
+  /** Writes `register_flags`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set registerFlags(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_query_zcrx.register_flags', value));
   }
@@ -6034,6 +7286,7 @@ export class IoUringQueryZcrx {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `register_flags` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set registerFlagsBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_query_zcrx.register_flags', value));
   }
@@ -6049,6 +7302,7 @@ export class IoUringQueryZcrx {
     return value;
   }
 
+  /** Writes `area_flags`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set areaFlags(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_query_zcrx.area_flags', value));
   }
@@ -6058,6 +7312,7 @@ export class IoUringQueryZcrx {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `area_flags` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set areaFlagsBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_query_zcrx.area_flags', value));
   }
@@ -6071,6 +7326,7 @@ export class IoUringQueryZcrx {
     return this.view.getUint32(this.#base + 16, true);
   }
 
+  /** Writes `nr_ctrl_opcodes`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set nrCtrlOpcodes(value: number) {
     this.view.setUint32(this.#base + 16, checkU32('io_uring_query_zcrx.nr_ctrl_opcodes', value), true);
   }
@@ -6084,6 +7340,7 @@ export class IoUringQueryZcrx {
     return this.view.getUint32(this.#base + 20, true);
   }
 
+  /** Writes `features`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set features(value: number) {
     this.view.setUint32(this.#base + 20, checkU32('io_uring_query_zcrx.features', value), true);
   }
@@ -6097,6 +7354,7 @@ export class IoUringQueryZcrx {
     return this.view.getUint32(this.#base + 24, true);
   }
 
+  /** Writes `rq_hdr_size`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set rqHdrSize(value: number) {
     this.view.setUint32(this.#base + 24, checkU32('io_uring_query_zcrx.rq_hdr_size', value), true);
   }
@@ -6110,6 +7368,7 @@ export class IoUringQueryZcrx {
     return this.view.getUint32(this.#base + 28, true);
   }
 
+  /** Writes `rq_hdr_alignment`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set rqHdrAlignment(value: number) {
     this.view.setUint32(this.#base + 28, checkU32('io_uring_query_zcrx.rq_hdr_alignment', value), true);
   }
@@ -6121,6 +7380,7 @@ export class IoUringQueryZcrx {
     return value;
   }
 
+  /** Writes `__resv2`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set resv2(value: number) {
     setU64(this.view, this.#base + 32, checkU64('io_uring_query_zcrx.__resv2', value));
   }
@@ -6130,6 +7390,7 @@ export class IoUringQueryZcrx {
     return this.view.getBigUint64(this.#base + 32, true);
   }
 
+  /** Writes `__resv2` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set resv2Big(value: bigint) {
     setU64(this.view, this.#base + 32, checkU64('io_uring_query_zcrx.__resv2', value));
   }
@@ -6145,17 +7406,37 @@ export class IoUringQueryZcrx {
   }
 }
 
-/** `sizeof(struct io_uring_query_zcrx_event)` */
+/**
+ * `sizeof(struct io_uring_query_zcrx_event)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_QUERY_ZCRX_EVENT = 48;
-/** `_Alignof(struct io_uring_query_zcrx_event)` */
+/**
+ * `_Alignof(struct io_uring_query_zcrx_event)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_QUERY_ZCRX_EVENT = 8;
 
-/** `struct io_uring_query_zcrx_event`: 48 bytes, aligned to 8. linux/io_uring/query.h:66. */
+/**
+ * `struct io_uring_query_zcrx_event`: 48 bytes, aligned to 8. linux/io_uring/query.h:66.
+ *
+ * @category Structs
+ */
 export class IoUringQueryZcrxEvent {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ eventFlags: 0, statsSize: 4, statsOffAlignment: 8, resv1: 12, resv2: 16 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `event_flags` */ eventFlags: 0,
+    /** `stats_size` */ statsSize: 4,
+    /** `stats_off_alignment` */ statsOffAlignment: 8,
+    /** `__resv1` */ resv1: 12,
+    /** `__resv2` */ resv2: 16,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ resv2: 4 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `__resv2` */ resv2: 4,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -6187,6 +7468,7 @@ export class IoUringQueryZcrxEvent {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `event_flags`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set eventFlags(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_query_zcrx_event.event_flags', value), true);
   }
@@ -6200,6 +7482,7 @@ export class IoUringQueryZcrxEvent {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `stats_size`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set statsSize(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_query_zcrx_event.stats_size', value), true);
   }
@@ -6213,6 +7496,7 @@ export class IoUringQueryZcrxEvent {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `stats_off_alignment`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set statsOffAlignment(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_query_zcrx_event.stats_off_alignment', value), true);
   }
@@ -6222,6 +7506,7 @@ export class IoUringQueryZcrxEvent {
     return this.view.getUint32(this.#base + 12, true);
   }
 
+  /** Writes `__resv1`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set resv1(value: number) {
     this.view.setUint32(this.#base + 12, checkU32('io_uring_query_zcrx_event.__resv1', value), true);
   }
@@ -6265,15 +7550,30 @@ export class IoUringQueryZcrxEvent {
   }
 }
 
-/** `sizeof(struct io_uring_query_scq)` */
+/**
+ * `sizeof(struct io_uring_query_scq)`
+ *
+ * @category Structs
+ */
 export const SIZEOF_IO_URING_QUERY_SCQ = 16;
-/** `_Alignof(struct io_uring_query_scq)` */
+/**
+ * `_Alignof(struct io_uring_query_scq)`
+ *
+ * @category Structs
+ */
 export const ALIGNOF_IO_URING_QUERY_SCQ = 8;
 
-/** `struct io_uring_query_scq`: 16 bytes, aligned to 8. linux/io_uring/query.h:77. */
+/**
+ * `struct io_uring_query_scq`: 16 bytes, aligned to 8. linux/io_uring/query.h:77.
+ *
+ * @category Structs
+ */
 export class IoUringQueryScq {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ hdrSize: 0, hdrAlignment: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `hdr_size` */ hdrSize: 0,
+    /** `hdr_alignment` */ hdrAlignment: 8,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -6307,6 +7607,7 @@ export class IoUringQueryScq {
     return value;
   }
 
+  /** Writes `hdr_size`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set hdrSize(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_query_scq.hdr_size', value));
   }
@@ -6316,6 +7617,7 @@ export class IoUringQueryScq {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `hdr_size` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set hdrSizeBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_query_scq.hdr_size', value));
   }
@@ -6331,6 +7633,7 @@ export class IoUringQueryScq {
     return value;
   }
 
+  /** Writes `hdr_alignment`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set hdrAlignment(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_query_scq.hdr_alignment', value));
   }
@@ -6340,6 +7643,7 @@ export class IoUringQueryScq {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `hdr_alignment` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set hdrAlignmentBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_query_scq.hdr_alignment', value));
   }
@@ -6355,10 +7659,18 @@ export class IoUringQueryScq {
   }
 }
 
-/** The unnamed `struct` of `io_uring_bpf_ctx.socket`: 12 bytes, aligned to 4. */
+/**
+ * The unnamed `struct` of `io_uring_bpf_ctx.socket`: 12 bytes, aligned to 4.
+ *
+ * @category Structs
+ */
 export class IoUringBpfCtxSocket {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ family: 0, type: 4, protocol: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `family` */ family: 0,
+    /** `type` */ type: 4,
+    /** `protocol` */ protocol: 8,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -6386,6 +7698,7 @@ export class IoUringBpfCtxSocket {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `family`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set family(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_bpf_ctx.socket.family', value), true);
   }
@@ -6395,6 +7708,7 @@ export class IoUringBpfCtxSocket {
     return this.view.getUint32(this.#base + 4, true);
   }
 
+  /** Writes `type`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set type(value: number) {
     this.view.setUint32(this.#base + 4, checkU32('io_uring_bpf_ctx.socket.type', value), true);
   }
@@ -6404,6 +7718,7 @@ export class IoUringBpfCtxSocket {
     return this.view.getUint32(this.#base + 8, true);
   }
 
+  /** Writes `protocol`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set protocol(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_bpf_ctx.socket.protocol', value), true);
   }
@@ -6419,10 +7734,18 @@ export class IoUringBpfCtxSocket {
   }
 }
 
-/** The unnamed `struct` of `io_uring_bpf_ctx.open`: 24 bytes, aligned to 8. */
+/**
+ * The unnamed `struct` of `io_uring_bpf_ctx.open`: 24 bytes, aligned to 8.
+ *
+ * @category Structs
+ */
 export class IoUringBpfCtxOpen {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ flags: 0, mode: 8, resolve: 16 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `flags` */ flags: 0,
+    /** `mode` */ mode: 8,
+    /** `resolve` */ resolve: 16,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -6452,6 +7775,7 @@ export class IoUringBpfCtxOpen {
     return value;
   }
 
+  /** Writes `flags`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set flags(value: number) {
     setU64(this.view, this.#base, checkU64('io_uring_bpf_ctx.open.flags', value));
   }
@@ -6461,6 +7785,7 @@ export class IoUringBpfCtxOpen {
     return this.view.getBigUint64(this.#base, true);
   }
 
+  /** Writes `flags` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set flagsBig(value: bigint) {
     setU64(this.view, this.#base, checkU64('io_uring_bpf_ctx.open.flags', value));
   }
@@ -6472,6 +7797,7 @@ export class IoUringBpfCtxOpen {
     return value;
   }
 
+  /** Writes `mode`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set mode(value: number) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_bpf_ctx.open.mode', value));
   }
@@ -6481,6 +7807,7 @@ export class IoUringBpfCtxOpen {
     return this.view.getBigUint64(this.#base + 8, true);
   }
 
+  /** Writes `mode` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set modeBig(value: bigint) {
     setU64(this.view, this.#base + 8, checkU64('io_uring_bpf_ctx.open.mode', value));
   }
@@ -6492,6 +7819,7 @@ export class IoUringBpfCtxOpen {
     return value;
   }
 
+  /** Writes `resolve`: an ArgumentError for a value outside the unsigned 64-bit range (a number up to 2^53 - 1), before anything is written. */
   set resolve(value: number) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_bpf_ctx.open.resolve', value));
   }
@@ -6501,6 +7829,7 @@ export class IoUringBpfCtxOpen {
     return this.view.getBigUint64(this.#base + 16, true);
   }
 
+  /** Writes `resolve` from a bigint: an ArgumentError for a value outside the unsigned 64-bit range, before anything is written. */
   set resolveBig(value: bigint) {
     setU64(this.view, this.#base + 16, checkU64('io_uring_bpf_ctx.open.resolve', value));
   }
@@ -6520,12 +7849,23 @@ export class IoUringBpfCtxOpen {
  * The unnamed `struct` of `io_uring_bpf_ctx.connect`: 24 bytes, aligned to 4.
  *
  * For CONNECT: fields are populated only when addr_len covers them; unpopulated fields are zero from the caller-side memset in io_uring_populate_bpf_ctx(). port and v4_addr are network byte order. Filters may only issue BPF_LD|BPF_W|BPF_ABS at 4-byte aligned offsets; load + mask for sub-word fields.
+ *
+ * @category Structs
  */
 export class IoUringBpfCtxConnect {
   /** Byte offset of each field from the start of the record (anonymous members flattened, as in C). */
-  static readonly OFFSETS = Object.freeze({ family: 0, port: 4, pad: 6, v4Addr: 8, v6Addr: 8 } as const);
+  static readonly OFFSETS = Object.freeze({
+    /** `family` */ family: 0,
+    /** `port` */ port: 4,
+    /** `pad` */ pad: 6,
+    /** `v4_addr` */ v4Addr: 8,
+    /** `v6_addr` */ v6Addr: 8,
+  } as const);
   /** Element count of each fixed-length array field. */
-  static readonly LENGTHS = Object.freeze({ pad: 2, v6Addr: 16 } as const);
+  static readonly LENGTHS = Object.freeze({
+    /** `pad` */ pad: 2,
+    /** `v6_addr` */ v6Addr: 16,
+  } as const);
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;
@@ -6557,6 +7897,7 @@ export class IoUringBpfCtxConnect {
     return this.view.getUint32(this.#base, true);
   }
 
+  /** Writes `family`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set family(value: number) {
     this.view.setUint32(this.#base, checkU32('io_uring_bpf_ctx.connect.family', value), true);
   }
@@ -6566,6 +7907,7 @@ export class IoUringBpfCtxConnect {
     return this.view.getUint16(this.#base + 4, false);
   }
 
+  /** Writes `port`: an ArgumentError for a value outside the unsigned 16-bit range, before anything is written. */
   set port(value: number) {
     this.view.setUint16(this.#base + 4, checkU16('io_uring_bpf_ctx.connect.port', value), false);
   }
@@ -6575,6 +7917,7 @@ export class IoUringBpfCtxConnect {
     return this.view.getUint32(this.#base + 8, false);
   }
 
+  /** Writes `v4_addr`: an ArgumentError for a value outside the unsigned 32-bit range, before anything is written. */
   set v4Addr(value: number) {
     this.view.setUint32(this.#base + 8, checkU32('io_uring_bpf_ctx.connect.v4_addr', value), false);
   }

@@ -23,6 +23,13 @@ export class ArgumentError extends TypeError {
   /** The argument that was refused, prefixed by the function that refused it. */
   readonly argument: string;
 
+  /**
+   * An error naming the refused argument, shaped like Node's own argument errors.
+   *
+   * @param code - `ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE` (the error's `name` is then `RangeError`) or `ERR_INVALID_ARG_VALUE`.
+   * @param argument - The refused parameter, prefixed by the function: `"prepRead: buf"`.
+   * @param message - What was expected and what was received; the error's message is `argument: message`.
+   */
   constructor(code: ArgumentErrorCode, argument: string, message: string) {
     super(`${argument}: ${message}`);
     this.name = code === 'ERR_OUT_OF_RANGE' ? 'RangeError' : 'TypeError';
@@ -75,9 +82,17 @@ export class UnsupportedOpError extends Error {
   /** First Linux release with the op, or null when unknown. */
   readonly minKernel: string | null;
 
+  /**
+   * The error a builder throws for an opcode the running kernel lacks.
+   *
+   * @param builder - The builder that refused the op (`prepPipe`).
+   * @param opcode - The `IORING_OP_*` value.
+   * @param opName - The `IORING_OP_*` name.
+   * @param minKernel - First Linux release with the op, or null when unknown.
+   */
   constructor(builder: string, opcode: number, opName: string, minKernel: string | null) {
     super(
-      `${builder}: ${opName} is not supported by the running kernel (${minKernel === null ? '' : `it needs Linux ${minKernel} or newer; `}check \`ring.probe()\`)`,
+      `${builder}: ${opName} is not supported by the running kernel (${minKernel === null ? '' : `it needs Linux ${minKernel} or newer; `}see \`ring.probe.supports(...)\`)`,
     );
     this.name = 'UnsupportedOpError';
     this.opcode = opcode;

@@ -11,7 +11,7 @@
 import type { Constant, EnumMember, Spec } from '../spec/types.js';
 import { maskOf } from './model.js';
 import { commonPrefix, docText, pascalCase, shortKeys } from './names.js';
-import { fileHeader, type Inputs, printSource } from './source.js';
+import { fileHeader, type Inputs, printSource, withCategory } from './source.js';
 
 export interface ConstantsResult {
   text: string;
@@ -147,13 +147,13 @@ export function emitConstants(spec: Spec, inputs: Inputs): ConstantsResult {
   exported.push('KNOWN_MASKS');
   out.push(
     `/** The mask of every flag set by name, for \`checkFlags\` and for tools that print unknown bits. */\nexport const KNOWN_MASKS = Object.freeze({\n${[...masks.keys()]
-      .map((s) => `  ${s}: ${maskName(s)},`)
+      .map((s) => `  /** Every bit {@link ${s}} defines: {@link ${maskName(s)}}. */\n  ${s}: ${maskName(s)},`)
       .join('\n')}\n} as const);`,
   );
 
   const header = fileHeader(spec, inputs, 'opcodes, enums, flag sets and constants');
   const intro = '/**\n * Opcodes, enums, flag sets and every numeric constant of the io_uring UAPI headers.\n *\n * @module\n */';
-  const text = printSource(header, [intro, out.join('\n\n')]);
+  const text = withCategory(printSource(header, [intro, out.join('\n\n')]), 'Constants');
   const names = new Set<string>();
   for (const n of exported) {
     if (names.has(n)) throw new Error(`constants.ts would export ${n} twice (a flag set, enum or mask name clashes with another name)`);

@@ -10,7 +10,7 @@
 import type { OpArg, OpDef, OpsFile, Spec } from '../spec/types.js';
 import { arrayLength, flattenFields, isFlexible, isScalar, type SpecIndex, sqeRecord } from './model.js';
 import { docText } from './names.js';
-import { fileHeader, type Inputs, printSource } from './source.js';
+import { fileHeader, type Inputs, printSource, withCategory } from './source.js';
 
 /** A scalar field of struct io_uring_sqe, reached by name as in C. */
 export interface SqeField {
@@ -105,7 +105,7 @@ const HELPER_MODULE: Record<string, string> = {
   FixedFile: 'fd', fileNumber: 'fd', FileRef: 'fd', FdLike: 'fd',
   setOpId: 'op-id',
   SqeTarget: 'sqe-target',
-  checkInline: 'sqe-fill', checkIovecs: 'sqe-fill', checkMinBytes: 'sqe-fill', checkOpId: 'sqe-fill', checkSpanWithin: 'sqe-fill',
+  checkFixedSlot: 'sqe-fill', checkSelectGroup: 'sqe-fill', checkInline: 'sqe-fill', checkIovecs: 'sqe-fill', checkMinBytes: 'sqe-fill', checkOpId: 'sqe-fill', checkSpanWithin: 'sqe-fill',
   checkSqeSize: 'sqe-fill', copyInline: 'sqe-fill', encodeSocklen: 'sqe-fill', opUnsupported: 'sqe-fill', zeroSqe: 'sqe-fill',
   checkMsgHdr: 'msghdr', encodeMsgHdr: 'msghdr', MsgHdr: 'msghdr',
 };
@@ -280,6 +280,8 @@ function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imp
         if (allowFixed) {
           const fixedLocal = local(`${a.name}IsFixed`);
           checks.push(`const ${fixedLocal} = ${a.name} instanceof ${use('FixedFile')};`);
+          // A slot past the ring's registered file table is refused here, not by the kernel.
+          checks.push(`if (${fixedLocal}) ${use('checkFixedSlot')}(${label(a)}, sqe, ${fdLocal});`);
           let target: SqeField;
           let bit: bigint;
           let bitName: string;
@@ -322,6 +324,11 @@ function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imp
         setOrOr(v);
         if (a.kind === 'bufIndex') notes.push('Index of a registered buffer (u16).');
         if (a.kind === 'bufGroup') notes.push('Provided-buffer group id (u16).');
+        if (a.kind === 'bufGroup' && op.bufferSelect === true) {
+          // The op picks its buffer from the group: one the ring does not have is refused here.
+          checks.push(`${use('checkSelectGroup')}(${label(a)}, sqe, ${v});`);
+          notes.push('A group the ring does not have is refused before anything is written.');
+        }
         break;
       }
       case 'u64':
@@ -734,7 +741,7 @@ export function emitOps(spec: Spec, index: SpecIndex, opsFile: OpsFile, inputs: 
 
   const header = fileHeader(spec, inputs, 'one typed SQE builder per ops.json entry');
   const intro = '/**\n * SQE builders: one `prepXxx(sqe, ...)` per entry of spec/ops.json, and `prepRaw` for any opcode.\n *\n * Each checks every argument before writing anything, then zeroes the slot and writes the\n * opcode, the fixed fields and the arguments at the offsets of this build\'s spec.\n *\n * @module\n */';
-  const text = printSource(header, [intro, out.join('\n')]);
+  const text = withCategory(printSource(header, [intro, out.join('\n')]), 'Builders');
   return { text, builders: builders.length, skipped, rawOnly, withoutEntry };
 }
 

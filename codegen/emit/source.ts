@@ -43,6 +43,16 @@ const project = new Project({
 
 let counter = 0;
 
+/**
+ * Tags every documented top-level export with `@category`, so the API reference groups the
+ * generated declarations (Builders, Structs, Constants) apart from the hand-written runtime.
+ */
+export function withCategory(text: string, category: string): string {
+  return text
+    .replace(/^ \*\/\nexport /gm, ` *\n * @category ${category}\n */\nexport `)
+    .replace(/^\/\*\* (.*) \*\/\nexport /gm, (_m, doc: string) => `/**\n * ${doc}\n *\n * @category ${category}\n */\nexport `);
+}
+
 /** Prints `statements` (after `header`) as one file's text; nothing depends on time or order of calls. */
 export function printSource(header: string, statements: (StatementStructures | string | WriterFunction)[]): string {
   const file = project.createSourceFile(`/emit-${counter++}.ts`, { statements }, { overwrite: true });

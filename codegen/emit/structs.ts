@@ -13,11 +13,12 @@ import {
   type StatementStructures,
   StructureKind,
   VariableDeclarationKind,
+  type WriterFunction,
 } from 'ts-morph';
 import type { Field, NamedRecord, RecordBody, ScalarType, Spec } from '../spec/types.js';
 import { arrayLength, type FlatField, flattenFields, isFlexible, isInline, isRef, isScalar, type SpecIndex } from './model.js';
 import { camelCase, docText, pascalCase, upperSnake } from './names.js';
-import { fileHeader, type Inputs, printSource } from './source.js';
+import { fileHeader, type Inputs, printSource, withCategory } from './source.js';
 
 export interface StructsResult {
   text: string;
@@ -173,8 +174,8 @@ export function emitStructs(spec: Spec, index: SpecIndex, inputs: Inputs): Struc
       const cDecl = `\`${f.ctype} ${ff.name}${length !== null ? `[${length}]` : flexible ? (f.array && 'spelling' in f.array && f.array.spelling === '[0]' ? '[0]' : '[]') : ''}\``;
       const headerDoc = (extra: string): string =>
         [`${cDecl}: offset ${ff.offset}, ${flexible ? 'a flexible array' : `${f.size} byte${f.size === 1 ? '' : 's'}`}${placement}.${extra}`, ...(f.doc ? [docText(f.doc)] : [])].join('\n\n');
-      offsets.push(`${n.get}: ${ff.offset}`);
-      if (length !== null) lengths.push(`${n.get}: ${length}`);
+      offsets.push(`/** \`${ff.name}\` */ ${n.get}: ${ff.offset}`);
+      if (length !== null) lengths.push(`/** \`${ff.name}\` */ ${n.get}: ${length}`);
 
       if (isScalar(f.type)) {
         const t = f.type;
@@ -213,10 +214,10 @@ export function emitStructs(spec: Spec, index: SpecIndex, inputs: Inputs): Struc
         const endianNote = t.endian === 'big' ? ' Big-endian (network byte order) in memory; read and written as a plain number.' : '';
         if (length === null && !flexible) {
           getters.push({ kind: StructureKind.GetAccessor, name: n.get, returnType: 'number', docs: [headerDoc(`${endianNote}${bigNote}`)], statements: getterBody(at(ff.offset)) });
-          setters.push({ kind: StructureKind.SetAccessor, name: n.get, parameters: [{ name: 'value', type: 'number' }], statements: [write(at(ff.offset), 'value')] });
+          setters.push({ kind: StructureKind.SetAccessor, name: n.get, parameters: [{ name: 'value', type: 'number' }], docs: [setterDoc(ff.name, t, false)], statements: [write(at(ff.offset), 'value')] });
           if (t.bits === 64) {
             getters.push({ kind: StructureKind.GetAccessor, name: n.big, returnType: 'bigint', docs: [`\`${ff.name}\` as a bigint: the full ${t.signed ? 'signed' : 'unsigned'} 64-bit range (allocates).`], statements: [`return ${readBig(at(ff.offset))};`] });
-            setters.push({ kind: StructureKind.SetAccessor, name: n.big, parameters: [{ name: 'value', type: 'bigint' }], statements: [write(at(ff.offset), 'value')] });
+            setters.push({ kind: StructureKind.SetAccessor, name: n.big, parameters: [{ name: 'value', type: 'bigint' }], docs: [setterDoc(ff.name, t, true)], statements: [write(at(ff.offset), 'value')] });
           }
         } else {
           const start = at(ff.offset);
@@ -292,10 +293,10 @@ export function emitStructs(spec: Spec, index: SpecIndex, inputs: Inputs): Struc
           isStatic: true,
           isReadonly: true,
           docs: ['Byte offset of each field from the start of the record (anonymous members flattened, as in C).'],
-          initializer: `Object.freeze({ ${offsets.join(', ')} } as const)`,
+          initializer: frozenLiteral(offsets),
         },
         ...(lengths.length > 0
-          ? [{ name: 'LENGTHS', isStatic: true, isReadonly: true, docs: ['Element count of each fixed-length array field.'], initializer: `Object.freeze({ ${lengths.join(', ')} } as const)` }]
+          ? [{ name: 'LENGTHS', isStatic: true, isReadonly: true, docs: ['Element count of each fixed-length array field.'], initializer: frozenLiteral(lengths) }]
           : []),
         { name: 'view', isReadonly: true, type: 'DataView', docs: ['The DataView every accessor reads and writes through (the one passed in, if a DataView was).'] },
         { name: '#base', type: 'number' },
@@ -345,8 +346,30 @@ export function emitStructs(spec: Spec, index: SpecIndex, inputs: Inputs): Struc
 
   const header = fileHeader(spec, inputs, 'struct accessors with exact byte offsets');
   const intro = `/**\n * Accessors for the structs and unions of the io_uring UAPI headers, one class per record.\n *\n * @module\n */`;
-  const text = printSource(header, [intro, ...imports, ...statements]);
+  // The printer hangs a multi-line initializer one level too deep; set OFFSETS/LENGTHS straight.
+  const printed = printSource(header, [intro, ...imports, ...statements])
+    .replace(/^ {6}(\/\*\* `[^`\n]*` \*\/ \w+: \d+,)$/gm, '    $1')
+    .replace(/^ {4}\} as const\);$/gm, '  } as const);');
+  const text = withCategory(printed, 'Structs');
   return { text, records: spec.records.length, classes: classCount, fields: fieldCount };
+}
+
+/** `Object.freeze({ ... } as const)` with one documented entry a line, indented by the printer. */
+function frozenLiteral(entries: readonly string[]): WriterFunction {
+  return (writer) => {
+    writer.writeLine('Object.freeze({');
+    writer.indent(() => {
+      for (const entry of entries) writer.writeLine(`${entry},`);
+    });
+    writer.write('} as const)');
+  };
+}
+
+/** TSDoc of a scalar field's setter: what it writes and what it refuses. */
+function setterDoc(cName: string, t: ScalarType, big: boolean): string {
+  const range = `${t.signed ? 'signed' : 'unsigned'} ${t.bits}-bit`;
+  const numberNote = t.bits === 64 && !big ? ' (a number up to 2^53 - 1)' : '';
+  return `Writes \`${cName}\`${big ? ' from a bigint' : ''}: an ArgumentError for a value outside the ${range} range${numberNote}, before anything is written.`;
 }
 
 function scalarCheck(t: ScalarType, errName: string, used: { check: Set<string> }): (v: string) => string {

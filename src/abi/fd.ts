@@ -19,6 +19,11 @@ export const AT_FDCWD = -100;
 export class FixedFile {
   /** Zero-based slot index in the registered file table. */
   readonly index: number;
+  /**
+   * Names slot `index` of a registered file table. {@link FileTable} hands these out; build
+   * one yourself only for a slot you know is filled. Throws an {@link ArgumentError} for
+   * anything but an integer from 0 to 2^31 - 1.
+   */
   constructor(index: number) {
     if (!Number.isInteger(index) || index < 0 || index > 0x7fffffff) {
       throw new ArgumentError('ERR_OUT_OF_RANGE', 'FixedFile: index', `expected a slot index from 0 to 2147483647, received ${describeReceived(index)}`);
@@ -33,6 +38,7 @@ export class FixedFile {
 
 /** Anything that owns an open descriptor and exposes it while open (reading `fd` after close throws). */
 export interface FdLike {
+  /** The descriptor number (an {@link OwnedFd} throws once closed). */
   readonly fd: number;
 }
 

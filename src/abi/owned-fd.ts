@@ -23,6 +23,13 @@ import type { FdLike } from './fd.js';
 export class FdClosedError extends Error {
   /** Node-style error code. */
   readonly code = 'ERR_FD_CLOSED' as const;
+  /**
+   * The error for a use of a descriptor its `OwnedFd` no longer holds.
+   *
+   * @param what - The call that tried to use the descriptor.
+   * @param fd - The descriptor number it had.
+   * @param how - Whether it was closed or released (handed over) by its owner.
+   */
   constructor(what: string, fd: number, how: 'closed' | 'released') {
     super(
       `${what}: descriptor ${fd} was already ${how} by this OwnedFd; its number may now belong to another file, so it is no longer handed out`,

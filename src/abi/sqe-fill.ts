@@ -23,6 +23,38 @@ export function opUnsupported(builder: string, opcode: number, opName: string, m
   throw new UnsupportedOpError(builder, opcode, opName, minKernel);
 }
 
+/**
+ * Refuses a registered file slot at or past the end of the ring's file table
+ * ({@link SqeTarget.registered}); builders call it only for a `FixedFile`, so a plain
+ * descriptor costs nothing.
+ */
+export function checkFixedSlot(name: string, sqe: SqeTarget, index: number): void {
+  const registered = sqe.registered;
+  if (registered === undefined || index < registered.fileSlots) return;
+  const slots = registered.fileSlots;
+  throw new ArgumentError(
+    'ERR_OUT_OF_RANGE',
+    name,
+    slots === 0
+      ? `registered file slot ${index} (fixed:${index}) names no file: the ring has no registered file table (FileTable.register or FileTable.sparse first)`
+      : `registered file slot ${index} (fixed:${index}) is outside the ring's file table (${slots} slots: 0 to ${slots - 1})`,
+  );
+}
+
+/**
+ * Refuses a provided-buffer group the ring does not have ({@link SqeTarget.registered}),
+ * for ops that pick their buffer from it (`IOSQE_BUFFER_SELECT`).
+ */
+export function checkSelectGroup(name: string, sqe: SqeTarget, bgid: number): void {
+  const registered = sqe.registered;
+  if (registered === undefined || registered.hasBufferGroup(bgid)) return;
+  throw new ArgumentError(
+    'ERR_INVALID_ARG_VALUE',
+    name,
+    `no provided-buffer group ${bgid} exists on this ring: register a BufferRing (or provide a ProvidedBufferGroup's buffers) with that id first`,
+  );
+}
+
 /** Zeroes `size` bytes (a multiple of 8) at `byteOffset`: eight-byte stores, no allocation. */
 export function zeroSqe(view: DataView, byteOffset: number, size: number): void {
   for (let i = 0; i < size; i += 8) view.setFloat64(byteOffset + i, 0);

@@ -35,4 +35,22 @@ export interface SqeTarget {
    * a u8 can name is covered, and mark every opcode the probe did not report as supported.
    */
   readonly unsupportedOps?: Uint8Array | undefined;
+  /**
+   * What the ring has registered, so that a builder refuses a reference to something that
+   * does not exist before writing anything: a `FixedFile` at or past the end of the
+   * registered file table, or (for ops that pick a provided buffer) a buffer group the ring
+   * does not have. Absent: no such check, the kernel decides.
+   */
+  readonly registered?:
+    | {
+        /** Slots in the ring's registered file table: 0 when none is registered, `Infinity` when unknown. */
+        readonly fileSlots: number;
+        /**
+         * Whether provided-buffer group `bgid` exists on the ring: a registered buffer ring, a
+         * legacy group provided by an SQE already submitted or staged before this one, or any
+         * group when the ring cannot know (a registration it could not read).
+         */
+        hasBufferGroup(bgid: number): boolean;
+      }
+    | undefined;
 }

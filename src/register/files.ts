@@ -134,7 +134,12 @@ export class FileTable implements Disposable {
   }
 
   /** The range direct descriptors are allocated from, as last set by {@link FileTable.setAllocRange}. */
-  get allocRange(): { readonly offset: number; readonly length: number } {
+  get allocRange(): {
+    /** First slot of the range. */
+    readonly offset: number;
+    /** Slots in the range. */
+    readonly length: number;
+  } {
     return this.#allocRange ?? { offset: 0, length: this.size };
   }
 

@@ -502,7 +502,14 @@ export class BufferRing extends BufferGroup implements Disposable {
    * The kernel's view (`IORING_REGISTER_PBUF_STATUS`, 6.8): its head, our tail, and how many
    * entries are available for ops to pick (`tail - head`).
    */
-  status(): { head: number; tail: number; available: number } {
+  status(): {
+    /** The kernel's head: entries it has consumed (mod 2^16). */
+    head: number;
+    /** Our tail: entries published (mod 2^16). */
+    tail: number;
+    /** Entries ops can still pick: `tail - head`. */
+    available: number;
+  } {
     this.checkOpen('BufferRing.status');
     const bytes = new Uint8Array(SIZEOF_IO_URING_BUF_STATUS);
     const st = new IoUringBufStatus(bytes);

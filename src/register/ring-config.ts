@@ -145,7 +145,9 @@ export function unregisterPersonality(ring: IoUring, id: number): void {
 
 /** Most workers the async pool may run: `bounded` for regular file and block I/O, `unbounded` for the rest. */
 export interface IoWorkerLimits {
+  /** Most workers for bounded work (regular files, block devices); 0 leaves the limit as it is. */
   bounded: number;
+  /** Most workers for unbounded work (sockets, pipes, anything that may wait forever); 0 leaves it as it is. */
   unbounded: number;
 }
 
@@ -261,10 +263,10 @@ export function registerRestrictions(ring: IoUring, restrictions: RingRestrictio
 // Clock
 
 /** `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` from <time.h>: the clocks `IORING_REGISTER_CLOCK` accepts. */
-const CLOCK_IDS = { monotonic: 1, boottime: 7 } as const;
+const CLOCK_IDS: Readonly<Record<RingClock, number>> = { monotonic: 1, boottime: 7 };
 
 /** A clock waits can be measured on. */
-export type RingClock = keyof typeof CLOCK_IDS;
+export type RingClock = 'monotonic' | 'boottime';
 
 /**
  * Sets the clock the ring's wait timeouts are measured on (`IORING_REGISTER_CLOCK`, 6.12):

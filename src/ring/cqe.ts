@@ -22,8 +22,9 @@ export interface Cqe {
   readonly flags: number;
   /** The op's opcode, or -1 when unknown (a CQE this ring did not submit). */
   readonly opcode: number;
-  /** Low and high 32 bits of the raw `user_data`, as posted. */
+  /** Low 32 bits of the raw `user_data`, as posted. */
   readonly userDataLo: number;
+  /** High 32 bits of the raw `user_data`, as posted (bit 31 set: one of this ring's op ids). */
   readonly userDataHi: number;
   /** True while `IORING_CQE_F_MORE` is set: a multishot op will post more CQEs. */
   readonly more: boolean;

@@ -20,6 +20,12 @@ export type RingStateErrorCode =
 export class RingStateError extends Error {
   /** Machine-readable reason. */
   readonly code: RingStateErrorCode;
+  /**
+   * An error with a machine-readable `code` (`name` is `RingStateError`).
+   *
+   * @param code - The reason, one of {@link RingStateErrorCode}.
+   * @param message - What happened and what to do, naming the call that refused.
+   */
   constructor(code: RingStateErrorCode, message: string) {
     super(message);
     this.name = 'RingStateError';

@@ -16,7 +16,9 @@ const PROBE_SLOTS = 256;
 export interface ProbedOp {
   /** `IORING_OP_*` name from our header (`IORING_OP_READ`). */
   readonly name: string;
+  /** The opcode number (`IoringOp.READ` is 22). */
   readonly opcode: number;
+  /** Whether the running kernel reports the op as supported (`IO_URING_OP_SUPPORTED`). */
   readonly supported: boolean;
   /** The first kernel with the op, from spec/ops.json (undefined when no builder covers it). */
   readonly minKernel: string | undefined;

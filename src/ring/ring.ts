@@ -28,6 +28,8 @@ import {
   IORING_OFF_SQ_RING,
   IORING_OFF_SQES,
   IORING_OP_ASYNC_CANCEL,
+  IORING_OP_PROVIDE_BUFFERS,
+  IORING_OP_TIMEOUT,
   IORING_REGISTER_ENABLE_RINGS,
   IORING_REGISTER_RESIZE_RINGS,
   IORING_REGISTER_RING_FDS,
@@ -66,6 +68,7 @@ import {
 } from '../../generated/structs.js';
 import { checkIntRange } from '../abi/check.js';
 import { OP_ID_TAG } from '../abi/op-id.js';
+import { zeroSqe } from '../abi/sqe-fill.js';
 import { ArgumentError, describeReceived } from '../errors.js';
 import { IoUringError } from '../sys/errors.js';
 import { addressOf, closeFd, ioUringEnter, ioUringRegister, ioUringSetup } from '../sys/libc.js';
@@ -74,6 +77,7 @@ import { RingStateError, ringClosedError } from './errors.js';
 import { LINK_SKIP, LINK_SOFT, OpTable, SLOT_IN_FLIGHT, type CompletionHandler } from './op-table.js';
 import { Probe } from './probe.js';
 import { Region } from './region.js';
+import { Registrations } from './registrations.js';
 import { combinationProblem, MAX_CQ_ENTRIES, MAX_SQ_ENTRIES, resolveSetup, setupFlagNames, type IoUringOptions, type ResolvedSetup } from './setup.js';
 import { Sqe, type SqeOwner } from './sqe.js';
 
@@ -89,13 +93,16 @@ const SQE_OPCODE_WORD = SQE.opcode >>> 2;
 const SQE_OPCODE_SHIFT = (SQE.opcode & 3) * 8;
 const SQE_FLAGS_SHIFT = (SQE.flags & 3) * 8;
 const SQE_USER_DATA_WORD = SQE.userData >>> 2;
+/** Word holding `buf_group` (a u16, at an even byte offset). */
+const SQE_BUF_GROUP_WORD = SQE.bufGroup >>> 2;
+const SQE_BUF_GROUP_SHIFT = (SQE.bufGroup & 3) * 8;
 /** Word of the op-specific flags union (`rw_flags`, `nop_flags`, ...). */
 const SQE_OP_FLAGS_WORD = SQE.nopFlags >>> 2;
 const CQE_USER_DATA_WORD = CQE.userData >>> 2;
 const CQE_RES_WORD = CQE.res >>> 2;
 const CQE_FLAGS_WORD = CQE.flags >>> 2;
 const CQE_BIG_WORD = CQE.bigCqe >>> 2;
-if (SQE.flags >>> 2 !== SQE_OPCODE_WORD || (SQE.userData & 7) !== 0 || (CQE.userData & 7) !== 0 || (CQE.res & 3) !== 0 || (CQE.flags & 3) !== 0) {
+if (SQE.flags >>> 2 !== SQE_OPCODE_WORD || (SQE.bufGroup & 1) !== 0 || (SQE.userData & 7) !== 0 || (CQE.userData & 7) !== 0 || (CQE.res & 3) !== 0 || (CQE.flags & 3) !== 0) {
   throw new Error('io_uring_sqe/io_uring_cqe layout changed in a way the ring does not handle; see src/ring/ring.ts');
 }
 const PAGE_SIZE = 4096;
@@ -208,6 +215,8 @@ export class IoUring implements Disposable {
   readonly #table: OpTable;
   /** Resources tied to the ring's life (registered memory, buffer rings), released after teardown. */
   readonly #resources = new Set<RingResource>();
+  /** File-table size and buffer groups, as builders check them (`sqe.registered`). */
+  readonly #registered: Registrations = new Registrations((bgid) => this.#stagedProvides(bgid));
   #cancelAnyRefused = false;
   readonly #maxInFlight: number;
   readonly #taskrunFlag: boolean;
@@ -347,7 +356,7 @@ export class IoUring implements Disposable {
       this.#table = new OpTable(maxInFlight + 1);
       this.#shadow = new Uint32Array((sqEntries * sqeSize) >>> 2);
       const shadowView = new DataView(this.#shadow.buffer);
-      this.#core = { table: this.#table, stagedSlot: new Int32Array(sqEntries).fill(-1), closed: false };
+      this.#core = { table: this.#table, stagedSlot: new Int32Array(sqEntries).fill(-1), closed: false, registered: this.#registered };
       const unsupported = this.probe.unsupportedOps;
       this.#handles = Array.from({ length: sqEntries }, (_, i) => new Sqe(this.#core, shadowView, i, sqeSize, unsupported));
       this.#cqe = new CqeSnapshot(cqeSize === 32);
@@ -541,8 +550,10 @@ export class IoUring implements Disposable {
       // user_data: the op id, tagged so MSG_RING posts from other rings are told apart.
       shadow[w + SQE_USER_DATA_WORD] = slot;
       shadow[w + SQE_USER_DATA_WORD + 1] = (OP_ID_TAG | table.gen[slot]!) >>> 0;
-      table.opcode[slot] = (shadow[w + SQE_OPCODE_WORD]! >>> SQE_OPCODE_SHIFT) & 0xff;
+      const opcode = (shadow[w + SQE_OPCODE_WORD]! >>> SQE_OPCODE_SHIFT) & 0xff;
+      table.opcode[slot] = opcode;
       table.state[slot] = SLOT_IN_FLIGHT;
+      if (opcode === IORING_OP_PROVIDE_BUFFERS) this.#registered.noteProvided((shadow[w + SQE_BUF_GROUP_WORD]! >>> SQE_BUF_GROUP_SHIFT) & 0xffff);
       for (let k = 0; k < words; k++) sqes[w + k] = shadow[w + k]!;
       if (untracked[position] === 1) {
         // Pins nothing (checked above): a failure CQE arrives with a stale id (cqe.id -1).
@@ -617,7 +628,18 @@ export class IoUring implements Disposable {
   #enterAndWait(toSubmit: number, waitNr: number, timeoutMs: number | undefined): number {
     let flags = this.#enterFlags | IORING_ENTER_GETEVENTS;
     if (this.#sqPoll && (Atomics.load(this.#sq, this.#at.sqFlags) & IORING_SQ_NEED_WAKEUP) !== 0) flags |= IORING_ENTER_SQ_WAKEUP;
-    if (timeoutMs === undefined) return ioUringEnter(this.#enterFd, toSubmit, waitNr, flags);
+    // A signal cuts the kernel's wait short. With nothing submitted the call fails with EINTR
+    // and ioUringEnter repeats it (or onEintr below does, with the time left); but a call that
+    // submitted SQEs reports their count instead, exactly as if the wait had ended. So after a
+    // call that got as far as waiting, wait again unless the wait really ended (#waitEnded).
+    const tailBefore = Atomics.load(this.#cq, this.#at.cqTail);
+    if (timeoutMs === undefined) {
+      const submitted = ioUringEnter(this.#enterFd, toSubmit, waitNr, flags);
+      if (submitted === toSubmit) {
+        while (!this.#waitEnded(waitNr, tailBefore)) ioUringEnter(this.#enterFd, 0, waitNr, flags);
+      }
+      return submitted;
+    }
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs === Infinity) {
       throw new ArgumentError('ERR_OUT_OF_RANGE', 'timeoutMs', `expected a finite number of milliseconds ≥ 0, received ${describeReceived(timeoutMs)}`);
     }
@@ -631,12 +653,40 @@ export class IoUring implements Disposable {
       this.#setWaitTimeout(Math.max(0, deadline - performance.now()));
       return true;
     };
-    try {
-      return ioUringEnter(this.#enterFd, toSubmit, waitNr, flags | IORING_ENTER_EXT_ARG, this.#waitArgAddress, SIZEOF_IO_URING_GETEVENTS_ARG, onEintr);
-    } catch (err) {
-      if (err instanceof IoUringError && err.code === 'ETIME') return 0;
-      throw err;
+    let submitted = -1;
+    for (;;) {
+      let r: number;
+      try {
+        r = ioUringEnter(this.#enterFd, toSubmit, waitNr, flags | IORING_ENTER_EXT_ARG, this.#waitArgAddress, SIZEOF_IO_URING_GETEVENTS_ARG, onEintr);
+      } catch (err) {
+        // ETIME: the time ran out; a call that submitted anything returns its count instead.
+        if (err instanceof IoUringError && err.code === 'ETIME') return Math.max(submitted, 0);
+        throw err;
+      }
+      if (submitted < 0) submitted = r;
+      if (r !== toSubmit || this.#waitEnded(waitNr, tailBefore)) return submitted;
+      const left = deadline - performance.now();
+      if (left <= 0) return submitted;
+      this.#setWaitTimeout(left);
+      toSubmit = 0;
     }
+  }
+
+  /**
+   * Whether a wait for `waitNr` CQEs that started when the CQ tail was `tailBefore` is over:
+   * enough CQEs are ready (the kernel caps the count at the CQ size), or a TIMEOUT op
+   * completed meanwhile (which wakes every waiter early, by the kernel's design).
+   */
+  #waitEnded(waitNr: number, tailBefore: number): boolean {
+    const tail = Atomics.load(this.#cq, this.#at.cqTail);
+    if (((tail - this.#cqHead) >>> 0) >= Math.min(waitNr, this.#cqMask + 1)) return true;
+    const table = this.#table;
+    for (let p = tailBefore; p !== tail; p = (p + 1) >>> 0) {
+      const w = this.#at.cqes + ((p & this.#cqMask) << this.#cqeShift);
+      const slot = table.slotOf(this.#cq[w + CQE_USER_DATA_WORD]!, this.#cq[w + CQE_USER_DATA_WORD + 1]!);
+      if (slot >= 0 && table.opcode[slot] === IORING_OP_TIMEOUT) return true;
+    }
+    return false;
   }
 
   #setWaitTimeout(ms: number): void {
@@ -876,7 +926,20 @@ export class IoUring implements Disposable {
    */
   register(opcode: number, arg: ArrayBufferView | number | null, nrArgs: number): number {
     if (this.#closed) throw ringClosedError('IoUring.register');
-    return ioUringRegister(this.#fd, opcode | (this.#ownsFd ? 0 : 1 << 31), arg, nrArgs);
+    const r = ioUringRegister(this.#fd, opcode | (this.#ownsFd ? 0 : 1 << 31), arg, nrArgs);
+    this.#registered.noteRegister(opcode, arg, nrArgs);
+    return r;
+  }
+
+  /** Whether an SQE staged (not yet submitted) provides buffers to group `bgid`. */
+  #stagedProvides(bgid: number): boolean {
+    const words = this.#sqeWords;
+    for (let p = this.#sqeFlushed; p !== this.#sqeTail; p = (p + 1) >>> 0) {
+      const w = (p & this.#sqMask) * words;
+      if (((this.#shadow[w + SQE_OPCODE_WORD]! >>> SQE_OPCODE_SHIFT) & 0xff) !== IORING_OP_PROVIDE_BUFFERS) continue;
+      if (((this.#shadow[w + SQE_BUF_GROUP_WORD]! >>> SQE_BUF_GROUP_SHIFT) & 0xffff) === bgid) return true;
+    }
+    return false;
   }
 
   #registerRingFd(): boolean {
@@ -1088,7 +1151,7 @@ export class IoUring implements Disposable {
       this.#shadow = new Uint32Array((sqEntries * sqeSize) >>> 2);
       const shadowView = new DataView(this.#shadow.buffer);
       this.#oldCores.push(this.#core);
-      this.#core = { table: this.#table, stagedSlot: new Int32Array(sqEntries).fill(-1), closed: false };
+      this.#core = { table: this.#table, stagedSlot: new Int32Array(sqEntries).fill(-1), closed: false, registered: this.#registered };
       const unsupported = this.probe.unsupportedOps;
       this.#handles = Array.from({ length: sqEntries }, (_, i) => new Sqe(this.#core, shadowView, i, sqeSize, unsupported));
     } catch (err) {
@@ -1257,6 +1320,7 @@ export class IoUring implements Disposable {
       try { resource.release(); } catch (err) { firstError ??= err; }
     }
     this.#resources.clear();
+    this.#registered.clear();
     if (firstError !== undefined) throw firstError;
   }
 
@@ -1270,11 +1334,15 @@ export class IoUring implements Disposable {
 
 /**
  * Fills an ASYNC_CANCEL SQE by hand: close() must not depend on the builders' argument
- * checks (it cancels by raw slot and generation, or by ANY).
+ * checks (it cancels by raw slot and generation, or by ANY). The whole slot is zeroed
+ * first: the staging memory still holds the fields of whatever op used this SQ position
+ * before, and the kernel refuses a cancel with a stale `off` or `splice_fd_in` (EINVAL),
+ * which left close() waiting for in-flight ops to end by themselves.
  */
 function writeCancel(sqe: Sqe, slot: number, gen: number, cancelFlags: number): void {
   const view = sqe.view;
   const at = sqe.offset;
+  zeroSqe(view, at, sqe.size);
   view.setUint8(at + SQE.opcode, IORING_OP_ASYNC_CANCEL);
   view.setInt32(at + SQE.fd, -1, true);
   if (slot >= 0) {

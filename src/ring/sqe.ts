@@ -30,6 +30,8 @@ export interface SqeOwner {
   /** Op-table slot staged at each SQ position, or -1. */
   readonly stagedSlot: Int32Array;
   readonly closed: boolean;
+  /** What the ring has registered (file table size, buffer groups), for the builders' checks. */
+  readonly registered: NonNullable<SqeTarget['registered']>;
 }
 
 /** One submission queue entry being prepared. Fill it with a `prep*` builder. */
@@ -94,11 +96,21 @@ export class Sqe implements SqeTarget {
     return this.#owner.table.idOf(this.#slot('Sqe.id'));
   }
 
+  /**
+   * What the ring has registered (its file table's size, its provided-buffer groups): builders
+   * read it to refuse a `FixedFile` past the table or a group that does not exist.
+   */
+  get registered(): NonNullable<SqeTarget['registered']> {
+    this.#slot('Sqe.registered');
+    return this.#owner.registered;
+  }
+
   /** Any value of yours, handed back as `cqe.userData` with each of this op's CQEs. */
   get userData(): unknown {
     return this.#owner.table.tag[this.#slot('Sqe.userData')];
   }
 
+  /** Sets the value handed back as `cqe.userData`; the ring keeps it referenced until the op's final CQE. */
   set userData(value: unknown) {
     this.#owner.table.tag[this.#slot('Sqe.userData')] = value;
   }
@@ -109,6 +121,7 @@ export class Sqe implements SqeTarget {
     return this.#view.getUint8(this.offset + 1);
   }
 
+  /** Sets the `IOSQE_*` flags byte (after the `prep*` call, which resets it). */
   set flags(value: number) {
     this.#slot('Sqe.flags');
     this.#view.setUint8(this.offset + 1, checkU8('Sqe.flags', value));

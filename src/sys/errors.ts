@@ -28,6 +28,14 @@ export class IoUringError extends Error {
   /** What probably caused the error and what to do about it, when known. */
   readonly hint: string | undefined;
 
+  /**
+   * An error with Node's system-error shape; the message is `"<code>: <text>, <syscall>[ <context>][. <hint>]"`.
+   *
+   * @param errno - The errno, either sign; stored negative as in Node.
+   * @param syscall - The system call or op name that failed.
+   * @param context - Appended to the message, e.g. `"fd 7"`.
+   * @param hint - The likely cause and remedy, appended to the message.
+   */
   constructor(errno: number, syscall: string, context?: string, hint?: string) {
     const n = Math.abs(errno);
     const code = errnoName(n);
@@ -115,25 +123,34 @@ export function setupHint(code: string, status: IoUringStatus = readIoUringStatu
     case 'ENOMEM':
     case 'EAGAIN':
       return (
-        'The kernel could not allocate or pin the ring memory. On kernels before 5.12 ring memory counts against ' +
-        'RLIMIT_MEMLOCK (`ulimit -l`): raise it or ask for fewer entries; otherwise the machine is low on memory'
+        'The kernel could not allocate or pin the ring memory. For a process without CAP_IPC_LOCK, ring memory counts against ' +
+        'RLIMIT_MEMLOCK (`ulimit -l`) on kernels before 5.12 and again on recent ones (seen on 6.18, NO_MMAP rings included): ' +
+        'raise it or ask for fewer entries; otherwise the machine is low on memory'
       );
     case 'EINVAL':
       return (
         `The kernel (${status.kernelRelease}) refused the parameters: entries of 0 or above its maximum (32768 SQ entries; ` +
         'CQ size above 65536 without IORING_SETUP_CLAMP), a setup flag this kernel does not know, flags that need another ' +
-        '(DEFER_TASKRUN without SINGLE_ISSUER, SQ_AFF without SQPOLL, ...), or non-zero reserved fields. ' +
+        '(DEFER_TASKRUN without SINGLE_ISSUER, SQ_AFF without SQPOLL, ...), an attachWq fd that is not an io_uring instance, ' +
+        'an sqPoll.cpu the machine lacks, or non-zero reserved fields. ' +
         'Ask for fewer features: the ring steps down on EINVAL'
       );
     case 'EFAULT':
       return 'The params struct (or the IORING_SETUP_NO_MMAP memory it points to) is not valid memory: an internal error, please report it';
     case 'EBADF':
-      return 'IORING_SETUP_ATTACH_WQ was given a wq_fd that is not an open file descriptor';
+      return 'A descriptor in the parameters is not open: attachWq (IORING_SETUP_ATTACH_WQ) was given a closed wq_fd';
+    case 'ENXIO':
+      return 'attachWq (IORING_SETUP_ATTACH_WQ) was given a wq_fd that is not an open file descriptor (the kernel answers ENXIO for that)';
+    case 'EBUSY':
+      return (
+        'registeredFdOnly (IORING_SETUP_REGISTERED_FD_ONLY) needs a free slot in the calling thread\'s table of 16 registered ' +
+        'rings, and all are in use (every ring registers its fd there by default): close a ring, or create rings with registerRingFd: false'
+      );
     case 'EMFILE':
     case 'ENFILE':
       return FD_LIMIT_HINT;
     case 'EOPNOTSUPP':
-      return 'IORING_SETUP_ATTACH_WQ was given a wq_fd that is not an io_uring instance';
+      return 'attachWq (IORING_SETUP_ATTACH_WQ) was given a wq_fd that is not an io_uring instance (recent kernels answer EINVAL for that)';
     default:
       return undefined;
   }
@@ -215,7 +232,7 @@ const REGISTER_HINTS: Readonly<Record<string, string>> = {
     'The kernel refused the opcode or its arguments: an opcode it does not know, a count out of range, or non-zero reserved fields',
   EMFILE: 'Too many files would be registered (RLIMIT_NOFILE caps the table size)',
   ENOMEM:
-    'The kernel could not allocate or pin the memory: registered buffers count against RLIMIT_MEMLOCK on some kernels (`ulimit -l`)',
+    'The kernel could not allocate or pin the memory: registered buffers and buffer rings count against RLIMIT_MEMLOCK (`ulimit -l`) for a process without CAP_IPC_LOCK',
   ENXIO: 'Nothing of this kind is registered (unregistering twice?), or the ring is being torn down',
   EOPNOTSUPP: 'The buffers are file-backed, or the file descriptor is not an io_uring instance',
 };

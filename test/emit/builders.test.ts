@@ -159,7 +159,7 @@ describe('unsupported opcodes', () => {
     expect(u.code).toBe('ERR_IO_URING_OP_UNSUPPORTED');
     expect(u.name).toBe('UnsupportedOpError');
     expect([u.opcode, u.opName, u.builder, u.minKernel]).toEqual([IORING_OP_PIPE, 'IORING_OP_PIPE', 'prepPipe', ops.OPS.prepPipe.minKernel]);
-    expect(u.message).toBe(`prepPipe: IORING_OP_PIPE is not supported by the running kernel (it needs Linux ${ops.OPS.prepPipe.minKernel} or newer; check \`ring.probe()\`)`);
+    expect(u.message).toBe(`prepPipe: IORING_OP_PIPE is not supported by the running kernel (it needs Linux ${ops.OPS.prepPipe.minKernel} or newer; see \`ring.probe.supports(...)\`)`);
   });
 
   it('checks only the op it builds, and nothing without unsupportedOps', () => {
@@ -178,7 +178,7 @@ describe('unsupported opcodes', () => {
     t.unsupportedOps = new Uint8Array(256);
     t.unsupportedOps[IORING_OP_PIPE] = 1;
     t.unsupportedOps[250] = 1;
-    expect(refused(t, () => ops.prepRaw(t, IORING_OP_PIPE)).message).toBe('prepRaw: IORING_OP_PIPE is not supported by the running kernel (check `ring.probe()`)');
+    expect(refused(t, () => ops.prepRaw(t, IORING_OP_PIPE)).message).toBe('prepRaw: IORING_OP_PIPE is not supported by the running kernel (see `ring.probe.supports(...)`)');
     const e = refused(t, () => ops.prepRaw(t, 250)) as UnsupportedOpError;
     expect([e.opName, e.minKernel]).toEqual(['opcode 250', null]);
   });

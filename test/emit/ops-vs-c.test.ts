@@ -546,7 +546,7 @@ describe.skipIf('skip' in compiler)('every builder against C (linux-7.2)', () =>
       const e = error as UnsupportedOpError;
       expect(e.code).toBe('ERR_IO_URING_OP_UNSUPPORTED');
       expect([e.builder, e.opcode, e.opName, e.minKernel]).toEqual([op.builder, opcode, op.opcode, op.minKernel]);
-      expect(e.message).toBe(`${op.builder}: ${op.opcode} is not supported by the running kernel (it needs Linux ${op.minKernel} or newer; check \`ring.probe()\`)`);
+      expect(e.message).toBe(`${op.builder}: ${op.opcode} is not supported by the running kernel (it needs Linux ${op.minKernel} or newer; see \`ring.probe.supports(...)\`)`);
       expect(hex(new Uint8Array(sqe.view.buffer)), `${op.builder} wrote before refusing`).toBe(before);
       expect(sqe.pins.length, `${op.builder} pinned before refusing`).toBe(0);
       // Any other opcode marked, or 0 at this one: the builder runs as usual.
