@@ -1,0 +1,138 @@
+/**
+ * Helpers of the reliability tests: child processes with chosen node flags (GC stress,
+ * `--expose-gc`), whose pid is known while they run (signal storms), and process-wide
+ * resource counts.
+ *
+ * In a child's source, `@repo/` stands for the repository root as a file URL, as in
+ * `test/sys/child.ts`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+
+export interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Wall time from spawn to exit. */
+  ms: number;
+  /** True when the child was killed for running past its timeout. */
+  timedOut: boolean;
+}
+
+export interface NodeChildOptions {
+  /** Flags for node itself, before `--import tsx` (e.g. `--expose-gc`). */
+  nodeArgs?: readonly string[];
+  /** Killed with SIGKILL after this long (default 60 s). */
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  /** Give the child a stdin pipe (default: no stdin). */
+  stdin?: boolean;
+}
+
+export interface RunningChild {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Resolves when the child has exited. */
+  readonly done: Promise<ChildResult>;
+}
+
+function expand(source: string): string {
+  return source.replaceAll('@repo/', `${pathToFileURL(REPO_ROOT).href}/`);
+}
+
+/** Resolves with the child's stdout so far once it contains `text`; rejects if the child exits first. */
+export function waitForOutput(running: RunningChild, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (d: Buffer): void => {
+      seen += d.toString();
+      if (seen.includes(text)) {
+        running.child.stdout!.off('data', onData);
+        resolve();
+      }
+    };
+    running.child.stdout!.on('data', onData);
+    void running.done.then((r) => reject(new Error(`child exited before printing ${JSON.stringify(text)}: ${describeExit(r)}`)));
+  });
+}
+
+/** Starts `source` (TypeScript, ESM) in a fresh node process. */
+export function startNode(source: string, options: NodeChildOptions = {}): RunningChild {
+  const dir = mkdtempSync(join(tmpdir(), 'tsuring-rel-'));
+  const script = join(dir, 'main.mts');
+  writeFileSync(script, expand(source));
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let timedOut = false;
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, options.timeoutMs ?? 60_000);
+  const done = new Promise<ChildResult>((resolve, reject) => {
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - t0, timedOut });
+    });
+  });
+  if (child.pid === undefined) throw new Error('could not start node');
+  return { child, pid: child.pid, done };
+}
+
+/** Runs `source` in a fresh node process to its end. */
+export function runNode(source: string, options: NodeChildOptions = {}): Promise<ChildResult> {
+  return startNode(source, options).done;
+}
+
+/** The last line of stdout parsed as JSON; throws with the child's stderr when there is none. */
+export function lastJson<T>(result: ChildResult): T {
+  const lines = result.stdout.trim().split('\n');
+  const last = lines[lines.length - 1];
+  if (last === undefined || last === '') {
+    throw new Error(`child printed nothing (code ${result.code}, signal ${result.signal}); stderr:\n${result.stderr}`);
+  }
+  try {
+    return JSON.parse(last) as T;
+  } catch {
+    throw new Error(`child's last line is not JSON (code ${result.code}, signal ${result.signal}): ${last}\nstderr:\n${result.stderr}`);
+  }
+}
+
+/** Asserts a child ended by itself with status 0, with its output in the message otherwise. */
+export function describeExit(result: ChildResult): string {
+  return `code ${result.code}, signal ${result.signal}, timed out ${result.timedOut}, ${result.ms.toFixed(0)} ms\nstdout:\n${result.stdout.slice(-4000)}\nstderr:\n${result.stderr.slice(-4000)}`;
+}
+
+/** Open descriptors of this process. */
+export function fdCount(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** Lines of /proc/self/maps. */
+export function mapsLines(): string[] {
+  return readFileSync('/proc/self/maps', 'utf8').trim().split('\n');
+}
+
+/** Mappings of io_uring ring memory (`anon_inode:[io_uring]`). */
+export function ioUringMappings(): number {
+  return mapsLines().filter((l) => l.includes('io_uring')).length;
+}
