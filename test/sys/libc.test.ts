@@ -282,7 +282,6 @@ describe('ioUringRegister', () => {
 
 describe('memory', () => {
   it('maps, views and unmaps a region, leaving no mapping behind', () => {
-    const before = readFileSync('/proc/self/maps', 'utf8').split('\n').length;
     const length = 3 * 4096;
     const addr = mmapRegion(length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     expect(Number.isSafeInteger(addr)).toBe(true);
@@ -293,7 +292,6 @@ describe('memory', () => {
     expect(readFileSync('/proc/self/maps', 'utf8')).toContain(addr.toString(16));
     munmapRegion(addr, length);
     expect(readFileSync('/proc/self/maps', 'utf8')).not.toMatch(new RegExp(`^0*${addr.toString(16)}-`, 'm'));
-    expect(readFileSync('/proc/self/maps', 'utf8').split('\n').length).toBeLessThanOrEqual(before + 1);
   });
 
   it('maps ring memory from a ring fd', () => {
