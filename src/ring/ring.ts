@@ -518,6 +518,27 @@ export class IoUring implements Disposable {
     const staged = this.#core.stagedSlot;
     const words = this.#sqeWords;
     const mask = this.#sqMask;
+    // Most batches have no links and no skip-success: they need none of the chain bookkeeping.
+    let chainBits = 0;
+    for (let i = 0; i < count; i++) chainBits |= shadow[((from + i) & mask) * words + SQE_OPCODE_WORD]!;
+    if ((((chainBits >>> SQE_FLAGS_SHIFT) & 0xff) & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS)) === 0) {
+      for (let i = 0; i < count; i++) {
+        const position = (from + i) & mask;
+        const slot = staged[position]!;
+        staged[position] = -1;
+        const w = position * words;
+        shadow[w + SQE_USER_DATA_WORD] = slot;
+        shadow[w + SQE_USER_DATA_WORD + 1] = (OP_ID_TAG | table.gen[slot]!) >>> 0;
+        const opcode = (shadow[w + SQE_OPCODE_WORD]! >>> SQE_OPCODE_SHIFT) & 0xff;
+        table.opcode[slot] = opcode;
+        table.state[slot] = SLOT_IN_FLIGHT;
+        if (opcode === IORING_OP_PROVIDE_BUFFERS) this.#registered.noteProvided((shadow[w + SQE_BUF_GROUP_WORD]! >>> SQE_BUF_GROUP_SHIFT) & 0xffff);
+        for (let k = 0; k < words; k++) sqes[w + k] = shadow[w + k]!;
+      }
+      Atomics.store(this.#sq, this.#at.sqTail, to);
+      this.#sqeFlushed = to;
+      return count;
+    }
     // Pass 1, backwards, before anything changes. An op with IOSQE_CQE_SKIP_SUCCESS posts no
     // CQE when it succeeds; the ring learns it is done from the next op of its chain that
     // posts (a chain ends at an op without a link flag, or at the end of the submission).
@@ -619,7 +640,8 @@ export class IoUring implements Disposable {
     if (waitNr === 0) {
       return pending === 0 ? 0 : ioUringEnter(this.#enterFd, pending, 0, this.#enterFlags);
     }
-    if (timeoutMs === undefined && this.cqReady < waitNr && this.#table.live === 0 && pending === 0) {
+    // Cheapest tests first: this runs on every call.
+    if (timeoutMs === undefined && pending === 0 && this.#table.live === 0 && this.cqReady < waitNr) {
       throw new RingStateError('ERR_RING_WOULD_BLOCK', `IoUring.submitAndWait: waiting for ${waitNr} completions with nothing in flight would block forever`);
     }
     return this.#enterAndWait(pending, waitNr, timeoutMs);
@@ -764,7 +786,10 @@ export class IoUring implements Disposable {
           if (slot >= 0) {
             const handler = table.handler[slot];
             if (handler !== undefined) {
-              if (final) this.#finish(slot, res);
+              if (final) {
+                if (table.linkBits[slot] === 0 && table.skipPred[slot]! < 0) table.release(slot);
+                else this.#finish(slot, res);
+              }
               handler.complete(res, flags, final, slot);
               continue;
             }
@@ -777,7 +802,11 @@ export class IoUring implements Disposable {
             cqe.id = (hi & 0x1fffff) * TWO_32 + lo;
             cqe.userData = table.tag[slot];
             cqe.opcode = table.opcode[slot]!;
-            if (final) this.#finish(slot, res);
+            if (final) {
+              // Outside any chain (the common case) the slot is simply free again.
+              if (table.linkBits[slot] === 0 && table.skipPred[slot]! < 0) table.release(slot);
+              else this.#finish(slot, res);
+            }
           } else {
             if (fn === undefined) continue;
             cqe.id = -1;
