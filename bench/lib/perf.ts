@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runProcess, type Runner } from './exec.js';
 import { sourceName } from './profile.js';
 
@@ -74,7 +74,9 @@ export async function perfProfile(runner: Runner, kind: string, params: unknown,
     await runProcess(
       'perf',
       ['record', '-F', '2999', '-o', dataFile, '--', process.execPath, ...runner.nodeArgs, '--perf-basic-prof', runner.worker, kind, JSON.stringify(params)],
-      { timeoutMs: 120_000, label: 'perf record' },
+      // --perf-basic-prof also turns on V8's code log, which writes isolate-*-v8.log into the
+      // working directory: keep it beside the profile data, out of the repository.
+      { timeoutMs: 120_000, label: 'perf record', cwd: dirname(dataFile) },
     );
     const report = spawnSync('perf', ['report', '-i', dataFile, '--no-children', '--sort', 'dso,symbol', '--stdio', '-g', 'none'], {
       encoding: 'utf8',
