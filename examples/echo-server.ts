@@ -12,24 +12,25 @@
  */
 import { pathToFileURL } from 'node:url';
 import {
+  AF_INET,
   BufferRing,
   IoUring,
   OwnedFd,
+  encodeSockaddr,
   prepBind,
   prepCmdSock,
   prepListen,
   prepMultishotAccept,
   prepSend,
   prepSocket,
+  SOCK_CLOEXEC,
+  SOCK_STREAM,
   SOCKET_URING_OP_SETSOCKOPT,
   type Cqe,
   type Sqe,
 } from '../src/index.js';
 import { createWaker, type Waker } from '../src/loop/waker.js';
 
-const AF_INET = 2;
-const SOCK_STREAM = 1;
-const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;
 const ENOBUFS = -105;
@@ -59,16 +60,6 @@ interface Connection {
   recvDone: boolean;
   recvOp: Op;
   sendOp: Op;
-}
-
-/** `struct sockaddr_in` for 127.0.0.1:port. */
-function sockaddrIn(port: number): Uint8Array {
-  const bytes = new Uint8Array(16);
-  const dv = new DataView(bytes.buffer);
-  dv.setUint16(0, AF_INET, true);
-  dv.setUint16(2, port, false);
-  bytes.set([127, 0, 0, 1], 4);
-  return bytes;
 }
 
 /** Runs one op to completion before the server starts (the event loop is not involved yet). */
@@ -136,7 +127,7 @@ export class EchoServer {
       }
       // io_uring has no getsockname: for "any port", try random ones.
       const port = wanted !== 0 ? wanted : 20000 + Math.floor(Math.random() * 40000);
-      const bound = runOne(ring, (s) => prepBind(s, fd, sockaddrIn(port)));
+      const bound = runOne(ring, (s) => prepBind(s, fd, encodeSockaddr({ address: '127.0.0.1', port })));
       if (bound === EADDRINUSE && wanted === 0) {
         fd.close();
         continue;

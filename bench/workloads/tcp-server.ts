@@ -24,9 +24,11 @@
 import { createServer as createNetServer, type Socket } from 'node:net';
 import {
   AsyncIoUring,
+  AF_INET,
   BufferRing,
   createServer,
   IoUring,
+  encodeSockaddr,
   prepBind,
   prepCmdSock,
   prepClose,
@@ -34,15 +36,14 @@ import {
   prepMultishotAccept,
   prepSend,
   prepSocket,
+  SOCK_CLOEXEC,
+  SOCK_STREAM,
   SOCKET_URING_OP_SETSOCKOPT,
   type Cqe,
   type Sqe,
 } from '../../src/index.js';
 import { createWaker } from '../../src/loop/waker.js';
 
-const AF_INET = 2;
-const SOCK_STREAM = 1;
-const SOCK_CLOEXEC = 0o2000000;
 const ENOBUFS = -105;
 const EADDRINUSE = -98;
 const ACCEPT_TAG = -1;
@@ -66,16 +67,6 @@ function serveNet(): void {
     if (address === null || typeof address === 'string') throw new Error('no port');
     process.stdout.write(`PORT ${address.port}\n`);
   });
-}
-
-/** `struct sockaddr_in` for 127.0.0.1:port. */
-function sockaddrIn(port: number): Uint8Array {
-  const bytes = new Uint8Array(16);
-  const dv = new DataView(bytes.buffer);
-  dv.setUint16(0, AF_INET, true);
-  dv.setUint16(2, port, false);
-  bytes.set([127, 0, 0, 1], 4);
-  return bytes;
 }
 
 /** Runs one op before the server starts; returns its res. */
@@ -116,7 +107,7 @@ function serveTsuring(): void {
     const fd = runOne(ring, (s) => prepSocket(s, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd < 0) throw new Error(`socket: ${fd}`);
     port = 20000 + Math.floor(Math.random() * 40000);
-    const bound = runOne(ring, (s) => prepBind(s, fd, sockaddrIn(port)));
+    const bound = runOne(ring, (s) => prepBind(s, fd, encodeSockaddr({ address: '127.0.0.1', port })));
     if (bound === EADDRINUSE) {
       runOne(ring, (s) => prepClose(s, fd));
       continue;

@@ -17,7 +17,6 @@ import {
   IORING_ASYNC_CANCEL_ANY,
   IORING_CQE_F_MORE,
   IORING_CQE_F_SKIP,
-  IORING_ENTER_ABS_TIMER,
   IORING_ENTER_EXT_ARG,
   IORING_ENTER_GETEVENTS,
   IORING_ENTER_REGISTERED_RING,
@@ -513,7 +512,6 @@ export class IoUring implements Disposable {
     const count = (to - from) >>> 0;
     if (count === 0) return 0;
     const shadow = this.#shadow;
-    const sqes = this.#sqes;
     const table = this.#table;
     const staged = this.#core.stagedSlot;
     const words = this.#sqeWords;
@@ -522,19 +520,7 @@ export class IoUring implements Disposable {
     let chainBits = 0;
     for (let i = 0; i < count; i++) chainBits |= shadow[((from + i) & mask) * words + SQE_OPCODE_WORD]!;
     if ((((chainBits >>> SQE_FLAGS_SHIFT) & 0xff) & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS)) === 0) {
-      for (let i = 0; i < count; i++) {
-        const position = (from + i) & mask;
-        const slot = staged[position]!;
-        staged[position] = -1;
-        const w = position * words;
-        shadow[w + SQE_USER_DATA_WORD] = slot;
-        shadow[w + SQE_USER_DATA_WORD + 1] = (OP_ID_TAG | table.gen[slot]!) >>> 0;
-        const opcode = (shadow[w + SQE_OPCODE_WORD]! >>> SQE_OPCODE_SHIFT) & 0xff;
-        table.opcode[slot] = opcode;
-        table.state[slot] = SLOT_IN_FLIGHT;
-        if (opcode === IORING_OP_PROVIDE_BUFFERS) this.#registered.noteProvided((shadow[w + SQE_BUF_GROUP_WORD]! >>> SQE_BUF_GROUP_SHIFT) & 0xffff);
-        for (let k = 0; k < words; k++) sqes[w + k] = shadow[w + k]!;
-      }
+      for (let i = 0; i < count; i++) this.#commit((from + i) & mask);
       Atomics.store(this.#sq, this.#at.sqTail, to);
       this.#sqeFlushed = to;
       return count;
@@ -565,17 +551,8 @@ export class IoUring implements Disposable {
     let linkedPred = -1;
     for (let i = 0; i < count; i++) {
       const position = (from + i) & mask;
-      const slot = staged[position]!;
-      staged[position] = -1;
+      const slot = this.#commit(position);
       const w = position * words;
-      // user_data: the op id, tagged so MSG_RING posts from other rings are told apart.
-      shadow[w + SQE_USER_DATA_WORD] = slot;
-      shadow[w + SQE_USER_DATA_WORD + 1] = (OP_ID_TAG | table.gen[slot]!) >>> 0;
-      const opcode = (shadow[w + SQE_OPCODE_WORD]! >>> SQE_OPCODE_SHIFT) & 0xff;
-      table.opcode[slot] = opcode;
-      table.state[slot] = SLOT_IN_FLIGHT;
-      if (opcode === IORING_OP_PROVIDE_BUFFERS) this.#registered.noteProvided((shadow[w + SQE_BUF_GROUP_WORD]! >>> SQE_BUF_GROUP_SHIFT) & 0xffff);
-      for (let k = 0; k < words; k++) sqes[w + k] = shadow[w + k]!;
       if (untracked[position] === 1) {
         // Pins nothing (checked above): a failure CQE arrives with a stale id (cqe.id -1).
         table.release(slot);
@@ -601,6 +578,30 @@ export class IoUring implements Disposable {
     Atomics.store(this.#sq, this.#at.sqTail, to);
     this.#sqeFlushed = to;
     return count;
+  }
+
+  /**
+   * Moves the staged SQE at `position` into the kernel's array: writes its op id into
+   * `user_data` (tagged, so MSG_RING posts from other rings are told apart), marks its slot
+   * in flight, and copies it. Returns the slot.
+   */
+  #commit(position: number): number {
+    const shadow = this.#shadow;
+    const table = this.#table;
+    const staged = this.#core.stagedSlot;
+    const slot = staged[position]!;
+    staged[position] = -1;
+    const words = this.#sqeWords;
+    const w = position * words;
+    shadow[w + SQE_USER_DATA_WORD] = slot;
+    shadow[w + SQE_USER_DATA_WORD + 1] = (OP_ID_TAG | table.gen[slot]!) >>> 0;
+    const opcode = (shadow[w + SQE_OPCODE_WORD]! >>> SQE_OPCODE_SHIFT) & 0xff;
+    table.opcode[slot] = opcode;
+    table.state[slot] = SLOT_IN_FLIGHT;
+    if (opcode === IORING_OP_PROVIDE_BUFFERS) this.#registered.noteProvided((shadow[w + SQE_BUF_GROUP_WORD]! >>> SQE_BUF_GROUP_SHIFT) & 0xffff);
+    const sqes = this.#sqes;
+    for (let k = 0; k < words; k++) sqes[w + k] = shadow[w + k]!;
+    return slot;
   }
 
   /**

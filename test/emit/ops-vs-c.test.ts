@@ -18,7 +18,7 @@ import type { OpArg, OpDef, OpsFile, OpsValue, Spec } from '../../codegen/spec/t
 import { FixedFile } from '../../src/abi/fd.js';
 import { MsgHdr } from '../../src/abi/msghdr.js';
 import { UnsupportedOpError } from '../../src/errors.js';
-import { cCompiler, compileAndRun, GENERATED, HEADERS, hex, REAL_OPS, REAL_SPEC, tempDir } from './helpers.js';
+import { cCompiler, compileAndRun, HEADERS, hex, REAL_OPS, REAL_SPEC, tempDir } from './helpers.js';
 
 const GUARD = 0xaa;
 const SLOT_AT = 24;

@@ -11,7 +11,7 @@ import { flattenFields, isFlexible, isInline, isRef, isScalar, SpecIndex, arrayL
 import { accessorNames, recordClassName } from '../../codegen/emit/structs.js';
 import { loadSpec } from '../../codegen/spec/load.js';
 import type { Field, NamedRecord, ScalarType, Spec } from '../../codegen/spec/types.js';
-import { cCompiler, compileAndRun, GENERATED, HEADERS, hex, REAL_SPEC, tempDir } from './helpers.js';
+import { cCompiler, compileAndRun, HEADERS, hex, REAL_SPEC, tempDir } from './helpers.js';
 
 type Accessor = Record<string, unknown>;
 

@@ -133,7 +133,6 @@ function detached(): Uint8Array {
   return u;
 }
 const TS = { sec: 1, nsec: 0 };
-const SOCKADDR = new Uint8Array(16);
 
 const E_RANGE = 'ERR_OUT_OF_RANGE';
 const E_TYPE = 'ERR_INVALID_ARG_TYPE';
