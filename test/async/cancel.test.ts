@@ -8,7 +8,7 @@ import { closeSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AbortError, AsyncIoUring } from '../../src/async/async-ring.js';
-import { lastJson, runChild } from '../sys/child.js';
+import { lastJson, runChild } from '../support/child.js';
 import { isOpen, pipe, sleep, tempDir, until } from './helpers.js';
 
 let ring: AsyncIoUring;

@@ -9,7 +9,7 @@ import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AsyncIoUring } from '../../src/async/async-ring.js';
-import { lastJson, runChild } from '../sys/child.js';
+import { lastJson, runChild } from '../support/child.js';
 import { pipe, sleep, tempDir } from './helpers.js';
 
 let dir: string;

@@ -2,20 +2,17 @@
  * Shared by the Promise-API tests: temp dirs, descriptor counts, pipes and socket pairs
  * made with Node's own APIs (so the thing under test is only the ring), and timing helpers.
  */
-import { closeSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AsyncIoUring } from '../../src/async/async-ring.js';
 
+export { fdCount } from '../support/proc.js';
+
 export function tempDir(prefix = 'tsuring-async-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** Open descriptors of this process. */
-export function fdCount(): number {
-  return readdirSync('/proc/self/fd').length;
 }
 
 /** Whether `fd` is open in this process. */

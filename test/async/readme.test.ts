@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, runChild } from '../sys/child.js';
+import { REPO_ROOT, runChild } from '../support/child.js';
 
 function promiseApiSnippet(): string {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');

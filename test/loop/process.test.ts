@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { WakerBackend } from '../../src/loop/waker.js';
-import { lastJson, runChild } from '../sys/child.js';
+import { lastJson, runChild } from '../support/child.js';
 
 const BACKENDS: WakerBackend[] = ['uv', 'koffi', 'threadpool'];
 

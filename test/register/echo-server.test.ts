@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { EchoServer } from '../../examples/echo-server.js';
 import { IoUring } from '../../src/ring/ring.js';
-import { REPO_ROOT } from '../sys/child.js';
+import { REPO_ROOT } from '../support/child.js';
 import { requireOp } from './helpers.js';
 
 /** One client: sends `payload` in random pieces, reads until it has it all back, then ends. */

@@ -23,7 +23,7 @@ import { RingStateError } from '../../src/ring/errors.js';
 import { IoUring } from '../../src/ring/ring.js';
 import { FAST_SETUP, type IoUringOptions } from '../../src/ring/setup.js';
 import { IoUringError } from '../../src/sys/errors.js';
-import { lastJson, runChild } from '../sys/child.js';
+import { lastJson, runChild } from '../support/child.js';
 import { requireRegister, run, waitCqes, waitUntil } from './helpers.js';
 
 const EACCES = -13;

@@ -34,7 +34,7 @@
 import { describe, expect, it } from 'vitest';
 import { errnoNumber } from '../../src/sys/errno.js';
 import { errorFromErrno } from '../../src/sys/errors.js';
-import { describeExit, lastJson, runNode } from './helpers.js';
+import { describeExit, lastJson, runChild } from '../support/child.js';
 
 /** Reports an error (or success) as plain data. */
 const COMMON = String.raw`
@@ -297,7 +297,7 @@ describe('environment faults (each in a child process)', () => {
   it('seccomp: EPERM and ENOSYS each give one clear, different error with the sysctl and container hints', async () => {
     const results: Record<string, { plain: Attempt; negotiated: Attempt; async: Attempt; expectedHint: string; before: object; after: object }> = {};
     for (const [code, errno] of [['EPERM', 1], ['ENOSYS', 38]] as const) {
-      const r = await runNode(seccompChild(errno), { timeoutMs: 30_000 });
+      const r = await runChild(seccompChild(errno), { timeoutMs: 30_000 });
       expect(r.code, describeExit(r)).toBe(0);
       const out = lastJson<(typeof results)[string]>(r);
       results[code] = out;
@@ -325,7 +325,7 @@ describe('environment faults (each in a child process)', () => {
   }, 60_000);
 
   it('RLIMIT_NOFILE: setup fails cleanly, AsyncIoUring failing half-way closes its ring, existing rings keep working', async () => {
-    const r = await runNode(NOFILE_CHILD, { timeoutMs: 30_000 });
+    const r = await runChild(NOFILE_CHILD, { timeoutMs: 30_000 });
     expect(r.code, describeExit(r)).toBe(0);
     const out = lastJson<Record<string, Attempt> & { before: object; after: object; existingWorks: unknown; existingAsyncWorks: unknown; afterwardsWorks: Attempt }>(r);
     const setup = expectIoUringError(out.noneFreeSetup, 'EMFILE', 'io_uring_setup', 'no fd free');
@@ -343,7 +343,7 @@ describe('environment faults (each in a child process)', () => {
   }, 60_000);
 
   it('RLIMIT_AS: mmap failing before and half-way through setup leaves nothing; an existing ring keeps working', async () => {
-    const r = await runNode(AS_CHILD, { nodeArgs: ['--expose-gc', '--max-semi-space-size=1'], timeoutMs: 30_000 });
+    const r = await runChild(AS_CHILD, { nodeArgs: ['--expose-gc', '--max-semi-space-size=1'], timeoutMs: 30_000 });
     expect(r.code, describeExit(r)).toBe(0);
     const out = lastJson<{ cases: Record<string, { result: Attempt; before: object; after: object }>; existingWorks: number }>(r);
     for (const [label, c] of Object.entries(out.cases)) {
@@ -362,7 +362,7 @@ describe('environment faults (each in a child process)', () => {
   }, 60_000);
 
   it('RLIMIT_MEMLOCK: observed on this kernel; over the limit ENOMEM with the memlock hint, under it fine', async (ctx) => {
-    const r = await runNode(MEMLOCK_CHILD, { timeoutMs: 30_000 });
+    const r = await runChild(MEMLOCK_CHILD, { timeoutMs: 30_000 });
     expect(r.code, describeExit(r)).toBe(0);
     const out = lastJson<Record<string, Attempt> & { uid: number; rootHasIpcLock?: boolean; ipcLockAfter: boolean; uidAfter: number; existingWorks: number; after: { before: object; after: object } }>(r);
     console.info(`[info] RLIMIT_MEMLOCK (64 KiB): ${JSON.stringify(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, typeof v === 'object' && v !== null && 'ok' in v ? ((v as Attempt).ok ? 'ok' : `${(v as Attempt).code} from ${(v as Attempt).syscall}`) : v])))}`);
@@ -388,7 +388,7 @@ describe('environment faults (each in a child process)', () => {
   }, 60_000);
 
   it('huge pages requested but none available: one clear error naming vm.nr_hugepages; "try" falls back', async () => {
-    const r = await runNode(HUGE_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 30_000 });
+    const r = await runChild(HUGE_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 30_000 });
     expect(r.code, describeExit(r)).toBe(0);
     const out = lastJson<{ free: number; strict: Attempt; fallback: Attempt; before: { fds: number; maps: number; vm: number }; after: { fds: number; maps: number; vm: number } }>(r);
     console.info(`[info] huge pages free: ${out.free}; strict: ${out.strict.ok ? String(out.strict.value) : out.strict.message}; try: ${String(out.fallback.value)}`);
@@ -406,7 +406,7 @@ describe('environment faults (each in a child process)', () => {
   }, 60_000);
 
   it('setup and enter errors, provoked for real, each arrive with their own documented hint', async () => {
-    const r = await runNode(CODES_CHILD, { timeoutMs: 30_000 });
+    const r = await runChild(CODES_CHILD, { timeoutMs: 30_000 });
     expect(r.code, describeExit(r)).toBe(0);
     const out = lastJson<{ enter: Record<string, Attempt>; setup: Record<string, Attempt>; slotsRegistered: number; afterFreeingSlots: Attempt }>(r);
     for (const [syscallName, group] of [['io_uring_enter', out.enter], ['io_uring_setup', out.setup]] as const) {

@@ -34,7 +34,7 @@
  *    climb steadily either.
  */
 import { describe, expect, it } from 'vitest';
-import { describeExit, lastJson, runNode } from './helpers.js';
+import { describeExit, lastJson, runChild } from '../support/child.js';
 
 const MAPS_TOLERANCE = 64;
 const CYCLE_HEAP_BOUND = 512 * 1024;
@@ -158,7 +158,7 @@ interface Snap {
 
 describe('no leaks', () => {
   it('10,000 create/close cycles per mode leave descriptors and ring mappings exactly where they were', async () => {
-    const result = await runNode(CYCLES_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000, env: { CYCLES: '10000' } });
+    const result = await runChild(CYCLES_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000, env: { CYCLES: '10000' } });
     expect(result.code, describeExit(result)).toBe(0);
     const report = lastJson<Record<string, { before: Snap; after: Snap; ms: number } | boolean>>(result);
     const modes = Object.entries(report).filter(([, v]) => typeof v === 'object') as [string, { before: Snap; after: Snap; ms: number }][];
@@ -179,7 +179,7 @@ describe('no leaks', () => {
   }, 150_000);
 
   it('1,000,000 NOPs through AsyncIoUring leave heap and RSS flat after GC', async () => {
-    const result = await runNode(NOPS_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000 });
+    const result = await runChild(NOPS_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000 });
     expect(result.code, describeExit(result)).toBe(0);
     const r = lastJson<{ before: { heap: number; rss: number }; samples: { heap: number; rss: number }[]; ms: number; completed: number; pending: number }>(result);
     expect(r.completed).toBe(1_100_000);

@@ -45,7 +45,7 @@ import { closeSync, openSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { prepRead, prepTimeout } from '../../generated/ops.js';
 import { IoUring } from '../../src/ring/ring.js';
-import { describeExit, lastJson, runNode } from './helpers.js';
+import { describeExit, lastJson, runChild } from '../support/child.js';
 
 const GC_FLAGS = ['--expose-gc', '--stress-compaction', '--gc-interval=100', '--max-semi-space-size=1'];
 
@@ -517,7 +517,7 @@ console.log(JSON.stringify({ raw, prom, fdsBefore: base, fdsAfter: fdCount() }))
 
 describe('lifetime', () => {
   it('100,000 raw reads (and 20,000 Promise reads) whose caller dropped the buffer, under GC stress: zero mismatches', async () => {
-    const result = await runNode(GC_STRESS_CHILD, { nodeArgs: GC_FLAGS, timeoutMs: 120_000, env: { READS: '100000', PROMISE_READS: '20000', GC_EVERY: '400' } });
+    const result = await runChild(GC_STRESS_CHILD, { nodeArgs: GC_FLAGS, timeoutMs: 120_000, env: { READS: '100000', PROMISE_READS: '20000', GC_EVERY: '400' } });
     expect(result.code, describeExit(result)).toBe(0);
     const r = lastJson<Record<string, number>>(result);
     console.info(`[info] GC stress: ${JSON.stringify(r)}`);
@@ -535,7 +535,7 @@ describe('lifetime', () => {
   }, 150_000);
 
   it('close() during in-flight reads into dropped buffers: cancelled, nothing written afterwards, process healthy', async () => {
-    const result = await runNode(CLOSE_IN_FLIGHT_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 60_000 });
+    const result = await runChild(CLOSE_IN_FLIGHT_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 60_000 });
     expect(result.signal, describeExit(result)).toBeNull();
     expect(result.code, describeExit(result)).toBe(0);
     const r = lastJson<{ raw: { inFlight: number; after: number; readBack: string }[]; promise: { pipeReads: string[]; fileReads: unknown[] }[] }>(result);
@@ -571,11 +571,11 @@ describe('lifetime', () => {
   });
 
   it('after close, every public object reachable from a ring can be read without a crash (JS errors only)', async () => {
-    const control = await runNode(CONTROL_SEGV_CHILD, { timeoutMs: 30_000 });
+    const control = await runChild(CONTROL_SEGV_CHILD, { timeoutMs: 30_000 });
     expect(control.signal, `control: a koffi view read after munmap must crash; ${describeExit(control)}`).toBe('SIGSEGV');
     expect(control.stdout).toContain('about to read');
 
-    const result = await runNode(AFTER_CLOSE_CHILD, { timeoutMs: 60_000 });
+    const result = await runChild(AFTER_CLOSE_CHILD, { timeoutMs: 60_000 });
     expect(result.signal, describeExit(result)).toBeNull();
     expect(result.code, describeExit(result)).toBe(0);
     const r = lastJson<{ members: number; objects: number; bytesRead: number; outcomes: Record<string, string> }>(result);
@@ -599,7 +599,7 @@ describe('lifetime', () => {
   }, 90_000);
 
   it('10,000 cancel-versus-complete races per API: one terminal result each, buffers held, won fds closed', async () => {
-    const result = await runNode(RACES_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000, env: { RACES: '10000' } });
+    const result = await runChild(RACES_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000, env: { RACES: '10000' } });
     expect(result.code, describeExit(result)).toBe(0);
     const r = lastJson<{
       raw: Record<string, unknown> & { ops: number; connects: number; cancels: number; duplicates: number; bufferDead: number; dataBad: number; leftPending: number; inFlightAfter: number; outcomes: Record<string, number>; cancelResults: Record<string, number>; fdsWon: number };

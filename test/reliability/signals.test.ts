@@ -27,7 +27,7 @@
  * The Promise API runs in between (NOPs and 1 ms timeouts) without a spurious rejection.
  */
 import { describe, expect, it } from 'vitest';
-import { describeExit, lastJson, startNode, waitForOutput } from './helpers.js';
+import { describeExit, lastJson, startChild, waitForOutput } from '../support/child.js';
 
 const DURATION_MS = 30_000;
 /** How late a timed wait may end under the storm on this 2-core machine, other tests running. */
@@ -205,9 +205,9 @@ console.log(JSON.stringify({ sent, ms: Math.round(performance.now() - t0) }));
 
 describe('signals', () => {
   it(`a SIGUSR1 storm for ${DURATION_MS / 1000} s during blocking waits causes no spurious failure`, async () => {
-    const waiter = startNode(WAITER, { timeoutMs: DURATION_MS + 60_000, env: { DURATION_MS: String(DURATION_MS) }, stdin: true });
+    const waiter = startChild(WAITER, { timeoutMs: DURATION_MS + 60_000, env: { DURATION_MS: String(DURATION_MS) }, stdin: true });
     await waitForOutput(waiter, 'READY');
-    const sender = startNode(SENDER, { timeoutMs: DURATION_MS + 60_000, env: { TARGET: String(waiter.pid) } });
+    const sender = startChild(SENDER, { timeoutMs: DURATION_MS + 60_000, env: { TARGET: String(waiter.pid) } });
     await waitForOutput(waiter, '"cycles"');
     sender.child.kill('SIGKILL');
     const sent = await sender.done;

@@ -7,7 +7,7 @@
  * `ERR_RING_CLOSED` for each, except the members listed below that only read JS-side state.
  */
 import { describe, expect, it } from 'vitest';
-import { lastJson, runChild } from '../sys/child.js';
+import { lastJson, runChild } from '../support/child.js';
 import { IoUring } from '../../src/ring/ring.js';
 
 /** IoUring members that keep working after close: plain JS bookkeeping, no ring memory. */

@@ -4,9 +4,10 @@
  * test can tell "this kernel lacks the flag" (skip, printing why) from "the library is
  * wrong" (fail).
  */
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+export { fdCount, ioUringMappings, mapsLines, vmSizeKiB } from '../support/proc.js';
 import {
   IORING_SETUP_CQSIZE,
   IORING_SETUP_NO_MMAP,
@@ -49,28 +50,6 @@ export function closeQuietly(fd: number): void {
   } catch {
     /* already closed */
   }
-}
-
-/** Open descriptors of this process. */
-export function fdCount(): number {
-  return readdirSync('/proc/self/fd').length;
-}
-
-/** Lines of /proc/self/maps. */
-export function mapsLines(): string[] {
-  return readFileSync('/proc/self/maps', 'utf8').trim().split('\n');
-}
-
-/** Mappings of io_uring ring memory (the kernel names them `anon_inode:[io_uring]`). */
-export function ioUringMappings(): number {
-  return mapsLines().filter((l) => l.includes('io_uring')).length;
-}
-
-/** Virtual size of this process in KiB (`VmSize`). */
-export function vmSizeKiB(): number {
-  const m = /^VmSize:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  if (m === null) throw new Error('no VmSize in /proc/self/status');
-  return Number(m[1]);
 }
 
 /** Every CQE ready now, copied (the ring hands out one reused object). */

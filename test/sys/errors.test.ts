@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { errnoName, errnoNumber, errnoText } from '../../src/sys/errno.js';
 import { errorFromCqeRes, errorFromErrno, IoUringError, setupHint } from '../../src/sys/errors.js';
 import { readIoUringStatus, type IoUringStatus } from '../../src/sys/iouring-status.js';
-import { lastJson, runChild } from './child.js';
+import { lastJson, runChild } from '../support/child.js';
 
 const status = (over: Partial<IoUringStatus>): IoUringStatus => ({
   disabled: 0,

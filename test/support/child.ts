@@ -1,13 +1,13 @@
 /**
- * Helpers of the reliability tests: child processes with chosen node flags (GC stress,
- * `--expose-gc`), whose pid is known while they run (signal storms), and process-wide
- * resource counts.
+ * Runs a TypeScript snippet in a fresh `node --import tsx` process, for behaviour only a
+ * whole process shows: exiting by itself, crashing, seccomp, rlimits, Workers, GC flags,
+ * signals sent to it while it runs.
  *
- * In a child's source, `@repo/` stands for the repository root as a file URL, as in
- * `test/sys/child.ts`.
+ * In the snippet (and in `files`), `@repo/` stands for the repository root as a file URL, so
+ * `import { createWaker } from '@repo/src/loop/waker.js'` works from the temp dir.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -25,12 +25,14 @@ export interface ChildResult {
   timedOut: boolean;
 }
 
-export interface NodeChildOptions {
+export interface ChildOptions {
   /** Flags for node itself, before `--import tsx` (e.g. `--expose-gc`). */
   nodeArgs?: readonly string[];
-  /** Killed with SIGKILL after this long (default 60 s). */
+  /** Killed with SIGKILL after this long (default 60 s): only there to turn a hang into a failure. */
   timeoutMs?: number;
   env?: Record<string, string>;
+  /** Extra files written next to the main script: name → source (same `@repo/` rule). */
+  files?: Record<string, string>;
   /** Give the child a stdin pipe (default: no stdin). */
   stdin?: boolean;
 }
@@ -46,27 +48,12 @@ function expand(source: string): string {
   return source.replaceAll('@repo/', `${pathToFileURL(REPO_ROOT).href}/`);
 }
 
-/** Resolves with the child's stdout so far once it contains `text`; rejects if the child exits first. */
-export function waitForOutput(running: RunningChild, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const onData = (d: Buffer): void => {
-      seen += d.toString();
-      if (seen.includes(text)) {
-        running.child.stdout!.off('data', onData);
-        resolve();
-      }
-    };
-    running.child.stdout!.on('data', onData);
-    void running.done.then((r) => reject(new Error(`child exited before printing ${JSON.stringify(text)}: ${describeExit(r)}`)));
-  });
-}
-
-/** Starts `source` (TypeScript, ESM) in a fresh node process. */
-export function startNode(source: string, options: NodeChildOptions = {}): RunningChild {
-  const dir = mkdtempSync(join(tmpdir(), 'tsuring-rel-'));
+/** Starts `source` (TypeScript, ESM) in a fresh node process and returns at once. */
+export function startChild(source: string, options: ChildOptions = {}): RunningChild {
+  const dir = mkdtempSync(join(tmpdir(), 'tsuring-child-'));
   const script = join(dir, 'main.mts');
   writeFileSync(script, expand(source));
+  for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), expand(text));
   const t0 = performance.now();
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script], {
     cwd: REPO_ROOT,
@@ -99,11 +86,27 @@ export function startNode(source: string, options: NodeChildOptions = {}): Runni
 }
 
 /** Runs `source` in a fresh node process to its end. */
-export function runNode(source: string, options: NodeChildOptions = {}): Promise<ChildResult> {
-  return startNode(source, options).done;
+export function runChild(source: string, options: ChildOptions = {}): Promise<ChildResult> {
+  return startChild(source, options).done;
 }
 
-/** The last line of stdout parsed as JSON; throws with the child's stderr when there is none. */
+/** Resolves once the running child's stdout contains `text`; rejects if it exits first. */
+export function waitForOutput(running: RunningChild, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (d: Buffer): void => {
+      seen += d.toString();
+      if (seen.includes(text)) {
+        running.child.stdout!.off('data', onData);
+        resolve();
+      }
+    };
+    running.child.stdout!.on('data', onData);
+    void running.done.then((r) => reject(new Error(`child exited before printing ${JSON.stringify(text)}: ${describeExit(r)}`)));
+  });
+}
+
+/** The last line of stdout parsed as JSON (snippets report with `console.log(JSON.stringify(x))`). */
 export function lastJson<T>(result: ChildResult): T {
   const lines = result.stdout.trim().split('\n');
   const last = lines[lines.length - 1];
@@ -117,22 +120,7 @@ export function lastJson<T>(result: ChildResult): T {
   }
 }
 
-/** Asserts a child ended by itself with status 0, with its output in the message otherwise. */
+/** How a child ended, with the tail of its output, for assertion messages. */
 export function describeExit(result: ChildResult): string {
   return `code ${result.code}, signal ${result.signal}, timed out ${result.timedOut}, ${result.ms.toFixed(0)} ms\nstdout:\n${result.stdout.slice(-4000)}\nstderr:\n${result.stderr.slice(-4000)}`;
-}
-
-/** Open descriptors of this process. */
-export function fdCount(): number {
-  return readdirSync('/proc/self/fd').length;
-}
-
-/** Lines of /proc/self/maps. */
-export function mapsLines(): string[] {
-  return readFileSync('/proc/self/maps', 'utf8').trim().split('\n');
-}
-
-/** Mappings of io_uring ring memory (`anon_inode:[io_uring]`). */
-export function ioUringMappings(): number {
-  return mapsLines().filter((l) => l.includes('io_uring')).length;
 }
