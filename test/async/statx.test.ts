@@ -9,21 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makedev, STATX_OFFSETS, STATX_SIZE, Stats } from '../../src/async/statx.js';
+import { findCCompiler } from '../support/cc.js';
 
-function cc(): string | null {
-  for (const c of [process.env.CC, 'cc', 'gcc', 'clang']) {
-    if (!c) continue;
-    try {
-      execFileSync(c, ['--version'], { stdio: 'ignore' });
-      return c;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
 
-const compiler = cc();
+const compiler = findCCompiler();
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tsuring-statx-'));

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findCCompiler } from '../support/cc.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'emit');
@@ -25,15 +26,8 @@ export function tempDir(prefix: string): string {
 /** The C compiler, or why the C cross-checks cannot run here. */
 export function cCompiler(): { cc: string } | { skip: string } {
   if (!existsSync(join(HEADERS, 'linux-7.2', 'linux', 'io_uring.h'))) return { skip: `no kernel headers at ${HEADERS} (../shared beside the repository)` };
-  for (const cc of [process.env.CC, 'cc', 'gcc', 'clang']) {
-    if (!cc) continue;
-    try {
-      execFileSync(cc, ['--version'], { stdio: 'ignore' });
-      return { cc };
-    } catch {
-      // try the next one
-    }
-  }
+  const cc = findCCompiler();
+  if (cc !== null) return { cc };
   return { skip: 'no C compiler (cc, gcc or clang) on PATH' };
 }
 

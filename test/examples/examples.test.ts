@@ -6,13 +6,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoUring } from '../../src/ring/ring.js';
 import { REPO_ROOT, runScript } from './run.js';
+import { echoRoundTrip } from '../support/net.js';
 
 let dir: string;
 /** Sizes that are not multiples of any chunk or block size the examples use. */
@@ -146,23 +146,7 @@ describe('examples/echo-server.ts', () => {
       }
       const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(stdout)![1]);
       const payload = randomBytes(50_000);
-      const socket = connect(port, '127.0.0.1');
-      await once(socket, 'connect');
-      const chunks: Buffer[] = [];
-      let received = 0;
-      const done = new Promise<void>((resolve, reject) => {
-        socket.on('data', (d: Buffer) => {
-          chunks.push(d);
-          received += d.length;
-          if (received >= payload.length) resolve();
-        });
-        socket.on('error', reject);
-      });
-      socket.write(payload);
-      await done;
-      socket.end();
-      await once(socket, 'close');
-      expect(Buffer.concat(chunks).equals(payload)).toBe(true);
+      expect((await echoRoundTrip(port, payload)).equals(payload)).toBe(true);
       child.kill('SIGINT');
       const [code, signal] = await exited;
       expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });

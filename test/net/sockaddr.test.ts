@@ -11,20 +11,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/errors.js';
 import { AF_INET, AF_INET6, decodeSockaddr, encodeSockaddr, SOCKADDR_IN6_SIZE, SOCKADDR_IN_SIZE, SOCKADDR_OFFSETS, SOCKADDR_STORAGE_SIZE } from '../../src/net/sockaddr.js';
+import { findCCompiler } from '../support/cc.js';
 
-function cc(): string | null {
-  for (const c of [process.env.CC, 'cc', 'gcc', 'clang']) {
-    if (!c) continue;
-    try {
-      execFileSync(c, ['--version'], { stdio: 'ignore' });
-      return c;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
-const compiler = cc();
+const compiler = findCCompiler();
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tsuring-sockaddr-'));

@@ -5,40 +5,14 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { EchoServer } from '../../examples/echo-server.js';
 import { IoUring } from '../../src/ring/ring.js';
 import { REPO_ROOT } from '../support/child.js';
 import { requireOp } from './helpers.js';
+import { echoRoundTrip } from '../support/net.js';
 
-/** One client: sends `payload` in random pieces, reads until it has it all back, then ends. */
-async function echoClient(port: number, payload: Buffer): Promise<Buffer> {
-  const socket = connect(port, '127.0.0.1');
-  await once(socket, 'connect');
-  const chunks: Buffer[] = [];
-  let received = 0;
-  const done = new Promise<void>((resolve, reject) => {
-    socket.on('data', (d: Buffer) => {
-      chunks.push(d);
-      received += d.length;
-      if (received >= payload.length) resolve();
-    });
-    socket.on('error', reject);
-    socket.on('close', () => (received >= payload.length ? resolve() : reject(new Error(`closed after ${received} of ${payload.length} bytes`))));
-  });
-  for (let at = 0; at < payload.length; ) {
-    const n = Math.min(payload.length - at, 1 + Math.floor(Math.random() * 3000));
-    socket.write(payload.subarray(at, at + n));
-    at += n;
-    if (Math.random() < 0.3) await new Promise((r) => setImmediate(r));
-  }
-  await done;
-  socket.end();
-  await once(socket, 'close');
-  return Buffer.concat(chunks);
-}
 
 async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -58,7 +32,7 @@ describe('multishot echo server', () => {
     const server = EchoServer.start({ bufferSize: 512, buffers: 64 });
     try {
       const payloads = Array.from({ length: 100 }, () => randomBytes(8192 + Math.floor(Math.random() * 16384)));
-      const echoed = await Promise.all(payloads.map((p) => echoClient(server.port, p)));
+      const echoed = await Promise.all(payloads.map((p) => echoRoundTrip(server.port, p, { pieces: true })));
       for (let i = 0; i < payloads.length; i++) {
         expect(echoed[i]!.length, `client ${i}`).toBe(payloads[i]!.length);
         expect(echoed[i]!.equals(payloads[i]!), `client ${i} bytes`).toBe(true);
@@ -96,7 +70,7 @@ describe('multishot echo server', () => {
       const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
       expect(port, stderr).toBeGreaterThan(0);
       const payload = randomBytes(100_000);
-      const back = await echoClient(port, payload);
+      const back = await echoRoundTrip(port, payload, { pieces: true });
       expect(back.equals(payload)).toBe(true);
       child.kill('SIGINT');
       const [code, signal] = await exited;
