@@ -26,7 +26,6 @@ import {
   IORING_ASYNC_CANCEL_ALL,
   IORING_ASYNC_CANCEL_ANY,
   IORING_FSYNC_DATASYNC,
-  IORING_OP_ASYNC_CANCEL,
   IORING_REGISTER_EVENTFD,
   IORING_SETUP_DEFER_TASKRUN,
   IORING_TIMEOUT_ABS,
@@ -1147,8 +1146,10 @@ export class AsyncIoUring implements AsyncDisposable {
   #startCancel(targetId: number): void {
     const sqe = this.ring.getSqe() ?? (this.#flushIfStaged() ? this.ring.getSqe() : null);
     if (sqe === null) {
-      // No room even for a cancel: retry once completions free some.
-      this.#waiting.push({ op: new PendingOp(OpResult.Res, IORING_OP_ASYNC_CANCEL), fill: (s) => prepCancel(s, targetId) });
+      // No room even for a cancel: retry once completions free some. Nobody awaits a cancel
+      // (its target settles by its own CQE), so it waits as a handler without a promise: a
+      // rejected promise no one observes would be an unhandled rejection.
+      this.#waiting.push({ op: new QueuedCancel(), fill: (s) => prepCancel(s, targetId) });
       this.#setReferenced(true);
       return;
     }
@@ -1330,6 +1331,21 @@ const cancelSink: CompletionHandler = {
     }
   },
 };
+
+/** A cancel waiting for room: {@link cancelSink}'s handling, as a {@link Startable}. */
+class QueuedCancel implements Startable {
+  launched = false;
+  done = false;
+  id = -1;
+  complete(res: number, flags: number, final: boolean, slot: number): void {
+    if (final) this.done = true;
+    cancelSink.complete(res, flags, final, slot);
+  }
+  reject(): void {
+    // Never started (the ring is closing): its target is cancelled by close() anyway.
+    this.done = true;
+  }
+}
 
 function isTransient(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

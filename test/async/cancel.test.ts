@@ -119,6 +119,38 @@ describe('AbortSignal', () => {
     }
   });
 
+  it('a cancel that must wait for room, and finds its target already done, leaves no unhandled rejection', async () => {
+    await ring.close();
+    ring = new AsyncIoUring({ entries: 4, maxInFlight: 2 });
+    const [r, w] = await pipe(ring);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const ac = new AbortController();
+      const first = ring.read(r, Buffer.alloc(1), -1, { signal: ac.signal });
+      const second = ring.read(r, Buffer.alloc(1));
+      await sleep(5);
+      expect(ring.ring.inFlight).toBe(2);
+      // Both slots are taken, so the cancel for `first` has to wait for room...
+      ac.abort();
+      expect(ring.waiting).toBe(1);
+      // ...and by the time it gets some, `first` has completed: the kernel answers ENOENT.
+      writeSync(w, 'ab');
+      await expect(first).rejects.toBeInstanceOf(AbortError);
+      expect(await second).toBe(1);
+      await until(() => ring.waiting === 0 && ring.ring.inFlight === 0, 2000, 'the queued cancel to run');
+      await sleep(20); // unhandled rejections are reported after a macrotask
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      closeSync(r);
+      closeSync(w);
+    }
+  });
+
   it('an open that completes before its cancel lands is closed: no descriptor leaks', async () => {
     const path = join(dir, 'race.txt');
     writeFileSync(path, 'x');
