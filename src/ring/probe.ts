@@ -41,6 +41,10 @@ export class Probe {
     if (available) {
       const unsupported = new Uint8Array(PROBE_SLOTS);
       for (let op = 0; op < PROBE_SLOTS; op++) unsupported[op] = supported[op] === 1 ? 0 : 1;
+      // struct epoll_event is packed (12 bytes) only on x86-64; prepEpollWait's buffer-size
+      // check assumes that layout (spec/ops.json), so elsewhere the builder refuses the op
+      // rather than let the kernel write past a buffer checked for 12-byte events.
+      if (process.arch !== 'x64') unsupported[IoringOp.EPOLL_WAIT] = 1;
       this.unsupportedOps = unsupported;
     } else {
       this.unsupportedOps = undefined;

@@ -8,6 +8,7 @@ import * as ops from '../../generated/ops.js';
 import { OPS, prepRaw, prepRead } from '../../generated/ops.js';
 import { UnsupportedOpError } from '../../src/errors.js';
 import { IoUring } from '../../src/ring/ring.js';
+import { lastJson, runChild } from '../support/child.js';
 import { drain } from './helpers.js';
 
 describe('probe', () => {
@@ -111,5 +112,31 @@ describe('probe', () => {
     sqe.userData = 'zero read';
     ring.submitAndWait(1);
     expect(drain(ring)).toMatchObject([{ userData: 'zero read', res: 0 }]);
+  });
+
+  it('EPOLL_WAIT: usable on x86-64, refused by its builder where struct epoll_event is not the 12 bytes its size check assumes', async () => {
+    const probeAs = (arch: string | null): string => `
+import { IoUring } from '@repo/src/ring/ring.js';
+import { prepEpollWait } from '@repo/generated/ops.js';
+${arch === null ? '' : `Object.defineProperty(process, 'arch', { value: '${arch}' });`}
+using ring = new IoUring({ entries: 2 });
+const sqe = ring.getSqe()!;
+let error: string | null = null;
+try {
+  prepEpollWait(sqe, 0, new Uint8Array(12), 1);
+} catch (err) {
+  error = (err as { code?: string }).code ?? String(err);
+}
+ring.discardSqe(sqe);
+console.log(JSON.stringify({ kernelHasIt: ring.probe.supports('EPOLL_WAIT'), error }));
+`;
+    const native = lastJson<{ kernelHasIt: boolean; error: string | null }>(await runChild(probeAs(null), { timeoutMs: 30_000 }));
+    if (!native.kernelHasIt) {
+      expect(native.error).toBe('ERR_IO_URING_OP_UNSUPPORTED');
+      return;
+    }
+    expect(native.error).toBe(process.arch === 'x64' ? null : 'ERR_IO_URING_OP_UNSUPPORTED');
+    const arm = lastJson<{ kernelHasIt: boolean; error: string | null }>(await runChild(probeAs('arm64'), { timeoutMs: 30_000 }));
+    expect(arm).toEqual({ kernelHasIt: true, error: 'ERR_IO_URING_OP_UNSUPPORTED' });
   });
 });
