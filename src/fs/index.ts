@@ -149,29 +149,16 @@ async function readAll(ring: AsyncIoUring, fd: number | FdLike, signal: AbortSig
     }
     return got === size ? buf : buf.subarray(0, got);
   }
-  // Chunks handed out in order to PARALLEL workers; each finishes its chunk on short reads.
-  let next = 0;
-  let end = size;
-  const worker = async (): Promise<void> => {
-    while (next < end) {
-      const start = next;
-      const stop = Math.min(end, start + CHUNK);
-      next = stop;
-      let at = start;
-      while (at < stop) {
-        const n = await ring.read(fd, buf.subarray(at, stop), at, { signal });
-        if (n === 0) {
-          // The file shrank since statx: what follows `at` does not exist.
-          end = Math.min(end, at);
-          break;
-        }
-        at += n;
-      }
+  const end = await inParallelChunks(size, async (start, stop) => {
+    let at = start;
+    while (at < stop) {
+      const n = await ring.read(fd, buf.subarray(at, stop), at, { signal });
+      // The file shrank since statx: what follows `at` does not exist.
+      if (n === 0) return at;
+      at += n;
     }
-  };
-  const workers: Promise<void>[] = [];
-  for (let i = 0; i < PARALLEL && i * CHUNK < size; i++) workers.push(worker());
-  await settleAll(workers);
+    return stop;
+  });
   return end === size ? buf : buf.subarray(0, end);
 }
 
@@ -226,19 +213,35 @@ async function writeAll(ring: AsyncIoUring, fd: number | FdLike, bytes: Uint8Arr
     while (done < size) done += await ring.write(fd, bytes.subarray(done, Math.min(size, done + CHUNK)), -1, { signal });
     return;
   }
+  await inParallelChunks(size, async (start, stop) => {
+    let at = start;
+    while (at < stop) at += await ring.write(fd, bytes.subarray(at, stop), at, { signal });
+    return stop;
+  });
+}
+
+/**
+ * Splits [0, size) into CHUNK-sized pieces handed out in order to up to PARALLEL workers.
+ * `transfer(start, stop)` moves one piece, finishing it across short transfers, and returns
+ * where it really ended: less than `stop` means end of file, and no later piece starts.
+ * Resolves with the end reached once every worker has settled.
+ */
+async function inParallelChunks(size: number, transfer: (start: number, stop: number) => Promise<number>): Promise<number> {
   let next = 0;
+  let end = size;
   const worker = async (): Promise<void> => {
-    while (next < size) {
+    while (next < end) {
       const start = next;
-      const stop = Math.min(size, start + CHUNK);
+      const stop = Math.min(end, start + CHUNK);
       next = stop;
-      let at = start;
-      while (at < stop) at += await ring.write(fd, bytes.subarray(at, stop), at, { signal });
+      const reached = await transfer(start, stop);
+      if (reached < stop) end = Math.min(end, reached);
     }
   };
   const workers: Promise<void>[] = [];
   for (let i = 0; i < PARALLEL && i * CHUNK < size; i++) workers.push(worker());
   await settleAll(workers);
+  return end;
 }
 
 /**
