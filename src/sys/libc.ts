@@ -72,6 +72,11 @@ function loadLibc(): LibraryHandle {
 
 const libc = loadLibc();
 
+/** @internal The libc handle, for sibling modules of the system-call layer (see `posix.ts`). */
+export const libcHandle: LibraryHandle = libc;
+/** @internal errno after a failed call; must be called straight after it. */
+export const lastErrnoOf = (): number => koffi.errno();
+
 // Setup and register take JS memory as `void *`, so koffi holds the view as a live call
 // argument for the duration of the call (an address alone would not keep it alive).
 const sysSetup = libc.func('long syscall(long nr, uint32_t entries, void *params)') as (
