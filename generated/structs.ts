@@ -130,7 +130,7 @@ export class KernelTimespec {
 }
 
 /** `struct epoll_event` on this process's architecture: size, alignment and field offsets differ between architectures (spec: x86_64-linux-gnu, aarch64-linux-gnu, riscv64-linux-gnu). */
-const EPOLL_EVENT_LAYOUT = layoutFor<{ size: number; align: number; offsets: Readonly<{ events: number; data: number }> }>({
+const EPOLL_EVENT_LAYOUT = layoutFor<{ size: number; align: number; offsets: Readonly<{ /** Offset of `events`. */ events: number; /** Offset of `data`. */ data: number }> }>({
     x64: { size: 12, align: 1, offsets: Object.freeze({ events: 0, data: 4 }) },
     arm64: { size: 16, align: 8, offsets: Object.freeze({ events: 0, data: 8 }) },
     riscv64: { size: 16, align: 8, offsets: Object.freeze({ events: 0, data: 8 }) },

@@ -435,7 +435,7 @@ function abiLayouts(spec: Spec, record: NamedRecord, names: Map<string, { get: s
           name,
           initializer: (writer) => {
             const keys = [...byAbi[0]!.offsets.keys()];
-            writer.write(`layoutFor<{ size: number; align: number; offsets: Readonly<{ ${keys.map((k) => `${k}: number`).join('; ')} }> }>({`).newLine();
+            writer.write(`layoutFor<{ size: number; align: number; offsets: Readonly<{ ${keys.map((k) => `/** Offset of \`${k}\`. */ ${k}: number`).join('; ')} }> }>({`).newLine();
             writer.indent(() => {
               for (const b of byAbi) {
                 writer.writeLine(`${b.abi.arch}: { size: ${b.size}, align: ${b.align}, offsets: Object.freeze({ ${[...b.offsets].map(([k, o]) => `${k}: ${o}`).join(', ')} }) },`);

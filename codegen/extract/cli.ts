@@ -135,22 +135,6 @@ export function main(argv: readonly string[], log: (s: string) => void = (s) => 
     const label = isAbsolute(opts.header!) ? headerDir : relative(REPO_ROOT, headerDir) || '.';
     const spec = extractSpec(headerDir, { headerDirLabel: label, ...(opts.release === undefined ? {} : { release: opts.release }) });
 
-    if (opts.cCheck) {
-      const results = crossCheck(spec, headerDir);
-      log(`C cross-check of Linux ${spec.provenance.release} (${opts.header}):\n${formatCrossCheck(results)}\n`);
-      const bad = results.filter((r) => 'mismatches' in r && r.mismatches.length > 0);
-      if (bad.length > 0) {
-        for (const r of bad) if ('mismatches' in r) warn(`error: the spec disagrees with ${r.cc} on ${r.abi}:\n  ${r.mismatches.slice(0, 40).join('\n  ')}\n`);
-        warn(`error: nothing written: the extractor misread these headers (please report it, with the header)\n`);
-        return 1;
-      }
-      if (results.every((r) => 'skipped' in r)) {
-        log('note: no C compiler was found for any ABI ($CC, cc, gcc, clang; aarch64-linux-gnu-gcc, riscv64-linux-gnu-gcc): this spec was NOT cross-checked against C.\n');
-      }
-    } else {
-      log('note: --no-c-check: this spec was NOT cross-checked against C.\n');
-    }
-
     let previous: Spec | undefined;
     if (existsSync(out)) {
       try {
@@ -186,6 +170,26 @@ export function main(argv: readonly string[], log: (s: string) => void = (s) => 
             (co.changed.length > 0 ? `  values this header defines differently (its own value is used): ${co.changed.join(', ')}\n` : ''),
         );
       }
+    }
+
+    // Whatever is written has been compared with every C compiler there is (or says why not).
+    if (opts.cCheck) {
+      const results = crossCheck(spec, headerDir);
+      log(`C cross-check of Linux ${spec.provenance.release} (${opts.header}):\n${formatCrossCheck(results)}\n`);
+      const bad = results.filter((r) => 'mismatches' in r && r.mismatches.length > 0);
+      if (bad.length > 0) {
+        for (const r of bad) if ('mismatches' in r) warn(`error: the spec disagrees with ${r.cc} on ${r.abi}:\n  ${r.mismatches.slice(0, 40).join('\n  ')}\n`);
+        warn(`error: nothing written: the extractor misread these headers (please report it, with the header)\n`);
+        return 1;
+      }
+      if (results.every((r) => 'skipped' in r)) {
+        log('note: no C compiler was found for any ABI ($CC, cc, gcc, clang; aarch64-linux-gnu-gcc, riscv64-linux-gnu-gcc): this spec was NOT cross-checked against C.\n');
+      }
+    } else {
+      log('note: --no-c-check: this spec was NOT cross-checked against C.\n');
+    }
+
+    if (previous !== undefined) {
       if (readFileSync(out, 'utf8') === specToJson(spec)) {
         log(`${out} is up to date (Linux ${spec.provenance.release}).\n`);
         return 0;

@@ -177,7 +177,7 @@ export function extractSpec(headerDir: string, options: ExtractOptions = {}): Sp
   const abis = options.abis ?? ABIS;
   const passes = abis.map((abi) => extractForAbi(headerDir, abiRecord(abi)));
   const first = passes[0]!;
-  const records = mergeAbiLayouts(passes);
+  const records = mergeAbiLayouts(passes, headerDir);
 
   const spec: Spec = {
     $schema: './schema/io_uring.schema.json',
@@ -205,23 +205,32 @@ export function extractSpec(headerDir: string, options: ExtractOptions = {}): Sp
  * Anything else that differs between ABIs (a constant, an enum, a record or field that exists
  * on one only) is an error: the spec format has per-ABI layouts, not per-ABI names or values.
  */
-function mergeAbiLayouts(passes: readonly AbiPass[]): NamedRecord[] {
+function mergeAbiLayouts(passes: readonly AbiPass[], headerDir: string): NamedRecord[] {
   const first = passes[0]!;
-  const same = (what: string, get: (p: AbiPass) => unknown): void => {
-    const want = JSON.stringify(get(first));
+  // Each item by name; the first one that differs on another ABI is named where the first ABI's pass found it.
+  const same = (what: string, get: (p: AbiPass) => readonly { name: string | null; file: string; line: number }[]): void => {
+    const items = get(first);
     for (const p of passes.slice(1)) {
-      if (JSON.stringify(get(p)) !== want) {
+      const other = get(p);
+      const len = Math.max(items.length, other.length);
+      for (let i = 0; i < len; i++) {
+        const a = items[i];
+        const b = other[i];
+        const key = (x: typeof a): string => (x === undefined ? '' : what === 'records' ? `${x.name}` : JSON.stringify(x));
+        if (key(a) === key(b)) continue;
+        const at = a ?? b!;
         throw new ExtractError(
-          { file: MAIN_HEADER, line: 1, col: 1 },
-          `the headers give different ${what} on ${first.abi.name} and ${p.abi.name} (an #ifdef on an architecture name?); the spec records per-ABI record layouts only`,
+          { file: join(headerDir, at.file), line: at.line, col: 1 },
+          `${what.replace(/s$/, '')} ${at.name ?? '(anonymous)'} differs between ${first.abi.name} and ${p.abi.name} (an #ifdef on an architecture name?); the spec records per-ABI record layouts only, not per-ABI names or values`,
         );
       }
     }
   };
   same('constants', (p) => p.constants);
   same('enums', (p) => p.enums);
-  same('flag sets', (p) => p.flagSets);
-  same('records', (p) => p.records.map((r) => r.name));
+  same('records', (p) => p.records);
+  const sets = JSON.stringify(first.flagSets);
+  if (passes.some((p) => JSON.stringify(p.flagSets) !== sets)) throw new ExtractError({ file: join(headerDir, MAIN_HEADER), line: 1, col: 1 }, 'the flag sets differ between ABIs');
   const shape = (fields: readonly Field[]): unknown =>
     fields.map((f) => ({ name: f.name, ctype: f.ctype, array: f.array, type: 'record' in f.type ? shape(f.type.record.fields) : f.type }));
   return first.records.map((r, i) => {
@@ -231,7 +240,7 @@ function mergeAbiLayouts(passes: readonly AbiPass[]): NamedRecord[] {
       const layout = { size: other.size, align: other.align, packed: other.packed, fields: other.fields };
       if (JSON.stringify(layout) === JSON.stringify({ size: r.size, align: r.align, packed: r.packed, fields: r.fields })) continue;
       if (JSON.stringify(shape(other.fields)) !== JSON.stringify(shape(r.fields))) {
-        throw new ExtractError({ file: r.file, line: r.line, col: 1 }, `${r.kind} ${r.name} has different fields on ${first.abi.name} and ${p.abi.name}; the spec records per-ABI offsets and sizes of the same fields only`);
+        throw new ExtractError({ file: join(headerDir, r.file), line: r.line, col: 1 }, `${r.kind} ${r.name} has different fields on ${first.abi.name} and ${p.abi.name}; the spec records per-ABI offsets and sizes of the same fields only`);
       }
       const existing = variants.find((v) => JSON.stringify({ size: v.size, align: v.align, packed: v.packed, fields: v.fields }) === JSON.stringify(layout));
       if (existing) existing.abis.push(p.abi.name);

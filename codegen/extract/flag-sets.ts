@@ -78,7 +78,7 @@ export const FLAG_SET_RULES: readonly FlagSetRule[] = [
 export type GroupedFlagSet = Omit<FlagSet, 'kind' | 'counts'>;
 
 /** Names that are counts, shifts, bit numbers or bounds, not flags, whatever their value. */
-export const COUNT_NAME = /(_SHIFT|_BIT|_BITS|_MAX|_NR|_COUNT|_SIZE|_LAST|_END|_LEN)$|^__\w+_MAX$/;
+export const COUNT_NAME = /(_SHIFT|_BIT|_BITS|_MAX|_NR|_COUNT|_SIZE|_BYTES|_LAST|_END|_LEN)$|^__\w+_MAX$/;
 /** Names of composite masks: a non-power-of-two value is expected there. */
 const MASK_NAME = /(_MASK|_ALL|_ANY)$/;
 

@@ -144,6 +144,15 @@ export function carryOver(previousSpec: Spec, next: Spec): CarryOver {
 export function effectiveSpec(spec: Spec): Spec {
   const c = spec.carried;
   if (c === undefined) return spec;
+  const merged = mergeCarried(spec, c);
+  headerOf.set(merged, spec);
+  return merged;
+}
+
+/** Effective spec → the header's spec it was made from, so carriedNames can tell the two apart. */
+const headerOf = new WeakMap<Spec, Spec>();
+
+function mergeCarried(spec: Spec, c: Carried): Spec {
   const carriedRecords = new Map(c.records.map((r) => [r.name, r]));
   const records = [...spec.records.map((r) => carriedRecords.get(r.name) ?? r), ...c.records.filter((r) => !spec.records.some((h) => h.name === r.name))];
   const enums = spec.enums.map((e) => ({ ...e, members: [...e.members] }));
@@ -184,7 +193,8 @@ export interface CarriedNames {
   records: Set<string>;
 }
 
-export function carriedNames(spec: Spec): CarriedNames | undefined {
+export function carriedNames(given: Spec): CarriedNames | undefined {
+  const spec = headerOf.get(given) ?? given;
   const c = spec.carried;
   if (c === undefined) return undefined;
   const own = new Set([...spec.constants.map((x) => x.name), ...spec.enums.flatMap((e) => e.members.map((m) => m.name))]);
