@@ -171,7 +171,7 @@ function main(): void {
     step('codegen --check', () => void run(up, bin(up, 'tsx'), ['codegen/emit/cli.ts', '--check', '--quiet']));
     step(full ? 'the whole test suite' : `the spec-dependent tests (${SPEC_TESTS.join(' ')})`, () => {
       const r = run(up, bin(up, 'vitest'), ['run', ...(full ? [] : SPEC_TESTS)]);
-      expectIn(r.out, /Tests +\d+ passed/, 'vitest');
+      expectIn(r.out.replace(/\x1b\[[0-9;]*m/g, ''), /Tests +\d+ passed/, 'vitest');
     });
 
     // 2. Downgrade to 6.1.
