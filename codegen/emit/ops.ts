@@ -251,7 +251,8 @@ function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imp
   const label = (a: OpArg): string => `'${op.builder}: ${a.name}'`;
 
   // An opcode the header lacks (carried over by an accepted downgrade) is refused whatever the kernel says.
-  if (carried?.opcodes.has(op.opcode)) checks.push(`opNotInHeader('${op.builder}', ${opcode}, '${op.opcode}', '${op.minKernel}');`);
+  // (Through a table, not an unconditional call: code after a call returning never would lose its type narrowing.)
+  if (carried?.opcodes.has(op.opcode)) checks.push(`if (HEADER_LACKS[${opcode}]) opNotInHeader('${op.builder}', ${opcode}, '${op.opcode}', '${op.minKernel}');`);
   // First of all: an opcode the running kernel lacks (the ring's probe) is refused.
   checks.push(`if (sqe.unsupportedOps?.[${opcode}] === 1) ${use('opUnsupported')}('${op.builder}', ${opcode}, '${op.opcode}', '${op.minKernel}');`);
   if (op.sqe128) checks.push(`${use('checkSqeSize')}('${op.builder}: sqe', sqe, 128);`);
@@ -725,6 +726,9 @@ export function emitOps(spec: Spec, index: SpecIndex, opsFile: OpsFile, inputs: 
         ` * builder were carried over from the spec of Linux ${carried.from} (npm run spec --allow-downgrade) so that`,
         ' * code naming it compiles, but nothing from this header describes it.',
         ' */',
+        `const HEADER_LACKS: Readonly<Record<number, true>> = Object.freeze({ ${[...carried.opcodes].map((n) => `${index.opcodes.get(n)}: true`).join(', ')} });`,
+        '',
+        '/** Throws the UnsupportedOpError of a builder whose opcode the header lacks. */',
         'function opNotInHeader(builder: string, opcode: number, opName: string, minKernel: string): never {',
         '  const error = new UnsupportedOpError(builder, opcode, opName, minKernel);',
         `  error.message = \`\${builder}: \${opName} is not in the ${carried.header} header this build was generated from ` +
