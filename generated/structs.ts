@@ -155,7 +155,10 @@ export const ALIGNOF_EPOLL_EVENT: number | undefined = EPOLL_EVENT_LAYOUT?.align
  */
 export class EpollEvent {
   /** Byte offset of each field from the start of the record on this process's architecture (they differ between architectures; undefined on one the spec has no layout for). */
-  static readonly OFFSETS = EPOLL_EVENT_LAYOUT?.offsets;
+  static readonly OFFSETS = EPOLL_EVENT_LAYOUT === undefined ? undefined : Object.freeze({
+      /** `events` */ events: EPOLL_EVENT_LAYOUT.offsets.events,
+      /** `data` */ data: EPOLL_EVENT_LAYOUT.offsets.data,
+    });
   /** The DataView every accessor reads and writes through (the one passed in, if a DataView was). */
   readonly view: DataView;
   #base: number;

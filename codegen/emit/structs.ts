@@ -306,7 +306,16 @@ export function emitStructs(spec: Spec, index: SpecIndex, inputs: Inputs): Struc
               isStatic: true,
               isReadonly: true,
               docs: [`Byte offset of each field from the start of the record on this process's architecture (they differ between architectures; undefined on one the spec has no layout for).`],
-              initializer: `${layoutConst}?.offsets`,
+              initializer: (writer) => {
+                writer.writeLine(`${layoutConst} === undefined ? undefined : Object.freeze({`);
+                writer.indent(() => {
+                  for (const ff of flat) {
+                    const k = names.get(ff.name)?.get ?? ff.name;
+                    writer.writeLine(`/** \`${ff.name}\` */ ${k}: ${layoutConst}.offsets.${k},`);
+                  }
+                });
+                writer.write('})');
+              },
             }
           : {
               name: 'OFFSETS',
