@@ -3,7 +3,7 @@
 //
 // spec/io_uring.json: Linux 7.2.13, sha256 369c34d6cb458d4d258bd8c6c983cbc8ca4c7aa2486911810e31a234ca767f69
 //   (linux/io_uring.h sha256 8488b223988fe798a9c1c81d13a550a27cac1f096bdd016ef9eb5e51adaf46a7)
-// spec/ops.json: sha256 d7084d9e61bb60692c02bedc7c60f6f248bcdcf943afa4db0afba2dc9fbb1a91
+// spec/ops.json: sha256 53bb48d82f0c168f22cacb0c7cc095a624b1f4c05eb0c04930d45b26e23c00a8
 
 /**
  * SQE builders: one `prepXxx(sqe, ...)` per entry of spec/ops.json, and `prepRaw` for any opcode.
@@ -436,7 +436,7 @@ export function prepPollUpdateEvents(sqe: SqeTarget, opId: number, pollMask: num
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The file to operate on. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param len - Bytes in the range; 0 means to the end of the file.
- * @param offset - Start of the range. A number up to 2^53, or a bigint for the full 64-bit range.
+ * @param offset - Start of the range. A number up to 2^53, or a bigint below 2^63; larger values are refused.
  * @param flags - SYNC_FILE_RANGE_* flags from <fcntl.h>. Flags defined outside io_uring.h (SyncFileRangeFlags); any 32-bit value is passed on. Optional.
  * @returns void: the SQE is filled in place.
  *
@@ -448,7 +448,7 @@ export function prepSyncFileRange(sqe: SqeTarget, fd: FileRef, len: number, offs
   const fdIsFixed = fd instanceof FixedFile;
   if (fdIsFixed) checkFixedSlot('prepSyncFileRange: fd', sqe, fdValue);
   const lenValue = checkU32('prepSyncFileRange: len', len);
-  const offsetValue = checkU64('prepSyncFileRange: offset', offset);
+  const offsetValue = checkU64Bits('prepSyncFileRange: offset', offset, 63);
   const flagsValue = flags === undefined ? 0 : checkFlags('prepSyncFileRange: flags', flags, -1, 'SyncFileRangeFlags');
   const view = sqe.view;
   const at = sqe.offset;
@@ -989,8 +989,8 @@ export function prepConnect(sqe: SqeTarget, fd: FileRef, addr: ArrayBufferView):
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The file to operate on. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param mode - FALLOC_FL_* mode bits from <linux/falloc.h>; 0 to allocate. Flags defined outside io_uring.h (FallocFlags); any 32-bit value is passed on.
- * @param offset - Start of the range. A number up to 2^53, or a bigint for the full 64-bit range.
- * @param len - Bytes in the range. A number up to 2^53, or a bigint for the full 64-bit range.
+ * @param offset - Start of the range. A number up to 2^53, or a bigint below 2^63; larger values are refused.
+ * @param len - Bytes in the range. A number up to 2^53, or a bigint below 2^63; larger values are refused.
  * @returns void: the SQE is filled in place.
  *
  * @category Builders
@@ -1001,8 +1001,8 @@ export function prepFallocate(sqe: SqeTarget, fd: FileRef, mode: number, offset:
   const fdIsFixed = fd instanceof FixedFile;
   if (fdIsFixed) checkFixedSlot('prepFallocate: fd', sqe, fdValue);
   const modeValue = checkFlags('prepFallocate: mode', mode, -1, 'FallocFlags');
-  const offsetValue = checkU64('prepFallocate: offset', offset);
-  const lenValue = checkU64('prepFallocate: len', len);
+  const offsetValue = checkU64Bits('prepFallocate: offset', offset, 63);
+  const lenValue = checkU64Bits('prepFallocate: len', len, 63);
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -1279,7 +1279,7 @@ export function prepWrite(sqe: SqeTarget, fd: FileRef, buf: ArrayBufferView, nby
  *
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The file to operate on. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
- * @param offset - Start of the range. A number up to 2^53, or a bigint for the full 64-bit range.
+ * @param offset - Start of the range. A number up to 2^53, or a bigint below 2^63; larger values are refused.
  * @param len - Bytes in the range; 0 means to the end of the file.
  * @param advice - One POSIX_FADV_* value from <fcntl.h>.
  * @returns void: the SQE is filled in place.
@@ -1291,7 +1291,7 @@ export function prepFadvise(sqe: SqeTarget, fd: FileRef, offset: number | bigint
   const fdValue = fileNumber('prepFadvise: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   if (fdIsFixed) checkFixedSlot('prepFadvise: fd', sqe, fdValue);
-  const offsetValue = checkU64('prepFadvise: offset', offset);
+  const offsetValue = checkU64Bits('prepFadvise: offset', offset, 63);
   const lenValue = checkU32('prepFadvise: len', len);
   const adviceValue = checkU32('prepFadvise: advice', advice);
   const view = sqe.view;
@@ -2720,7 +2720,7 @@ export function prepFixedFdInstall(sqe: SqeTarget, fileIndex: number, flags?: nu
  *
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The file to operate on. A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
- * @param len - The new size in bytes. A number up to 2^53, or a bigint for the full 64-bit range.
+ * @param len - The new size in bytes. A number up to 2^53, or a bigint below 2^63; larger values are refused.
  * @returns void: the SQE is filled in place.
  *
  * @category Builders
@@ -2730,7 +2730,7 @@ export function prepFtruncate(sqe: SqeTarget, fd: FileRef, len: number | bigint)
   const fdValue = fileNumber('prepFtruncate: fd', fd, false, true);
   const fdIsFixed = fd instanceof FixedFile;
   if (fdIsFixed) checkFixedSlot('prepFtruncate: fd', sqe, fdValue);
-  const lenValue = checkU64('prepFtruncate: len', len);
+  const lenValue = checkU64Bits('prepFtruncate: len', len, 63);
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);

@@ -9,6 +9,7 @@
  * @module
  */
 import { ArgumentError, describeReceived } from '../errors.js';
+import { bufferOf, byteLengthOf, isDetachedBuffer, isView } from './intrinsics.js';
 
 const TWO_32 = 4294967296;
 /** 2^63, the first value that no longer fits a signed 64-bit offset. */
@@ -178,28 +179,20 @@ export function checkFlagsExcept(
   return checkFlags(name, v, allowed, setName);
 }
 
-/** An ArrayBufferView (Buffer, Uint8Array, any typed array or DataView) that is not detached. */
+/**
+ * An ArrayBufferView (Buffer, Uint8Array, any typed array or DataView) that is not
+ * detached. Judged by the built-in tests and getters (`intrinsics.ts`): a Proxy is no view,
+ * and an own or subclass `byteLength` changes nothing.
+ */
 export function checkView(name: string, value: unknown): ArrayBufferView {
-  if (!ArrayBuffer.isView(value)) typeError(name, 'a Buffer, TypedArray or DataView', value);
+  if (!isView(value)) typeError(name, 'a Buffer, TypedArray or DataView', value);
   const view = value as ArrayBufferView;
   // A detached buffer reports byteLength 0 and would hand the kernel a dangling pointer.
-  // byteLength first: reading view.buffer is several times dearer and only matters when empty.
-  if (view.byteLength === 0 && isDetached(view.buffer)) {
+  // byteLength first: reading the buffer is several times dearer and only matters when empty.
+  if (byteLengthOf(view) === 0 && isDetachedBuffer(bufferOf(view))) {
     throw new ArgumentError('ERR_INVALID_ARG_VALUE', name, 'the buffer has been detached (transferred)');
   }
   return view;
-}
-
-function isDetached(buffer: ArrayBufferLike): boolean {
-  // `detached` exists on Node 20.x ArrayBuffers; fall back to a probe for older shapes.
-  const flag = (buffer as { detached?: boolean }).detached;
-  if (typeof flag === 'boolean') return flag;
-  try {
-    new Uint8Array(buffer);
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 /**
@@ -207,16 +200,18 @@ function isDetached(buffer: ArrayBufferLike): boolean {
  * Without a length, the whole view.
  */
 export function checkLengthWithin(name: string, length: unknown, view: ArrayBufferView): number {
-  if (length === undefined) return view.byteLength;
-  if (typeof length === 'number' && length >>> 0 === length && length <= view.byteLength) return length;
-  if (typeof length === 'number' && Number.isInteger(length) && length > view.byteLength) {
+  // The real length (built-in getter), never the object's own claim: the kernel uses this.
+  const available = byteLengthOf(view);
+  if (length === undefined) return available;
+  if (typeof length === 'number' && length >>> 0 === length && length <= available) return length;
+  if (typeof length === 'number' && Number.isInteger(length) && length > available) {
     throw new ArgumentError(
       'ERR_OUT_OF_RANGE',
       name,
-      `length ${length} runs past the end of the buffer (${view.byteLength} bytes)`,
+      `length ${length} runs past the end of the buffer (${available} bytes)`,
     );
   }
-  return checkIntRange(name, length, 0, Math.min(view.byteLength, 0xffffffff));
+  return checkIntRange(name, length, 0, Math.min(available, 0xffffffff));
 }
 
 /** The low and high 32-bit words of an unsigned or two's-complement 64-bit value. */

@@ -7,6 +7,7 @@
  */
 import { ArgumentError, describeReceived } from '../errors.js';
 import { checkI64, checkIntRange, checkView, setU64 } from './check.js';
+import { byteLengthOf, isArray, snapshotArray } from './intrinsics.js';
 import type { SqeTarget } from './sqe-target.js';
 
 /** A point or span of time as the kernel's `struct __kernel_timespec`. */
@@ -26,17 +27,19 @@ export const IOV_MAX = 1024;
 
 /** Pins every buffer and an iovec array describing them; returns the array's address. */
 export function encodeIovecs(target: SqeTarget, name: string, buffers: unknown): number {
-  if (!Array.isArray(buffers)) {
+  if (!isArray(buffers)) {
     throw new ArgumentError('ERR_INVALID_ARG_TYPE', name, `expected an array of Buffers or TypedArrays, received ${describeReceived(buffers)}`);
   }
-  checkIntRange(`${name}.length`, buffers.length, 1, IOV_MAX);
-  for (let i = 0; i < buffers.length; i++) checkView(`${name}[${i}]`, buffers[i]);
-  const iov = new Uint8Array(buffers.length * IOVEC_SIZE);
+  // One read of the length and of each element (builders already pass checkIovecs' copy).
+  const list = snapshotArray(buffers, IOV_MAX) ?? [];
+  checkIntRange(`${name}.length`, list.length, 1, IOV_MAX);
+  for (let i = 0; i < list.length; i++) checkView(`${name}[${i}]`, list[i]);
+  const iov = new Uint8Array(list.length * IOVEC_SIZE);
   const dv = new DataView(iov.buffer);
-  for (let i = 0; i < buffers.length; i++) {
-    const buf = buffers[i] as ArrayBufferView;
+  for (let i = 0; i < list.length; i++) {
+    const buf = list[i] as ArrayBufferView;
     setU64(dv, i * IOVEC_SIZE, target.pin(buf));
-    setU64(dv, i * IOVEC_SIZE + 8, buf.byteLength);
+    setU64(dv, i * IOVEC_SIZE + 8, byteLengthOf(buf));
   }
   return target.pin(iov);
 }
@@ -52,7 +55,7 @@ export function checkCString(name: string, value: unknown): string | Uint8Array 
     return value;
   }
   if (value instanceof Uint8Array) {
-    if (value.includes(0)) {
+    if (Uint8Array.prototype.includes.call(value, 0)) {
       throw new ArgumentError('ERR_INVALID_ARG_VALUE', name, 'must not contain NUL bytes');
     }
     return value;
@@ -63,7 +66,7 @@ export function checkCString(name: string, value: unknown): string | Uint8Array 
 /** Pins a NUL-terminated copy of `value` (UTF-8 for strings); returns its address. */
 export function encodeCString(target: SqeTarget, value: string | Uint8Array): number {
   const bytes = typeof value === 'string' ? utf8.encode(value) : value;
-  const out = new Uint8Array(bytes.byteLength + 1);
+  const out = new Uint8Array(byteLengthOf(bytes) + 1);
   out.set(bytes);
   return target.pin(out);
 }

@@ -19,6 +19,7 @@
  */
 import { ArgumentError, describeReceived } from '../errors.js';
 import { checkIntRange, checkView, setU64 } from './check.js';
+import { byteLengthOf, isArray, snapshotArray } from './intrinsics.js';
 import { IOV_MAX, IOVEC_SIZE } from './encode.js';
 import type { SqeTarget } from './sqe-target.js';
 
@@ -79,14 +80,17 @@ export class MsgHdr {
     if (init.name != null) checkView(`${what}: name`, init.name);
     if (init.control != null) checkView(`${what}: control`, init.control);
     const flags = init.flags === undefined ? 0 : checkIntRange(`${what}: flags`, init.flags, -0x80000000, 0x7fffffff);
-    if (!Array.isArray(init.iov)) {
-      throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: iov`, `expected an array of Buffers or TypedArrays, received ${describeReceived(init.iov)}`);
+    const iovArg = init.iov;
+    if (!isArray(iovArg)) {
+      throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: iov`, `expected an array of Buffers or TypedArrays, received ${describeReceived(iovArg)}`);
     }
-    checkIntRange(`${what}: iov.length`, init.iov.length, 0, IOV_MAX);
-    for (let i = 0; i < init.iov.length; i++) checkView(`${what}: iov[${i}]`, init.iov[i]);
+    // One read of the array (a Proxy cannot change it after the checks), then the copy only.
+    const iov = snapshotArray(iovArg, IOV_MAX);
+    if (iov === undefined) checkIntRange(`${what}: iov.length`, iovArg.length, 0, IOV_MAX);
+    for (let i = 0; i < iov!.length; i++) checkView(`${what}: iov[${i}]`, iov![i]);
     this.name = init.name ?? null;
     this.control = init.control ?? null;
-    this.iov = Object.freeze([...init.iov]);
+    this.iov = Object.freeze(iov as ArrayBufferView[]);
     this.initialFlags = flags;
     this.#header = new Uint8Array(MSGHDR_SIZE);
     this.#hv = new DataView(this.#header.buffer);
@@ -116,9 +120,9 @@ export class MsgHdr {
 
   #writeLengths(): void {
     const hv = this.#hv;
-    hv.setUint32(MSGHDR_OFFSETS.msg_namelen, this.name === null ? 0 : this.name.byteLength, true);
+    hv.setUint32(MSGHDR_OFFSETS.msg_namelen, this.name === null ? 0 : byteLengthOf(this.name), true);
     setU64(hv, MSGHDR_OFFSETS.msg_iovlen, this.iov.length);
-    setU64(hv, MSGHDR_OFFSETS.msg_controllen, this.control === null ? 0 : this.control.byteLength);
+    setU64(hv, MSGHDR_OFFSETS.msg_controllen, this.control === null ? 0 : byteLengthOf(this.control));
     hv.setInt32(MSGHDR_OFFSETS.msg_flags, this.initialFlags, true);
   }
 
@@ -141,7 +145,7 @@ export class MsgHdr {
       for (let i = 0; i < iov.length; i++) {
         const buf = iov[i] as ArrayBufferView;
         setU64(iv, i * IOVEC_SIZE, target.pin(buf));
-        setU64(iv, i * IOVEC_SIZE + 8, buf.byteLength);
+        setU64(iv, i * IOVEC_SIZE + 8, byteLengthOf(buf));
       }
       setU64(hv, MSGHDR_OFFSETS.msg_iov, target.pin(iovecs));
     } else {

@@ -11,6 +11,7 @@
  */
 import { ArgumentError, describeReceived, UnsupportedOpError } from '../errors.js';
 import { checkIntRange, checkView } from './check.js';
+import { byteLengthOf, isArray, isView, snapshotArray } from './intrinsics.js';
 import { IOV_MAX } from './encode.js';
 import { OP_ID_MAX } from './op-id.js';
 import type { SqeTarget } from './sqe-target.js';
@@ -73,42 +74,51 @@ export function checkOpId(name: string, value: unknown): number {
   return checkIntRange(name, value, 0, OP_ID_MAX);
 }
 
-/** An array of views for an iovec argument (checked again, cheaply, when encoded). */
+/**
+ * An array of views for an iovec argument: returns a plain copy, taken with one read of
+ * `length` and of each element, which is all the builder uses afterwards (a Proxy whose
+ * `length` changes between validation and use cannot widen what the kernel is told).
+ */
 export function checkIovecs(name: string, value: unknown): readonly ArrayBufferView[] {
-  if (!Array.isArray(value)) {
+  if (!isArray(value)) {
     throw new ArgumentError('ERR_INVALID_ARG_TYPE', name, `expected an array of Buffers or TypedArrays, received ${describeReceived(value)}`);
   }
-  checkIntRange(`${name}.length`, value.length, 1, IOV_MAX);
-  for (let i = 0; i < value.length; i++) checkView(`${name}[${i}]`, value[i]);
-  return value as readonly ArrayBufferView[];
+  const copy = snapshotArray(value, IOV_MAX);
+  if (copy === undefined) return checkIntRange(`${name}.length`, value.length, 1, IOV_MAX) as never;
+  checkIntRange(`${name}.length`, copy.length, 1, IOV_MAX);
+  for (let i = 0; i < copy.length; i++) checkView(`${name}[${i}]`, copy[i]);
+  return Object.freeze(copy) as readonly ArrayBufferView[];
 }
 
 /** A view of at least `minBytes` bytes (the kernel reads or writes that many). */
 export function checkMinBytes(name: string, view: ArrayBufferView, minBytes: number): ArrayBufferView {
-  if (view.byteLength >= minBytes) return view;
+  if (byteLengthOf(view) >= minBytes) return view;
   throw new ArgumentError('ERR_OUT_OF_RANGE', name, `expected at least ${minBytes} bytes, received ${describeReceived(view)}`);
 }
 
 /** `count` elements of `elementSize` bytes must fit in `view`. */
 export function checkSpanWithin(name: string, count: number, elementSize: number, view: ArrayBufferView): void {
-  if (count * elementSize <= view.byteLength) return;
-  throw new ArgumentError('ERR_OUT_OF_RANGE', name, `${count} × ${elementSize} bytes run past the end of the buffer (${view.byteLength} bytes)`);
+  const available = byteLengthOf(view);
+  if (count * elementSize <= available) return;
+  throw new ArgumentError('ERR_OUT_OF_RANGE', name, `${count} × ${elementSize} bytes run past the end of the buffer (${available} bytes)`);
 }
 
 /** Bytes copied into the SQE: a Uint8Array of at most `room` bytes. */
 export function checkInline(name: string, value: unknown, room: number): Uint8Array {
-  if (!(value instanceof Uint8Array)) {
+  if (!(value instanceof Uint8Array) || !isView(value)) {
     throw new ArgumentError('ERR_INVALID_ARG_TYPE', name, `expected a Uint8Array, received ${describeReceived(value)}`);
   }
-  if (value.byteLength > room) {
-    throw new ArgumentError('ERR_OUT_OF_RANGE', name, `${value.byteLength} bytes do not fit in the ${room} bytes left in the SQE slot`);
+  const length = byteLengthOf(value);
+  if (length > room) {
+    throw new ArgumentError('ERR_OUT_OF_RANGE', name, `${length} bytes do not fit in the ${room} bytes left in the SQE slot`);
   }
   return value;
 }
 
 /** Copies `bytes` into the SQE at `byteOffset` (the slot is already zeroed past them). */
 export function copyInline(view: DataView, byteOffset: number, bytes: Uint8Array): void {
-  for (let i = 0; i < bytes.byteLength; i++) view.setUint8(byteOffset + i, bytes[i] as number);
+  const length = byteLengthOf(bytes);
+  for (let i = 0; i < length; i++) view.setUint8(byteOffset + i, bytes[i] as number);
 }
 
 /** Bytes in a `socklen_t`. */
@@ -120,6 +130,6 @@ export const SOCKLEN_SIZE = 4;
  */
 export function encodeSocklen(target: SqeTarget, peer: ArrayBufferView): number {
   const len = new Uint8Array(SOCKLEN_SIZE);
-  new DataView(len.buffer).setUint32(0, peer.byteLength, true);
+  new DataView(len.buffer).setUint32(0, byteLengthOf(peer), true);
   return target.pin(len);
 }

@@ -56,6 +56,7 @@ import {
   prepWritev,
 } from '../../generated/ops.js';
 import type { Timespec } from '../abi/encode.js';
+import { byteLengthOf, isView } from '../abi/intrinsics.js';
 import { AT_FDCWD, FixedFile, type FdLike, type FileRef } from '../abi/fd.js';
 import type { MsgHdr } from '../abi/msghdr.js';
 import { OwnedFd } from '../abi/owned-fd.js';
@@ -709,12 +710,7 @@ export class AsyncIoUring implements AsyncDisposable {
 /** A timeout's expiry (-ETIME) is its success; it resolves with nothing. */
 const TIMEOUT_EXTRA: OpExtra = Object.freeze({ okErr: ETIME, map: () => undefined });
 
-// The length a view really has, through the built-in getter (an own or subclass
-// `byteLength` may lie); the builders check lengths the same way.
-const typedArrayByteLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'byteLength')!.get!;
-const dataViewByteLength = Object.getOwnPropertyDescriptor(DataView.prototype, 'byteLength')!.get!;
+/** The length a view really has (built-in getter; 0 for a non-view, which the builder then refuses). */
 function viewLength(view: ArrayBufferView): number {
-  // Not a view at all (a Proxy, a string): 0, and the builder refuses the buffer itself.
-  if (!ArrayBuffer.isView(view)) return 0;
-  return view instanceof DataView ? (dataViewByteLength.call(view) as number) : (typedArrayByteLength.call(view) as number);
+  return isView(view) ? byteLengthOf(view) : 0;
 }

@@ -21,6 +21,8 @@ import {
 } from '../../generated/constants.js';
 import { IoUringSqe } from '../../generated/structs.js';
 import { checkU8 } from '../abi/check.js';
+import { isView } from '../abi/intrinsics.js';
+import { ArgumentError, describeReceived } from '../errors.js';
 import type { SqeTarget } from '../abi/sqe-target.js';
 import { cachedAddressOf } from '../sys/libc.js';
 import { RingStateError, ringClosedError } from './errors.js';
@@ -86,6 +88,9 @@ export class Sqe implements SqeTarget {
    */
   pin(memory: ArrayBufferView): number {
     const slot = this.#slot('Sqe.pin');
+    if (!isView(memory)) {
+      throw new ArgumentError('ERR_INVALID_ARG_TYPE', 'Sqe.pin: memory', `expected a Buffer, TypedArray or DataView, received ${describeReceived(memory)}`);
+    }
     const address = cachedAddressOf(memory);
     this.#owner.table.pins[slot]!.push(memory);
     return address;

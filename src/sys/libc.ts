@@ -22,6 +22,7 @@
  */
 import koffi, { type LibraryHandle } from 'koffi';
 import { ArgumentError, describeReceived } from '../errors.js';
+import { bufferOf, byteLengthOf, isDetachedBuffer } from '../abi/intrinsics.js';
 import { errorFromErrno } from './errors.js';
 
 /**
@@ -357,7 +358,7 @@ export function madviseRegion(address: number, length: number, advice: number): 
  */
 export function addressOf(view: ArrayBufferView): number {
   const address = Number(koffi.address(view));
-  if (address === 0 && view.byteLength === 0 && isDetached(view.buffer)) {
+  if (address === 0 && byteLengthOf(view) === 0 && isDetachedBuffer(bufferOf(view))) {
     throw new ArgumentError('ERR_INVALID_ARG_VALUE', 'addressOf: view', 'the buffer has been detached (transferred)');
   }
   return address;
@@ -374,25 +375,13 @@ const addressCache = new WeakMap<ArrayBufferView, { address: number; length: num
  * detached buffer.
  */
 export function cachedAddressOf(view: ArrayBufferView): number {
+  // The real length (built-in getter): an own `byteLength` could fake a cache hit.
+  const length = byteLengthOf(view);
   const hit = addressCache.get(view);
-  if (hit !== undefined && hit.length === view.byteLength && hit.length !== 0) return hit.address;
+  if (hit !== undefined && hit.length === length && length !== 0) return hit.address;
   const address = addressOf(view);
-  addressCache.set(view, { address, length: view.byteLength });
+  addressCache.set(view, { address, length });
   return address;
-}
-
-function isDetached(buffer: ArrayBufferLike): boolean {
-  // `ArrayBuffer.prototype.detached` only exists from Node 22; before, constructing a
-  // view over a detached buffer is what throws.
-  const flag = (buffer as { detached?: boolean }).detached;
-  if (typeof flag === 'boolean') return flag;
-  if (buffer.byteLength !== 0) return false;
-  try {
-    new Uint8Array(buffer);
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 /**
