@@ -17,6 +17,7 @@
 import { closeFd } from '../sys/libc.js';
 import { errorFromCqeRes, type IoUringError } from '../sys/errors.js';
 import { opNameOf } from '../ring/cqe.js';
+import { RES_BUFFER_DETACHED } from '../ring/cqueue.js';
 import type { CompletionHandler } from '../ring/op-table.js';
 import { AbortError } from './abort.js';
 
@@ -147,6 +148,10 @@ export class PendingOp implements Startable {
     const { resolve, kind, extra, opcode, aborted, signal } = this;
     if (signal !== undefined) this.#pool.finished(this);
     this.#release();
+    if (res === RES_BUFFER_DETACHED) {
+      rejectWithCallerStack(resolve, () => detachedError(opcode));
+      return;
+    }
     if (aborted) {
       // The op ran anyway (it won the race with its cancel): don't leak what it made.
       if (res >= 0) {
@@ -223,6 +228,17 @@ export function opError(res: number, opcode: number, extra: OpExtra): IoUringErr
   err.path = extra.path;
   if (extra.dest !== undefined) err.dest = extra.dest;
   return err;
+}
+
+/** The error of an op whose buffer was detached while the kernel used it. */
+function detachedError(opcode: number): Error {
+  return Object.assign(
+    new Error(
+      `${opNameOf(opcode)}: a buffer this operation used was detached (transferred or posted to another thread) before it completed; ` +
+        'what the kernel wrote went to memory this operation no longer owns. Do not transfer a buffer while an operation uses it',
+    ),
+    { code: 'ERR_BUFFER_DETACHED' },
+  );
 }
 
 /** Closes a descriptor that was ours to close, ignoring failure. */

@@ -26,6 +26,7 @@
  */
 import { IORING_CQE_F_MORE, IORING_CQE_F_SKIP, IORING_SQ_CQ_OVERFLOW, IORING_SQ_TASKRUN } from '../../generated/constants.js';
 import { IoUringCqe } from '../../generated/structs.js';
+import { bufferOf, byteLengthOf, isDetachedBuffer, isView } from '../abi/intrinsics.js';
 import type { Cqe, CqeSnapshot } from './cqe.js';
 import { OPEN, type RingCore } from './core.js';
 import type { RingLayout } from './memory.js';
@@ -155,8 +156,11 @@ export function reap(core: RingCore, fn: ((cqe: Cqe) => void) | undefined, max: 
           handled++;
           const handler = table.handler[slot];
           if (handler !== undefined) {
+            // A buffer transferred away while the kernel used it: its data went to memory
+            // this op no longer owns. Say so instead of reporting success.
+            const outcome = final && res >= 0 && table.pins[slot]!.length !== 0 && anyDetached(table.pins[slot]!) ? RES_BUFFER_DETACHED : res;
             if (final) finishOp(table, slot, res);
-            handler.complete(res, flags, final, slot);
+            handler.complete(outcome, flags, final, slot);
             continue;
           }
           if (snapshot === null) {
@@ -303,6 +307,21 @@ export function finishChain(table: OpTable, slot: number, res: number): void {
     }
   }
   table.releaseChain(slot);
+}
+
+/**
+ * The `res` a completion handler gets when a buffer its op pinned was detached (transferred,
+ * posted to another thread) before the op ended: not an errno (errnos are small).
+ */
+export const RES_BUFFER_DETACHED = -0x7fff0001;
+
+/** Whether any pinned view's buffer was detached (a detached view reports length 0). */
+function anyDetached(pins: unknown[]): boolean {
+  for (let i = 0; i < pins.length; i++) {
+    const pin = pins[i];
+    if (isView(pin) && byteLengthOf(pin) === 0 && isDetachedBuffer(bufferOf(pin))) return true;
+  }
+  return false;
 }
 
 /** Copies the 16 extra bytes of a 32-byte CQE into the snapshot. */
