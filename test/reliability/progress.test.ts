@@ -18,6 +18,7 @@ import { IORING_NOP_INJECT_RESULT, IORING_OP_NOP, IORING_OP_READ, IORING_REGISTE
 import { prepNop } from '../../generated/ops.js';
 import { AsyncIoUring } from '../../src/async/async-ring.js';
 import { IoUring } from '../../src/ring/ring.js';
+import type { Sqe } from '../../src/ring/sqe.js';
 import { pipe2Sync } from '../../src/sys/posix.js';
 import { describeExit, lastJson, runChild } from '../support/child.js';
 
@@ -26,7 +27,7 @@ afterEach(() => {
 });
 
 /** Whether NOP honours IORING_NOP_INJECT_RESULT (6.10); older kernels refuse its flags with -EINVAL, a failure too. */
-function failingNop(sqe: Parameters<typeof prepNop>[0], res: number): void {
+function failingNop(sqe: Sqe, res: number): void {
   prepNop(sqe);
   sqe.unsafeFields.nopFlags = IORING_NOP_INJECT_RESULT;
   sqe.unsafeFields.len = res >>> 0;
