@@ -23,11 +23,42 @@
  */
 import nodeFsDefault, * as nodeFs from 'node:fs/promises';
 import { backend, useRing } from './backend.js';
-import { appendFile, copyFile, link, lstat, mkdir, open, readFile, rename, rmdir, stat, symlink, truncate, unlink, writeFile } from './functions.js';
+import * as impl from './functions.js';
 
 export { backend, useRing, type Backend } from './backend.js';
-export { appendFile, copyFile, link, lstat, mkdir, open, readFile, rename, rmdir, stat, symlink, truncate, unlink, writeFile } from './functions.js';
 export type { FileHandle, FileReadResult, FileWriteResult } from './file-handle.js';
+
+// The io_uring implementations, typed as Node's own functions: code that type-checks against
+// node:fs/promises type-checks against this module unchanged.
+
+/** `fsPromises.open` on io_uring: resolves with a {@link FileHandle} (Node's methods and results). */
+export const open: typeof nodeFs.open = impl.open as never;
+/** `fsPromises.readFile` on io_uring. */
+export const readFile: typeof nodeFs.readFile = impl.readFile as never;
+/** `fsPromises.writeFile` on io_uring (data: string, view, iterable, async iterable, stream). */
+export const writeFile: typeof nodeFs.writeFile = impl.writeFile as never;
+/** `fsPromises.appendFile` on io_uring. */
+export const appendFile: typeof nodeFs.appendFile = impl.appendFile as never;
+/** `fsPromises.copyFile` on io_uring (`COPYFILE_FICLONE*` modes: Node's clone). */
+export const copyFile: typeof nodeFs.copyFile = impl.copyFile as never;
+/** `fsPromises.stat` on io_uring: Node's own `Stats` / `BigIntStats`. */
+export const stat: typeof nodeFs.stat = impl.stat as never;
+/** `fsPromises.lstat` on io_uring. */
+export const lstat: typeof nodeFs.lstat = impl.lstat as never;
+/** `fsPromises.rename` on io_uring. */
+export const rename: typeof nodeFs.rename = impl.rename as never;
+/** `fsPromises.unlink` on io_uring. */
+export const unlink: typeof nodeFs.unlink = impl.unlink as never;
+/** `fsPromises.rmdir` on io_uring. */
+export const rmdir: typeof nodeFs.rmdir = impl.rmdir as never;
+/** `fsPromises.mkdir` on io_uring (`recursive` as Node does it). */
+export const mkdir: typeof nodeFs.mkdir = impl.mkdir as never;
+/** `fsPromises.link` on io_uring. */
+export const link: typeof nodeFs.link = impl.link as never;
+/** `fsPromises.symlink` on io_uring. */
+export const symlink: typeof nodeFs.symlink = impl.symlink as never;
+/** `fsPromises.truncate` on io_uring. */
+export const truncate: typeof nodeFs.truncate = impl.truncate as never;
 
 // What io_uring has no op for: Node's own functions (the same objects).
 
@@ -73,7 +104,7 @@ const ours = { appendFile, copyFile, link, lstat, mkdir, open, readFile, rename,
  * a newer Node adds), with the io_uring functions in place of Node's, plus `backend` and
  * `useRing`.
  */
-const fsPromises: typeof nodeFsDefault & typeof ours & { backend: typeof backend; useRing: typeof useRing } = {
+const fsPromises: typeof nodeFsDefault & { backend: typeof backend; useRing: typeof useRing } = {
   ...nodeFsDefault,
   ...ours,
   backend,
