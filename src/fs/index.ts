@@ -35,6 +35,7 @@ import { AbortError } from '../async/abort.js';
 import type { AsyncIoUring, OpOptions } from '../async/async-ring.js';
 import { isAppend, O_CLOEXEC, openFlagsOf, type OpenFlags } from '../async/open-flags.js';
 import { ArgumentError, describeReceived } from '../errors.js';
+import { IoUringError } from '../sys/errors.js';
 import { pipe2Sync } from '../sys/posix.js';
 
 const CHUNK = 1024 * 1024;
@@ -42,6 +43,7 @@ const PARALLEL = 4;
 const UNKNOWN_SIZE_STEP = 64 * 1024;
 const PIPE_CHUNK = 64 * 1024;
 const PIPES = 4;
+const EISDIR = 21;
 const EINVAL_CODES = new Set(['EINVAL', 'ENOSYS', 'EOPNOTSUPP', 'ERR_IO_URING_OP_UNSUPPORTED']);
 
 /** A file to open (a path string, bytes, or a `file:` URL) or an open descriptor. */
@@ -281,9 +283,9 @@ export async function copyFile(ring: AsyncIoUring, src: string | Uint8Array | UR
   try {
     const st = await ring.fstat(srcFd, { signal });
     if (st.isDirectory()) {
-      const err = new Error(`EISDIR: illegal operation on a directory, copyfile '${String(src)}' -> '${String(dst)}'`) as Error & { code: string; errno: number; syscall: string };
-      Object.assign(err, { code: 'EISDIR', errno: -21, syscall: 'copyfile' });
-      throw err;
+      const srcText = String(pathOf(src));
+      const dstText = String(dstPath);
+      throw Object.assign(new IoUringError(EISDIR, 'copyfile', `'${srcText}' -> '${dstText}'`), { path: srcText, dest: dstText });
     }
     const perm = st.mode & 0o7777;
     // Without the signal: an open aborted after the kernel created the file would leave us

@@ -27,7 +27,7 @@ import { encodingArg, fileOptionsArg, isCustomIterable } from './args.js';
 import { threadRing } from './backend.js';
 import { fileClosedError, toNodeError } from './errors.js';
 import { statxNode } from './stats.js';
-import { checkBuffer, checkBufferArray, checkInteger, checkPosition, checkRange, invalidArgType, invalidArgValue } from './validate.js';
+import { checkBuffer, checkBufferArray, checkInteger, checkRange, invalidArgType, invalidArgValue, positionOf } from './validate.js';
 
 /** What `read()` resolves with. */
 export interface FileReadResult<T extends ArrayBufferView> {
@@ -185,7 +185,7 @@ export class FileHandle extends EventEmitter implements AsyncDisposable {
       if (count === 0) return { __proto__: null, bytesRead: 0, buffer: buf } as unknown as FileReadResult<T>;
       if (buf.byteLength === 0) throw invalidArgValue('buffer', buf, 'is empty and cannot be written');
       checkRange(start, count, buf.byteLength);
-      const at = checkPosition(pos);
+      const at = positionOf(pos);
       const view = new Uint8Array(buf.buffer, buf.byteOffset + start, count);
       let n: number;
       try {
@@ -217,9 +217,8 @@ export class FileHandle extends EventEmitter implements AsyncDisposable {
         }
         const start = off === null || off === undefined ? 0 : checkInteger(off, 'offset', 0);
         const count = typeof len === 'number' ? len : buffer.byteLength - start;
-        if (typeof pos !== 'number' && typeof pos !== 'bigint') pos = null;
         checkRange(start, count, buffer.byteLength);
-        const at = checkPosition(pos);
+        const at = positionOf(pos);
         const view = new Uint8Array(buffer.buffer, buffer.byteOffset + start, count);
         try {
           const n = await ring.write(fd, view, at);
@@ -231,7 +230,7 @@ export class FileHandle extends EventEmitter implements AsyncDisposable {
       if (typeof buffer !== 'string') throw invalidArgType('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', buffer);
       const encoding = encodingArg(length ?? 'utf8');
       if (encoding === undefined || encoding === null) throw invalidArgValue('encoding', length, 'is invalid encoding');
-      const at = typeof offsetOrOptions === 'number' ? checkPosition(offsetOrOptions) : -1;
+      const at = positionOf(offsetOrOptions);
       const bytes = Buffer.from(buffer, encoding);
       try {
         const n = await ring.write(fd, bytes, at);
@@ -246,7 +245,7 @@ export class FileHandle extends EventEmitter implements AsyncDisposable {
   readv<T extends readonly ArrayBufferView[]>(buffers: T, position?: number | bigint | null): Promise<{ bytesRead: number; buffers: T }> {
     return this.#call('readv', async (fd) => {
       const list = checkBufferArray(buffers);
-      const at = typeof position === 'number' || typeof position === 'bigint' ? checkPosition(position) : -1;
+      const at = positionOf(position);
       try {
         const n = list.length === 0 ? 0 : await ringNow().readv(fd, list, at);
         return { __proto__: null, bytesRead: n, buffers } as unknown as { bytesRead: number; buffers: T };
@@ -261,7 +260,7 @@ export class FileHandle extends EventEmitter implements AsyncDisposable {
     return this.#call('writev', async (fd) => {
       const list = checkBufferArray(buffers);
       if (list.length === 0) return { __proto__: null, bytesWritten: 0, buffers } as unknown as { bytesWritten: number; buffers: T };
-      const at = typeof position === 'number' || typeof position === 'bigint' ? checkPosition(position) : -1;
+      const at = positionOf(position);
       try {
         const n = await ringNow().writev(fd, list, at);
         return { __proto__: null, bytesWritten: n, buffers } as unknown as { bytesWritten: number; buffers: T };

@@ -66,21 +66,12 @@ export function checkBufferArray(value: unknown, name = 'buffers'): ArrayBufferV
 }
 
 /**
- * A read or write position: null/undefined (and -1) mean the current position (-1 for the
- * ring); a non-negative safe integer or bigint is an offset.
+ * A read or write position as Node 20's FileHandle takes it: a safe integer ≥ 0 is an offset;
+ * anything else (null, -1, a bigint, a fraction, a string) means the current position, which
+ * advances (-1 for the ring). Node does not refuse any of them.
  */
-export function checkPosition(value: unknown, name = 'position'): number | bigint {
-  if (value === null || value === undefined) return -1;
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
-    if (value < -1 || value > Number.MAX_SAFE_INTEGER) throw outOfRange(name, `>= -1 && <= ${Number.MAX_SAFE_INTEGER}`, value);
-    return value;
-  }
-  if (typeof value === 'bigint') {
-    if (value < -1n || value > 2n ** 63n - 1n) throw outOfRange(name, `>= -1n && <= ${2n ** 63n - 1n}n`, value);
-    return value === -1n ? -1 : value;
-  }
-  throw invalidArgType(name, 'of type number or bigint', value);
+export function positionOf(value: unknown): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : -1;
 }
 
 /** Node's `validateOffsetLengthRead` / `...Write`: the range lies in the buffer. */
