@@ -67,6 +67,30 @@ const collected = new FinalizationRegistry<Held>((held) => {
   }
 });
 
+/**
+ * Makes Node's own code take these handles as FileHandles (`fs.createReadStream(null, { fd:
+ * handle })`, `fsPromises.readFile(handle)`): Node checks `instanceof FileHandle`, so Node's
+ * FileHandle prototype goes under ours, once, from a handle of Node's (its class is not
+ * exported). Our class defines every method Node calls; the inherited internal ref-counting
+ * methods only touch a field ours never sets (so they never close anything).
+ */
+let nodeClassLinked = false;
+export async function linkNodeFileHandleClass(open: () => Promise<{ close(): Promise<void> }>): Promise<void> {
+  if (nodeClassLinked) return;
+  nodeClassLinked = true;
+  try {
+    const probe = await open();
+    const nodeProto = Object.getPrototypeOf(probe) as object;
+    await probe.close();
+    // Node 20's FileHandle is an EventEmitter by mixin (its methods, not its prototype).
+    if (Object.getPrototypeOf(FileHandle.prototype) === EventEmitter.prototype && typeof (nodeProto as { on?: unknown }).on === 'function' && typeof (nodeProto as { emit?: unknown }).emit === 'function') {
+      Object.setPrototypeOf(FileHandle.prototype, nodeProto);
+    }
+  } catch {
+    /* no interop with Node's stream constructors: everything else works */
+  }
+}
+
 /** The ring for an op; the io_uring backend is the only one that makes these handles. */
 export function ringNow(): AsyncIoUring {
   const ring = threadRing();

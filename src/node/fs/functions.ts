@@ -20,7 +20,7 @@ import { copyFile as ringCopyFile, ftruncate, readFile as ringReadFile, writeFil
 import { fileOptionsArg, flagsArg, isCustomIterable, modeArg, pathArg } from './args.js';
 import { kernelHas, threadRing } from './backend.js';
 import { toNodeError } from './errors.js';
-import { FileHandle, writeData } from './file-handle.js';
+import { FileHandle, linkNodeFileHandleClass, writeData } from './file-handle.js';
 import { statxNode } from './stats.js';
 
 type Args<F> = F extends (...args: infer A) => unknown ? A : never;
@@ -35,6 +35,7 @@ export async function open(path: Args<typeof nodeFs.open>[0], flags?: string | n
   const f = flagsArg(flags, 'r');
   const m = modeArg(mode, 0o666);
   if (ring === null || p === undefined || f === undefined || m === undefined) return nodeFs.open(path, flags, mode);
+  await linkNodeFileHandleClass(() => nodeFs.open('/dev/null', 'r'));
   let fd: number;
   try {
     fd = await ring.openat(AT_FDCWD, p, f >>> 0, m);
