@@ -23,7 +23,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { AbortError, type AsyncIoUring } from '../../async/async-ring.js';
 import { AT_EMPTY_PATH } from '../../async/statx.js';
 import { ftruncate, readFile as ringReadFile, writeFile as ringWriteFile } from '../../fs/index.js';
-import { encodingArg, fileOptionsArg, isCustomIterable } from './args.js';
+import { fileOptionsArg, isCustomIterable } from './args.js';
 import { threadRing } from './backend.js';
 import { fileClosedError, toNodeError } from './errors.js';
 import { statxNode } from './stats.js';
@@ -75,9 +75,14 @@ const collected = new FinalizationRegistry<Held>((held) => {
  * methods only touch a field ours never sets (so they never close anything).
  */
 let nodeClassLinked = false;
-export async function linkNodeFileHandleClass(open: () => Promise<{ close(): Promise<void> }>): Promise<void> {
-  if (nodeClassLinked) return;
+/** Links the prototypes on the first call (a promise to await); later calls return undefined at once. */
+export function linkNodeFileHandleClass(open: () => Promise<{ close(): Promise<void> }>): Promise<void> | undefined {
+  if (nodeClassLinked) return undefined;
   nodeClassLinked = true;
+  return linkFrom(open);
+}
+
+async function linkFrom(open: () => Promise<{ close(): Promise<void> }>): Promise<void> {
   try {
     const probe = await open();
     const nodeProto = Object.getPrototypeOf(probe) as object;
@@ -103,11 +108,26 @@ function checkAborted(signal: AbortSignal | undefined): void {
 }
 
 /**
+ * With a signal, lets the event loop turn once before any I/O and then checks it. Node's
+ * readFile / writeFile always take a turn (a threadpool round trip) before their first
+ * abort check, so an abort from the current tick (`process.nextTick(() => ac.abort())`)
+ * rejects them; io_uring ops on the page cache complete within the same microtask drain, so
+ * without this turn such an abort would come too late. Costs one macrotask, only for calls
+ * given a signal.
+ */
+export async function abortPoint(signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return;
+  checkAborted(signal);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  checkAborted(signal);
+}
+
+/**
  * Writes `data` (string, view, iterable or async iterable of strings and views) at the
  * descriptor's current position, as Node's `writeFileHandle`. Errors are Node-shaped.
  */
 export async function writeData(fd: number, data: unknown, encoding: BufferEncoding | null, signal: AbortSignal | undefined): Promise<void> {
-  checkAborted(signal);
+  if (signal !== undefined) await abortPoint(signal);
   const ring = ringNow();
   try {
     if (isCustomIterable(data)) {
@@ -252,8 +272,9 @@ export class FileHandle extends EventEmitter implements AsyncDisposable {
         }
       }
       if (typeof buffer !== 'string') throw invalidArgType('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', buffer);
-      const encoding = encodingArg(length ?? 'utf8');
-      if (encoding === undefined || encoding === null) throw invalidArgValue('encoding', length, 'is invalid encoding');
+      // As Node: an encoding it does not know (or a number) writes UTF-8; odd-length hex is refused.
+      const encoding: BufferEncoding = typeof length === 'string' && Buffer.isEncoding(length) ? length : 'utf8';
+      if (encoding === 'hex' && buffer.length % 2 !== 0) throw invalidArgValue('encoding', length, `is invalid for data of length ${buffer.length}`);
       const at = positionOf(offsetOrOptions);
       const bytes = Buffer.from(buffer, encoding);
       try {
@@ -300,6 +321,7 @@ export class FileHandle extends EventEmitter implements AsyncDisposable {
     return this.#call('readFile', async (fd) => {
       const o = fileOptionsArg(options, { encoding: null, flag: 'r' });
       if (o === undefined) throw invalidArgType('options', 'one of type string or object', options);
+      if (o.signal !== undefined) await abortPoint(o.signal);
       try {
         const data = await ringReadFile(ringNow(), fd, { signal: o.signal });
         return o.encoding === null ? data : data.toString(o.encoding);

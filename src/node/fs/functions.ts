@@ -14,13 +14,12 @@ import * as nodeFs from 'node:fs/promises';
 import { IoringOp } from '../../../generated/constants.js';
 import { prepLinkat, prepSymlinkat } from '../../../generated/ops.js';
 import { AT_FDCWD } from '../../abi/fd.js';
-import { AbortError } from '../../async/async-ring.js';
 import { AT_SYMLINK_NOFOLLOW } from '../../async/statx.js';
 import { copyFile as ringCopyFile, ftruncate, readFile as ringReadFile, writeFile as ringWriteFile } from '../../fs/index.js';
 import { fileOptionsArg, flagsArg, isCustomIterable, modeArg, pathArg } from './args.js';
 import { kernelHas, threadRing } from './backend.js';
 import { toNodeError } from './errors.js';
-import { FileHandle, linkNodeFileHandleClass, writeData } from './file-handle.js';
+import { abortPoint, FileHandle, linkNodeFileHandleClass, writeData } from './file-handle.js';
 import { statxNode } from './stats.js';
 
 type Args<F> = F extends (...args: infer A) => unknown ? A : never;
@@ -35,7 +34,8 @@ export async function open(path: Args<typeof nodeFs.open>[0], flags?: string | n
   const f = flagsArg(flags, 'r');
   const m = modeArg(mode, 0o666);
   if (ring === null || p === undefined || f === undefined || m === undefined) return nodeFs.open(path, flags, mode);
-  await linkNodeFileHandleClass(() => nodeFs.open('/dev/null', 'r'));
+  const linking = linkNodeFileHandleClass(() => nodeFs.open('/dev/null', 'r'));
+  if (linking !== undefined) await linking;
   let fd: number;
   try {
     fd = await ring.openat(AT_FDCWD, p, f >>> 0, m);
@@ -52,6 +52,7 @@ export async function readFile(path: Args<typeof nodeFs.readFile>[0] | FileHandl
   const p = pathArg(path);
   const o = fileOptionsArg(options, { encoding: null, flag: 'r' });
   if (ring === null || p === undefined || o === undefined) return nodeFs.readFile(path, options);
+  if (o.signal !== undefined) await abortPoint(o.signal);
   let data: Buffer;
   try {
     data = await ringReadFile(ring, p, { flag: o.flags >>> 0, signal: o.signal });
@@ -83,7 +84,7 @@ async function writeOrAppend(file: unknown, data: unknown, options: unknown, fla
   const ring = threadRing();
   const p = pathArg(file);
   if (ring === null || p === undefined || o === undefined || !validData) return viaNode();
-  if (o.signal?.aborted === true) throw new AbortError(undefined, { cause: o.signal.reason });
+  if (o.signal !== undefined) await abortPoint(o.signal);
   if (!o.flush && !isCustomIterable(data)) {
     // The common case: one helper call, parallel positioned writes of a known size.
     try {
