@@ -3,8 +3,8 @@
  * results (`{ bytesRead, buffer }` objects with a null prototype), errors and close rules.
  *
  * - **References.** Every method holds a reference while it runs; `close()` waits for
- *   those to end before the descriptor is closed, and `fd` is -1 from the moment `close()`
- *   is called (Node's `kRefs` rules). A call on a closed handle rejects with Node's
+ *   those to end before the descriptor is closed, and `fd` becomes -1 when it is (at once
+ *   when nothing runs): Node's `kRefs` rules. A call on a closed handle rejects with Node's
  *   `Error('file closed')`, code `EBADF`, `syscall` the method's internal name.
  * - **GC.** A handle dropped without `close()` has its descriptor closed when it is
  *   collected, with Node's warnings ("Closing file descriptor N on garbage collection", and
@@ -162,7 +162,7 @@ export class FileHandle extends EventEmitter implements AsyncDisposable {
     collected.register(this, this.#held, this.#held);
   }
 
-  /** The descriptor; -1 once `close()` was called. */
+  /** The descriptor; -1 once closed (`close()` waits for the methods still running). */
   get fd(): number {
     return this.#fd;
   }
@@ -413,8 +413,8 @@ export class FileHandle extends EventEmitter implements AsyncDisposable {
   }
 
   /**
-   * Closes the descriptor once the methods still running have ended; `fd` is -1 at once.
-   * Emits `'close'`. Idempotent.
+   * Closes the descriptor once the methods still running have ended (then `fd` is -1).
+   * Emits `'close'` at once. Idempotent.
    */
   close = (): Promise<void> => {
     if (this.#fd === -1) return Promise.resolve();
