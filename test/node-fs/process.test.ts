@@ -17,8 +17,10 @@ import { describeExit, lastJson, runChild } from '../support/child.js';
 import { seccompSnippet } from '../support/seccomp.js';
 
 const EXTRAS = ['backend', 'useRing'];
+/** Only there to turn a hang into a failure: generous, since a kernel VM under emulation runs ~25x slower. */
+const CHILD_TIMEOUT_MS = 150_000;
 
-describe('the export list', () => {
+describe('the export list', { timeout: 200_000 }, () => {
   it("named exports: node:fs/promises's, plus backend and useRing; Node's functions re-exported as they are", () => {
     const node = Object.keys(nodeFs).filter((k) => k !== 'default').sort();
     const ours = Object.keys(tsuringFs).filter((k) => k !== 'default').sort();
@@ -48,7 +50,7 @@ const warnings = [];
 process.on('warning', (w) => warnings.push({ name: w.name, code: w.code, message: w.message }));
 `;
 
-describe('a process using tsuring/fs', () => {
+describe('a process using tsuring/fs', { timeout: 200_000 }, () => {
   it('exits by itself once its work is done (the idle ring keeps nothing alive)', async () => {
     const r = await runChild(
       String.raw`
@@ -60,7 +62,7 @@ await h.close();
 await fs.stat('.');
 console.log(JSON.stringify({ backend, ok: text.startsWith('{') && bytesRead === 16 }));
 `,
-      { timeoutMs: 30_000 },
+      { timeoutMs: CHILD_TIMEOUT_MS },
     );
     expect(r.timedOut, describeExit(r)).toBe(false);
     expect(r.code, describeExit(r)).toBe(0);
@@ -90,7 +92,7 @@ const got = await new Promise((resolve, reject) => {
 });
 console.log(JSON.stringify({ ...got, mainLength: main.length }));
 `,
-      { timeoutMs: 30_000 },
+      { timeoutMs: CHILD_TIMEOUT_MS },
     );
     expect(r.timedOut, describeExit(r)).toBe(false);
     expect(r.code, describeExit(r)).toBe(0);
@@ -121,7 +123,7 @@ let refused;
 try { useRing({}); } catch (e) { refused = e.code; }
 console.log(JSON.stringify({ pendingOnMine, pendingAfter, afterClose, refused }));
 `,
-      { timeoutMs: 30_000 },
+      { timeoutMs: CHILD_TIMEOUT_MS },
     );
     expect(r.code, describeExit(r)).toBe(0);
     expect(lastJson(r)).toEqual({ pendingOnMine: 1, pendingAfter: 0, afterClose: true, refused: 'ERR_INVALID_ARG_TYPE' });
@@ -152,7 +154,7 @@ for (const [name, api] of [['node', nodeFs], ['tsuring', fs]]) {
 }
 console.log(JSON.stringify(result));
 `,
-      { nodeArgs: ['--expose-gc'], timeoutMs: 30_000 },
+      { nodeArgs: ['--expose-gc'], timeoutMs: CHILD_TIMEOUT_MS },
     );
     expect(r.code, describeExit(r)).toBe(0);
     const out = lastJson<Record<'node' | 'tsuring', { openBefore: boolean; openAfter: boolean; warnings: object[] }>>(r);
@@ -178,7 +180,7 @@ for (let k = 0; k < 2; k++) {
 await new Promise((r) => setTimeout(r, 50));
 console.log(JSON.stringify(warnings));
 `,
-      { nodeArgs: ['--expose-gc'], timeoutMs: 30_000 },
+      { nodeArgs: ['--expose-gc'], timeoutMs: CHILD_TIMEOUT_MS },
     );
     expect(r.code, describeExit(r)).toBe(0);
     const warnings = lastJson<{ name: string; code?: string; message: string }[]>(r);
@@ -225,7 +227,7 @@ try {
 }
 `;
 
-describe('fallback where io_uring is refused', () => {
+describe('fallback where io_uring is refused', { timeout: 200_000 }, () => {
   for (const [code, errno] of [['EPERM', 1], ['ENOSYS', 38]] as const) {
     it(`a seccomp filter answering ${code}: backend 'node', one warning naming the cause, every function works`, async () => {
       const r = await runChild(
@@ -241,7 +243,7 @@ const { backend } = await import('@repo/src/node/fs/index.js');
 await new Promise((r) => setImmediate(r));
 console.log(JSON.stringify({ backend, defaultBackend: fs.backend, steps, warnings }));
 `,
-        { timeoutMs: 30_000 },
+        { timeoutMs: CHILD_TIMEOUT_MS },
       );
       expect(r.code, describeExit(r)).toBe(0);
       const out = lastJson<{ backend: string; defaultBackend: string; steps: Record<string, unknown>; warnings: { name: string; code: string; message: string }[] }>(r);
@@ -280,7 +282,7 @@ const backend = fs.backend;
 await new Promise((r) => setImmediate(r));
 console.log(JSON.stringify({ backend, steps, warnings }));
 `,
-      { timeoutMs: 30_000 },
+      { timeoutMs: CHILD_TIMEOUT_MS },
     );
     expect(r.code, describeExit(r)).toBe(0);
     const out = lastJson<{ backend: string; steps: Record<string, unknown>; warnings: unknown[] }>(r);
