@@ -8,6 +8,7 @@
  */
 import { allocations, enterSplit, rssGrowth } from './workloads/cost.js';
 import { emit, type Timing } from './workloads/common.js';
+import { runNodeFs, type NodeFsParams } from './workloads/node-fs.js';
 import { benchRing, runNop } from './workloads/nop.js';
 import { runReads, type ReadParams } from './workloads/reads.js';
 import { runClient, type ClientParams } from './workloads/tcp-client.js';
@@ -32,6 +33,9 @@ async function main(): Promise<void> {
       return;
     case 'reads':
       emit(await runReads(params as unknown as ReadParams, timing));
+      return;
+    case 'node-fs':
+      emit(await runNodeFs(params as unknown as NodeFsParams, timing));
       return;
     case 'tcp-client':
       emit(await runClient(params as unknown as ClientParams, timing));

@@ -138,6 +138,20 @@ export function buildPlan(): { specs: Spec[]; comparisons: Comparison[] } {
   comparisons.push({ ours: 'seq.tsuring-promise', baseline: 'seq.fs-promises' });
   comparisons.push({ ours: 'seq.tsuring-promise', baseline: 'seq.readsync' });
 
+  // tsuring/fs against node:fs/promises (bench/workloads/node-fs.ts).
+  const nodeFsRun = (impl: string, params: object) => (ctx: Ctx) =>
+    runSample(ctx.runner, 'node-fs', { ...params, impl, file: ctx.randFile, timing: ctx.timing }, timeoutMs(ctx.timing));
+  const NODE_FS_ROWS = [
+    ['fsreadfile.4k', 'fs readFile, 4 KiB file, 16 in flight', { kind: 'readfile', size: 4096, depth: 16 }],
+    ['fsreadfile.1m', 'fs readFile, 1 MiB file, 4 in flight', { kind: 'readfile', size: 1 << 20, depth: 4 }],
+    ['rand.fshandle.qd128', 'FileHandle.read 4 KiB random, 128 in flight', { kind: 'rand', depth: 128 }],
+  ] as const;
+  for (const [id, workload, params] of NODE_FS_ROWS) {
+    specs.push({ id: `${id}.tsuring-fs`, workload, impl: 'tsuring/fs', unit: 'ops/s', run: nodeFsRun('tsuring', params) });
+    specs.push({ id: `${id}.node-fs`, workload, impl: 'node:fs/promises', unit: 'ops/s', run: nodeFsRun('node', params) });
+    comparisons.push({ ours: `${id}.tsuring-fs`, baseline: `${id}.node-fs` });
+  }
+
   // TCP echo.
   for (const size of TCP_SIZES) {
     const workload = `TCP echo, ${TCP_CONNECTIONS} connections, ${size === 4096 ? '4 KiB' : `${size} B`} messages`;

@@ -10,12 +10,15 @@
  *   to four in flight, each finished on short writes; in append mode (`'a'` flags) or on a
  *   descriptor, sequential writes at the current position.
  * - **copyFile**: open both, then `'splice'` (file → pipe → file in the kernel, 64 KiB at a
- *   time over several pipes, with `IORING_OP_PIPE` (Linux 6.16) for the pipes) or
- *   `'readwrite'` (1 MiB chunks, four in flight). `'auto'` (default) uses read/write, which
- *   measured faster on page-cached files, and falls back to it when splice is refused. The
- *   destination gets the source's mode (as Node's copyFile: `fs.fchmod` when the umask
- *   changed it, since io_uring has no chmod op), and is removed if the copy fails after it
- *   was created.
+ *   time over several pipes, made with `IORING_OP_PIPE` where the kernel has it (6.16) and
+ *   with pipe2(2) before) or `'readwrite'` (1 MiB chunks, four in flight). `'auto'` (default)
+ *   uses read/write, which measured faster on page-cached files, and falls back to it when
+ *   splice is refused. The destination is opened without truncating; when it is the source
+ *   itself (same device and inode: `'./a'`, a symlink or a hard link to it) nothing is done,
+ *   as in Node. Otherwise it is truncated and filled, and gets the source's mode (as Node's
+ *   copyFile: `fs.fchmod` when the umask changed it, since io_uring has no chmod op). If the
+ *   copy fails or is aborted, the destination is removed only when this copy created it: a
+ *   file that existed before is never unlinked.
  *
  * Every helper takes `signal`; on abort the ops in flight are cancelled, the helper waits
  * until they settled, closes what it opened and rejects with an `AbortError`.
@@ -23,19 +26,24 @@
  * @module
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { constants as fsConstants, fchmod } from 'node:fs';
+import { constants as fsConstants, fchmod, ftruncate as ftruncateCb } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { IoringOp } from '../../generated/constants.js';
+import { prepFtruncate } from '../../generated/ops.js';
 import { AT_FDCWD, type FdLike } from '../abi/fd.js';
 import { AbortError } from '../async/abort.js';
 import type { AsyncIoUring, OpOptions } from '../async/async-ring.js';
 import { isAppend, O_CLOEXEC, openFlagsOf, type OpenFlags } from '../async/open-flags.js';
 import { ArgumentError, describeReceived } from '../errors.js';
+import { IoUringError } from '../sys/errors.js';
+import { pipe2Sync } from '../sys/posix.js';
 
 const CHUNK = 1024 * 1024;
 const PARALLEL = 4;
 const UNKNOWN_SIZE_STEP = 64 * 1024;
 const PIPE_CHUNK = 64 * 1024;
 const PIPES = 4;
+const EISDIR = 21;
 const EINVAL_CODES = new Set(['EINVAL', 'ENOSYS', 'EOPNOTSUPP', 'ERR_IO_URING_OP_UNSUPPORTED']);
 
 /** A file to open (a path string, bytes, or a `file:` URL) or an open descriptor. */
@@ -83,7 +91,12 @@ function checkOptions(options: unknown, what: string): void {
 }
 
 function checkFile(file: unknown, what: string): void {
-  if (isPath(file) || typeof file === 'number') return;
+  if (isPath(file)) return;
+  if (typeof file === 'number') {
+    // Checked here, so the error names this argument rather than the statx builder's dirfd.
+    if (Number.isInteger(file) && file >= 0 && file <= 0x7fffffff) return;
+    throw new ArgumentError('ERR_OUT_OF_RANGE', `${what}: file`, `expected a descriptor (an integer from 0 to 2147483647) or a path, received ${describeReceived(file)}`);
+  }
   if (file !== null && typeof file === 'object' && 'fd' in file) return;
   throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: file`, `expected a path (string, Buffer, URL) or a descriptor, received ${describeReceived(file)}`);
 }
@@ -264,21 +277,29 @@ export async function copyFile(ring: AsyncIoUring, src: string | Uint8Array | UR
   const dstPath = pathOf(dst);
   const srcFd = await ring.open(pathOf(src), 'r', 0, { signal });
   let dstFd = -1;
+  // Whether this copy created the destination: only then may a failed copy remove it.
+  let created = false;
   let ok = false;
   try {
     const st = await ring.fstat(srcFd, { signal });
     if (st.isDirectory()) {
-      const err = new Error(`EISDIR: illegal operation on a directory, copyfile '${String(src)}' -> '${String(dst)}'`) as Error & { code: string; errno: number; syscall: string };
-      Object.assign(err, { code: 'EISDIR', errno: -21, syscall: 'copyfile' });
-      throw err;
+      const srcText = String(pathOf(src));
+      const dstText = String(dstPath);
+      throw Object.assign(new IoUringError(EISDIR, 'copyfile', `'${srcText}' -> '${dstText}'`), { path: srcText, dest: dstText });
     }
-    const { O_WRONLY, O_CREAT, O_TRUNC, O_EXCL } = fsConstants;
-    const excl = (mode & fsConstants.COPYFILE_EXCL) !== 0 ? O_EXCL : 0;
     const perm = st.mode & 0o7777;
     // Without the signal: an open aborted after the kernel created the file would leave us
     // unsure whether to remove it. Opening is quick; the abort is checked right after.
-    dstFd = await ring.openat(AT_FDCWD, dstPath, O_WRONLY | O_CREAT | O_TRUNC | excl | O_CLOEXEC, perm);
+    ({ fd: dstFd, created } = await openDestination(ring, dstPath, (mode & fsConstants.COPYFILE_EXCL) !== 0, perm));
     if (signal?.aborted === true) throw new AbortError(undefined, { cause: signal.reason });
+    const dstStat = await ring.fstat(dstFd, { signal });
+    if (!created && dstStat.dev === st.dev && dstStat.ino === st.ino) {
+      // The destination is the source ('./a', a symlink, a hard link): copying it onto itself
+      // leaves it as it is, as Node's copyFile does. Truncating first would destroy it.
+      ok = true;
+      return;
+    }
+    if (!created && dstStat.size > 0) await ftruncate(ring, dstFd, 0, { signal });
     const size = st.isFile() ? st.size : 0;
     let copied = false;
     if (size > 0 && (strategy === 'splice' || (strategy === 'auto' && AUTO_PREFERS_SPLICE))) {
@@ -290,9 +311,8 @@ export async function copyFile(ring: AsyncIoUring, src: string | Uint8Array | UR
       }
     }
     if (!copied) await copyReadWrite(ring, srcFd, dstFd, size, signal);
-    const dstStat = await ring.fstat(dstFd, { signal });
     if ((dstStat.mode & 0o7777) !== perm) {
-      // The umask took bits away; io_uring has no chmod op.
+      // The umask took bits away, or the destination existed with another mode; io_uring has no chmod op.
       await new Promise<void>((resolve, reject) => fchmod(dstFd, perm, (err) => (err ? reject(err) : resolve())));
     }
     ok = true;
@@ -300,7 +320,9 @@ export async function copyFile(ring: AsyncIoUring, src: string | Uint8Array | UR
     await closeQuietly(ring, srcFd);
     if (dstFd >= 0) {
       await closeQuietly(ring, dstFd);
-      if (!ok && !ring.closed) {
+      // Never a file that existed before: it may be the source under another name, or data
+      // the caller wants kept.
+      if (!ok && created && !ring.closed) {
         try {
           await ring.unlink(dstPath);
         } catch {
@@ -309,6 +331,41 @@ export async function copyFile(ring: AsyncIoUring, src: string | Uint8Array | UR
       }
     }
   }
+}
+
+/**
+ * Opens the destination of a copy for writing, without truncating it (it may be the source
+ * itself), and says whether this call created it: first with `O_EXCL`, and when the file
+ * exists (and `excl` is false) without `O_CREAT`. A file removed between the two is retried.
+ */
+async function openDestination(ring: AsyncIoUring, path: string | Uint8Array, excl: boolean, perm: number): Promise<{ fd: number; created: boolean }> {
+  const { O_WRONLY, O_CREAT, O_EXCL } = fsConstants;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return { fd: await ring.openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, perm), created: true };
+    } catch (err) {
+      if (excl || (err as { code?: unknown }).code !== 'EEXIST') throw err;
+    }
+    try {
+      return { fd: await ring.openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC, 0), created: false };
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ENOENT' || attempt >= 3) throw err;
+    }
+  }
+}
+
+/**
+ * `ftruncate(2)` of `fd` to `length`: `IORING_OP_FTRUNCATE` where the kernel has it (6.9),
+ * else Node's `fs.ftruncate` (libuv's threadpool). Rejects with the kernel's error
+ * (`syscall` 'ftruncate').
+ */
+export async function ftruncate(ring: AsyncIoUring, fd: number, length: number, options?: OpOptions): Promise<void> {
+  if (ring.ring.probe.supports(IoringOp.FTRUNCATE)) {
+    await ring.submit((sqe) => prepFtruncate(sqe, fd, length), options);
+    return;
+  }
+  if (options?.signal?.aborted === true) throw new AbortError(undefined, { cause: options.signal.reason });
+  await new Promise<void>((resolve, reject) => ftruncateCb(fd, length, (err) => (err ? reject(err) : resolve())));
 }
 
 /** Measured on page-cached files: read/write chunks beat splice through 64 KiB pipes. */
@@ -357,7 +414,9 @@ async function copySplice(ring: AsyncIoUring, src: number, dst: number, size: nu
   const pipes: Array<[number, number]> = [];
   try {
     const count = Math.max(1, Math.min(PIPES, Math.ceil(size / PIPE_CHUNK)));
-    for (let i = 0; i < count; i++) pipes.push(await ring.pipe(O_CLOEXEC, { signal }));
+    // IORING_OP_PIPE is Linux 6.16; before it, pipe2(2) (instant, never blocks).
+    const viaRing = ring.ring.probe.supports(IoringOp.PIPE);
+    for (let i = 0; i < count; i++) pipes.push(viaRing ? await ring.pipe(O_CLOEXEC, { signal }) : pipe2Sync(O_CLOEXEC));
     let next = 0;
     let end = size;
     const worker = async ([pr, pw]: [number, number]): Promise<void> => {

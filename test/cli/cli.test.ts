@@ -239,7 +239,7 @@ describe('the executable', () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
     expect(pkg.bin.tsuring).toBe('./dist/src/cli/main.js');
     expect(readFileSync(join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
-    expect(pkg.scripts.prepare).toContain('build');
+    expect(pkg.scripts.prepack).toContain('build'); // prepack, not prepare: no install script for consumers
     expect(pkg.scripts.demo).toBeDefined();
     expect(pkg.scripts.docs).toBe('typedoc');
   });

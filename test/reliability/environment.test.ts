@@ -35,6 +35,7 @@ import { describe, expect, it } from 'vitest';
 import { errnoNumber } from '../../src/sys/errno.js';
 import { errorFromErrno } from '../../src/sys/errors.js';
 import { describeExit, lastJson, runChild } from '../support/child.js';
+import { seccompSnippet } from '../support/seccomp.js';
 
 /** Reports an error (or success) as plain data. */
 const COMMON = String.raw`
@@ -86,23 +87,7 @@ import { IoUring, FAST_SETUP } from '@repo/src/index.js';
 import { AsyncIoUring } from '@repo/src/async/async-ring.js';
 import { readIoUringStatus } from '@repo/src/sys/iouring-status.js';
 import { setupHint } from '@repo/src/sys/errors.js';
-const prctl = libc.func('int prctl(int option, unsigned long a2, void *a3, unsigned long a4, unsigned long a5)');
-const insns = [
-  [0x20, 0, 0, 4],                       // A = seccomp_data.arch
-  [0x15, 1, 0, 0xc000003e],              // x86_64: go on
-  [0x15, 0, 3, 0xc00000b7],              // aarch64: go on; else allow
-  [0x20, 0, 0, 0],                       // A = seccomp_data.nr
-  [0x15, 0, 1, 425],                     // if A == io_uring_setup
-  [0x06, 0, 0, 0x00050000 | ${errno}],   //   return SECCOMP_RET_ERRNO | errno
-  [0x06, 0, 0, 0x7fff0000],              // return SECCOMP_RET_ALLOW
-];
-const filter = Buffer.alloc(insns.length * 8);
-insns.forEach(([code, jt, jf, k], i) => { filter.writeUInt16LE(code, i * 8); filter[i * 8 + 2] = jt; filter[i * 8 + 3] = jf; filter.writeUInt32LE(k >>> 0, i * 8 + 4); });
-const prog = Buffer.alloc(16);
-prog.writeUInt16LE(insns.length, 0);
-prog.writeBigUInt64LE(BigInt(koffi.address(filter)), 8);
-if (prctl(38, 1, null, 0, 0) !== 0) throw new Error('PR_SET_NO_NEW_PRIVS failed');
-if (prctl(22, 2, prog, 0, 0) !== 0) throw new Error('PR_SET_SECCOMP failed: ' + koffi.errno());
+${seccompSnippet(errno)}
 const before = { fds: fds(), maps: ringMaps() };
 const out = {
   plain: attempt(() => new IoUring({ entries: 8 })),
