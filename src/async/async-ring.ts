@@ -92,7 +92,6 @@ import { Submitter } from './submitter.js';
 
 export { AbortError };
 export * from './options.js';
-export { OpResult, type OpExtra, type OpResultKind, type Startable } from './pending-op.js';
 
 const ETIME = -62;
 type Kind = OpResultKind;

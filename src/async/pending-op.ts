@@ -72,7 +72,9 @@ export interface Startable extends CompletionHandler {
   reject(reason: unknown): void;
 }
 
-/** Where a finished record goes: its ring's pool. @internal */
+/**
+ * @internal Where a finished record goes: its ring's pool.
+ */
 export interface OpPool {
   recycle(op: PendingOp): void;
   /** The op finished (its CQE came, or it was withdrawn): forget its signal watch. */
@@ -88,7 +90,9 @@ function captureResolvers(resolve: (value: unknown) => void, reject: (reason: un
   nextReject = reject;
 }
 
-/** One single-shot op: the handler the ring calls with its CQE. @internal */
+/**
+ * @internal One single-shot op: the handler the ring calls with its CQE.
+ */
 export class PendingOp implements Startable {
   resolve: (value: unknown) => void = nextResolve;
   rejectFn: (reason: unknown) => void = nextReject;
@@ -199,6 +203,7 @@ const noop = (): void => {};
 const SETTLED: Promise<unknown> = Promise.resolve();
 
 /**
+ * @internal
  * Rejects the promise whose resolve function is `resolve` with the error `make` returns,
  * created inside a promise reaction chained to that promise, so that its stack includes
  * the async functions awaiting it (see the module comment).
@@ -220,7 +225,7 @@ export function rejectWithCallerStack(resolve: (value: unknown) => void, make: (
   trigger();
 }
 
-/** A Node-style error naming the path(s), as `fs` errors do (`open 'x'`, `rename 'a' -> 'b'`). */
+/** @internal A Node-style error naming the path(s), as `fs` errors do (`open 'x'`, `rename 'a' -> 'b'`). */
 export function opError(res: number, opcode: number, extra: OpExtra): IoUringError {
   if (extra.path === undefined) return errorFromCqeRes(res, opNameOf(opcode));
   const context = extra.dest === undefined ? `'${extra.path}'` : `'${extra.path}' -> '${extra.dest}'`;
@@ -241,7 +246,7 @@ function detachedError(opcode: number): Error {
   );
 }
 
-/** Closes a descriptor that was ours to close, ignoring failure. */
+/** @internal Closes a descriptor that was ours to close, ignoring failure. */
 export function closeQuietly(fd: number): void {
   try {
     closeFd(fd);

@@ -45,7 +45,9 @@ if ((CQE.userData & 7) !== 0 || (CQE.res & 3) !== 0 || (CQE.flags & 3) !== 0) {
   throw new Error('io_uring_cqe layout changed in a way the ring does not handle; see src/ring/cqueue.ts');
 }
 
-/** The ring's completion queue. @internal */
+/**
+ * @internal The ring's completion queue.
+ */
 export class CompletionQueue {
   /** The kernel's CQ ring (cursors and CQEs) as words. */
   ring: Uint32Array;

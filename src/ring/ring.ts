@@ -53,7 +53,6 @@ import { setupFlagNames, type IoUringOptions } from './setup.js';
 import type { Sqe } from './sqe.js';
 
 export type { RingParams, RingResource } from './core.js';
-export { forgetSetupVerdicts } from './negotiate.js';
 export { opcodeName } from './opcode-name.js';
 
 /**

@@ -45,7 +45,9 @@ const LINK_FLAGS = IOSQE_IO_LINK | IOSQE_IO_HARDLINK;
 /** `-ECANCELED`: what an op dropped before it reached the kernel completes with. */
 const ECANCELED = -125;
 
-/** The ring's submission queue. @internal */
+/**
+ * @internal The ring's submission queue.
+ */
 export class SubmissionQueue {
   /** The kernel's SQ ring (cursors, index array) as words. */
   sq: Uint32Array;

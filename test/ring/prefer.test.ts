@@ -21,7 +21,8 @@ import {
 } from '../../generated/constants.js';
 import { prepNop } from '../../generated/ops.js';
 import { ArgumentError } from '../../src/errors.js';
-import { forgetSetupVerdicts, IoUring } from '../../src/ring/ring.js';
+import { forgetSetupVerdicts } from '../../src/ring/negotiate.js';
+import { IoUring } from '../../src/ring/ring.js';
 import { combinationProblem, FAST_SETUP, setupFlagNames, type IoUringOptions, type PreferableFlag } from '../../src/ring/setup.js';
 import { IoUringError } from '../../src/sys/errors.js';
 import { drain, fdCount, kernelRefusal } from './helpers.js';
