@@ -70,6 +70,7 @@ import { OwnedFd } from '../abi/owned-fd.js';
 import { ArgumentError, describeReceived } from '../errors.js';
 import { createWaker, defaultWakerBackend, type Waker } from '../loop/waker.js';
 import { decodeSockaddr, encodeSockaddr, SOCK_CLOEXEC, SOCKADDR_STORAGE_SIZE, type DecodedAddress, type SocketEndpoint } from '../net/sockaddr.js';
+import { claimEventfdSlot } from '../register/eventfd-slot.js';
 import type { BufferRing } from '../register/provided.js';
 import { errorFromCqeRes, type IoUringError } from '../sys/errors.js';
 import { closeFd, createEventfd, EFD_CLOEXEC, EFD_NONBLOCK, readEventfd } from '../sys/libc.js';
@@ -461,6 +462,8 @@ export class AsyncIoUring implements AsyncDisposable {
       this.#waker = createWaker(watched, () => this.#onReady(), { backend: requested });
       const eventfd = ownEventfd >= 0 ? ownEventfd : this.#waker.eventfd;
       if (eventfd >= 0) this.ring.register(IORING_REGISTER_EVENTFD, new Int32Array([eventfd]), 1);
+      // The slot is ours: registerEventfd / unregisterEventfd refuse to take it (see eventfd-slot.ts).
+      if (eventfd >= 0) claimEventfdSlot(this.ring, { kind: 'async', fd: eventfd });
       this.#eventfd = eventfd;
       this.#ownEventfd = ownEventfd;
       this.#waker.arm();
