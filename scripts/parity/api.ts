@@ -34,7 +34,9 @@ class Declared {
   constructor() {
     const config = ts.readConfigFile(join(REPO_ROOT, 'tsconfig.json'), ts.sys.readFile);
     const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, REPO_ROOT);
-    const program = ts.createProgram([INDEX], { ...parsed.options, noEmit: true });
+    // Only our own declarations matter (names, not type correctness): skip the default lib and
+    // @types, most of what there is to parse.
+    const program = ts.createProgram([INDEX], { ...parsed.options, noEmit: true, noLib: true, types: [] });
     this.#checker = program.getTypeChecker();
     const source = program.getSourceFile(INDEX);
     const moduleSymbol = source === undefined ? undefined : this.#checker.getSymbolAtLocation(source);

@@ -59,7 +59,9 @@ function areaSize(argument: string, view: unknown): number {
 
 /**
  * One multishot `RECVMSG` completion's buffer, parsed (liburing's `io_uring_recvmsg_out`
- * and the helpers around it).
+ * and the helpers around it). The header fields are read once, by `validate`; `name()`,
+ * `payload()` and the control messages are views into the buffer, so they show what the
+ * kernel writes there next once the buffer is recycled: copy what you keep first.
  *
  * ```ts
  * const msg = new MsgHdr({ name: Buffer.alloc(16), control: Buffer.alloc(64), iov: [] });

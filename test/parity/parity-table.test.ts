@@ -70,7 +70,7 @@ describe('counterparts', () => {
   let api: ApiNames;
   beforeAll(async () => {
     api = await ApiNames.load();
-  }, 120_000);
+  });
 
   it('every counterpart named in the map is public API: an export of src/index.ts, a member of its instances, or a static', () => {
     const problems: string[] = [];
@@ -82,7 +82,7 @@ describe('counterparts', () => {
       }
     }
     expect(problems).toEqual([]);
-  }, 120_000);
+  });
 
   it('the checker refuses names that do not exist and accepts each name form', () => {
     expect(api.problem('prepRead')).toBeNull();
@@ -97,7 +97,7 @@ describe('counterparts', () => {
     expect(api.problem('IoUring#hasOwnProperty')).toMatch(/no instance member/); // Object's, not ours
     expect(api.problem('FileTable.noSuchStatic')).toMatch(/no static member/);
     expect(api.problem('IoUring#close()')).toMatch(/not of the form/);
-  }, 120_000);
+  });
 
   it('the ring-core names still pending are not public yet (once they are, delete PENDING_RING_CORE)', () => {
     const landed = PENDING_RING_CORE.filter((name) => api.problem(name) === null);
@@ -105,7 +105,7 @@ describe('counterparts', () => {
     // Each pending name is used by the map (so it is not a stray exemption).
     const used = new Set(rows.flatMap((r) => r.entry?.tsuring ?? []));
     expect(PENDING_RING_CORE.filter((n) => !used.has(n))).toEqual([]);
-  }, 120_000);
+  });
 });
 
 describe('extractFunctions', () => {

@@ -161,6 +161,29 @@ describe('syncCancel', () => {
     expect(cqes.find((c) => c.id === id)!.res).toBeLessThan(0);
   });
 
+  it('called from inside a forEachCqe callback: each cancelled request is delivered exactly once', () => {
+    const ring = newRing();
+    const { r } = pipe();
+    const reads = Array.from({ length: 6 }, () => pendingRead(ring, r));
+    const trigger = ring.getSqeOrThrow();
+    prepPollAdd(trigger, pipe().w, 4); // POLLOUT on an empty pipe: ready at once
+    const triggerId = trigger.id;
+    ring.submit();
+    const seen: number[] = [];
+    const deadline = Date.now() + 5000;
+    while (seen.filter((id) => reads.includes(id)).length < reads.length && Date.now() < deadline) {
+      ring.submitAndWait(1, 200);
+      ring.forEachCqe((cqe) => {
+        seen.push(cqe.id);
+        // Cancel everything still in flight while the reap loop is running.
+        if (cqe.id === triggerId) expect(syncCancel(ring, { fd: r, all: true })).toBe(reads.length);
+      });
+    }
+    expect(seen.filter((id) => id === triggerId)).toHaveLength(1);
+    expect([...seen].filter((id) => reads.includes(id)).sort()).toEqual([...reads].sort());
+    expect(ring.inFlight).toBe(0);
+  });
+
   it('refuses empty, contradictory and malformed targets before the kernel', () => {
     const ring = newRing();
     expect(() => syncCancel(ring, {})).toThrow(/at least one of id, fd, opcode/);
