@@ -3,7 +3,7 @@
 //
 // spec/io_uring.json: Linux 7.2.13, sha256 bb41ad467f63f91b159bd20fbd1b9633c014f5f1b17f1b550d6c9079020784d8
 //   (linux/io_uring.h sha256 8488b223988fe798a9c1c81d13a550a27cac1f096bdd016ef9eb5e51adaf46a7)
-// spec/ops.json: sha256 757977822454f562197c5e261de33bbf701e1302e3c5ce971d3ebf9479cf4cba
+// spec/ops.json: sha256 981e9482c49e93210757c25e765dd3a5d67e4a77664355642dc9411267cadeb7
 
 /**
  * SQE builders: one `prepXxx(sqe, ...)` per entry of spec/ops.json, and `prepRaw` for any opcode.
@@ -909,7 +909,7 @@ export function prepCancelFd(sqe: SqeTarget, fd: FileRef, flags?: number): void 
 }
 
 /**
- * Cancels in-flight requests by their opcode (IORING_ASYNC_CANCEL_OP), rather than by op id.
+ * Cancels in-flight requests by their opcode (IORING_ASYNC_CANCEL_OP), rather than by op id. Some stable kernels older than 6.6 accept the flag without honouring it for requests waiting on poll: check cancelMatchSupport().opcode.
  *
  * Prepares `IORING_OP_ASYNC_CANCEL` (opcode 14), since Linux 6.6; liburing: `io_uring_prep_cancel64`.
  *
@@ -938,7 +938,7 @@ export function prepCancelOpcode(sqe: SqeTarget, opcode: number, flags?: number)
 }
 
 /**
- * Cancels the request with a given op id on a given file (IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_USERDATA): both must match.
+ * Cancels the request with a given op id on a given file (IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_USERDATA): both must match. Some stable kernels older than 6.6 accept USERDATA but match on the file alone, cancelling other requests on it: check cancelMatchSupport().fdAndUserData.
  *
  * Prepares `IORING_OP_ASYNC_CANCEL` (opcode 14), since Linux 6.6; liburing: `io_uring_prep_cancel_fd`.
  *

@@ -3,7 +3,7 @@
 //
 // spec/io_uring.json: Linux 7.2.13, sha256 bb41ad467f63f91b159bd20fbd1b9633c014f5f1b17f1b550d6c9079020784d8
 //   (linux/io_uring.h sha256 8488b223988fe798a9c1c81d13a550a27cac1f096bdd016ef9eb5e51adaf46a7)
-// spec/ops.json: sha256 757977822454f562197c5e261de33bbf701e1302e3c5ce971d3ebf9479cf4cba
+// spec/ops.json: sha256 981e9482c49e93210757c25e765dd3a5d67e4a77664355642dc9411267cadeb7
 
 /**
  * Accessors for the structs and unions of the io_uring UAPI headers, one class per record.

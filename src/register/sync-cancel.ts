@@ -23,6 +23,8 @@ import { setOpId } from '../abi/op-id.js';
 import { checkOpId } from '../abi/sqe-fill.js';
 import { ArgumentError, describeReceived } from '../errors.js';
 import type { IoUring } from '../ring/ring.js';
+import { IoUringError } from '../sys/errors.js';
+import { cancelMatchSupport } from './cancel-support.js';
 import { registryOf } from './registry.js';
 
 /** What {@link syncCancel} cancels, and how long it may wait. */
@@ -50,6 +52,7 @@ export interface SyncCancelOptions {
 
 const OFF = IoUringSyncCancelReg.OFFSETS;
 const NS_PER_MS = 1_000_000;
+const EOPNOTSUPP = 95;
 
 /**
  * Cancels the matching requests of `ring` synchronously (`IORING_REGISTER_SYNC_CANCEL`,
@@ -65,7 +68,10 @@ const NS_PER_MS = 1_000_000;
  *   at once (requests that were running and finished on their own are not counted).
  * @throws {@link ArgumentError} for an empty or contradictory target; `IoUringError` ENOENT
  *   when nothing matched, ETIME when `timeoutMs` passed with a match still running, EINVAL
- *   when the kernel lacks a criterion (opcode before 6.6, the register op before 6.0).
+ *   when the kernel lacks the register op (before 6.0), EOPNOTSUPP for `opcode`, or `id`
+ *   with `fd` or `opcode`, on a kernel that does not honour those keys (before 6.6, and
+ *   stable kernels that accept the flags without honouring them: see
+ *   {@link cancelMatchSupport}), which would otherwise cancel the wrong requests.
  */
 export function syncCancel(ring: IoUring, options: SyncCancelOptions): number {
   const what = 'syncCancel';
@@ -103,6 +109,7 @@ export function syncCancel(ring: IoUring, options: SyncCancelOptions): number {
   else if (all !== undefined && all !== false) throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: options.all`, `expected a boolean, received ${describeReceived(all)}`);
   if (any !== undefined && typeof any !== 'boolean') throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: options.any`, `expected a boolean, received ${describeReceived(any)}`);
   view.setUint32(OFF.flags, flags, true);
+  if ((flags & (IORING_ASYNC_CANCEL_OP | IORING_ASYNC_CANCEL_USERDATA)) !== 0) checkHonoured(flags);
   if (timeoutMs === undefined || timeoutMs === Infinity) {
     // { -1, -1 }: no timeout.
     setU64(view, OFF.timeout, 0xffffffffffffffffn);
@@ -116,4 +123,19 @@ export function syncCancel(ring: IoUring, options: SyncCancelOptions): number {
     setU64(view, OFF.timeout + 8, Math.min(999_999_999, Math.round((timeoutMs - sec * 1000) * NS_PER_MS)));
   }
   return ring.register(IORING_REGISTER_SYNC_CANCEL, bytes, 1);
+}
+
+/** Refuses keys the kernel would accept but not honour (it would cancel other requests). */
+function checkHonoured(flags: number): void {
+  const support = cancelMatchSupport();
+  const missing: string[] = [];
+  if ((flags & IORING_ASYNC_CANCEL_OP) !== 0 && !support.opcode) missing.push('IORING_ASYNC_CANCEL_OP (by opcode)');
+  if ((flags & IORING_ASYNC_CANCEL_USERDATA) !== 0 && !support.fdAndUserData) missing.push('IORING_ASYNC_CANCEL_USERDATA (op id together with fd or opcode)');
+  if (missing.length === 0) return;
+  throw new IoUringError(
+    EOPNOTSUPP,
+    'io_uring_register',
+    '(IORING_REGISTER_SYNC_CANCEL)',
+    `the running kernel does not honour ${missing.join(' or ')} for every request (Linux 6.6 does; some older stable kernels accept the flag and match on the rest alone, which would cancel other requests); cancel by op id alone, or by fd alone`,
+  );
 }
