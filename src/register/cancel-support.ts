@@ -6,9 +6,9 @@
  * accepts both, yet for a request waiting on poll (a read of an empty pipe or socket) it
  * matches `FD | USERDATA` on the file alone, cancelling another request on that file, and
  * never matches `OP`. Neither a version number nor the opcode probe tells such a kernel
- * from 6.6, so this module asks the kernel what it does: on a scratch ring, two reads wait
- * on an empty pipe and are cancelled through each key; a key is honoured when exactly the
- * request it names is cancelled.
+ * from 6.6, so this module asks the kernel what it does: on a scratch ring, reads wait on
+ * two empty pipes and are cancelled through each key; a key is honoured when the kernel
+ * cancels exactly the requests it names (and none when the file and op id disagree).
  *
  * @module
  */
@@ -38,6 +38,7 @@ export interface CancelMatchSupport {
 }
 
 const OFF = IoUringSyncCancelReg.OFFSETS;
+const ENOENT = 2;
 let cached: CancelMatchSupport | undefined;
 
 /** One `IORING_REGISTER_SYNC_CANCEL`; the kernel's result, or its negative errno. */
@@ -77,25 +78,29 @@ function take(ring: IoUring, n: number): number[] {
 export function cancelMatchSupport(): CancelMatchSupport {
   if (cached !== undefined) return cached;
   const ring = new IoUring({ entries: 8 });
-  const [r, w] = pipe2Sync();
+  const pipes = [pipe2Sync(), pipe2Sync()];
   try {
-    const read = (): number => {
+    const read = (fd: number): number => {
       const sqe = ring.getSqeOrThrow();
-      prepRead(sqe, r, new Uint8Array(8), 8, -1);
+      prepRead(sqe, fd, new Uint8Array(8), 8, -1);
       return sqe.id;
     };
-    const first = read();
-    const second = read();
+    const [a, b] = pipes.map(([r]) => r) as [number, number];
+    const onA = read(a);
+    const onB = read(b);
     ring.submit();
-    // FD | USERDATA naming the second read: honoured if exactly that one goes.
-    const byBoth = syncCancelRaw(ring, IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_USERDATA, { fd: r, id: second });
-    const gone = byBoth === 0 ? take(ring, 1) : [];
-    const fdAndUserData = gone.length === 1 && gone[0] === second;
-    // OP naming READ, every match: honoured if what is left of the two reads goes.
-    const left = [first, second].filter((id) => !gone.includes(id));
-    const third = read();
+    // FD = a with the op id of the read on b: nothing has both, so an honouring kernel finds
+    // nothing (ENOENT). One matching on the file alone cancels the read on a (0).
+    const mismatch = syncCancelRaw(ring, IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_USERDATA, { fd: a, id: onB });
+    const stray = mismatch === 0 ? take(ring, 1) : [];
+    // FD = a with its own read's op id: exactly that one goes.
+    const match = stray.length === 0 ? syncCancelRaw(ring, IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_USERDATA, { fd: a, id: onA }) : -1;
+    const gone = match === 0 ? take(ring, 1) : [];
+    const fdAndUserData = mismatch === -ENOENT && stray.length === 0 && gone.length === 1 && gone[0] === onA;
+    // OP naming READ, every match: honoured if every read still waiting goes.
+    const left = [onA, onB].filter((id) => !stray.includes(id) && !gone.includes(id));
+    left.push(read(a));
     ring.submit();
-    left.push(third);
     const byOp = syncCancelRaw(ring, IORING_ASYNC_CANCEL_OP | IORING_ASYNC_CANCEL_ALL, { opcode: IORING_OP_READ });
     const opcode = byOp === left.length && take(ring, byOp).length === byOp;
     cached = { fdAndUserData, opcode };
@@ -103,8 +108,10 @@ export function cancelMatchSupport(): CancelMatchSupport {
     // Whatever is still waiting goes now, so the close below has nothing to wait for.
     syncCancelRaw(ring, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL, {});
     ring.close();
-    closeFd(r);
-    closeFd(w);
+    for (const [r, w] of pipes) {
+      closeFd(r);
+      closeFd(w);
+    }
   }
   return cached;
 }
