@@ -3,7 +3,7 @@
 //
 // spec/io_uring.json: Linux 7.2.13, sha256 369c34d6cb458d4d258bd8c6c983cbc8ca4c7aa2486911810e31a234ca767f69
 //   (linux/io_uring.h sha256 8488b223988fe798a9c1c81d13a550a27cac1f096bdd016ef9eb5e51adaf46a7)
-// spec/ops.json: sha256 53bb48d82f0c168f22cacb0c7cc095a624b1f4c05eb0c04930d45b26e23c00a8
+// spec/ops.json: sha256 88589138d567da12ead2f15d7fdc8dabc18880d94124bb9d222658a04def193c
 
 /**
  * Opcodes, enums, flag sets and every numeric constant of the io_uring UAPI headers.

@@ -3,7 +3,7 @@
 //
 // spec/io_uring.json: Linux 7.2.13, sha256 369c34d6cb458d4d258bd8c6c983cbc8ca4c7aa2486911810e31a234ca767f69
 //   (linux/io_uring.h sha256 8488b223988fe798a9c1c81d13a550a27cac1f096bdd016ef9eb5e51adaf46a7)
-// spec/ops.json: sha256 53bb48d82f0c168f22cacb0c7cc095a624b1f4c05eb0c04930d45b26e23c00a8
+// spec/ops.json: sha256 88589138d567da12ead2f15d7fdc8dabc18880d94124bb9d222658a04def193c
 
 /**
  * SQE builders: one `prepXxx(sqe, ...)` per entry of spec/ops.json, and `prepRaw` for any opcode.
@@ -916,6 +916,68 @@ export function prepCancelFd(sqe: SqeTarget, fd: FileRef, flags?: number): void 
   view.setUint8(at, 14); // opcode: IORING_OP_ASYNC_CANCEL
   view.setUint32(at + 28, (fdIsFixed ? 8 : 0) | flagsValue | 2, true); // cancel_flags: IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_FD_FIXED when fd is a FixedFile | flags
   view.setInt32(at + 4, fdValue, true); // fd: fd
+}
+
+/**
+ * Cancels in-flight requests by their opcode (IORING_ASYNC_CANCEL_OP), rather than by op id. Some stable kernels older than 6.6 accept the flag without honouring it for requests waiting on poll: check cancelMatchSupport().opcode.
+ *
+ * Prepares `IORING_OP_ASYNC_CANCEL` (opcode 14), since Linux 6.6; liburing: `io_uring_prep_cancel64`.
+ *
+ * Result: 0 when a request was cancelled; with IORING_ASYNC_CANCEL_ALL, how many were cancelled.
+ *
+ * Fixed: `fd` = -1 (as liburing; the kernel ignores fd without IORING_ASYNC_CANCEL_FD); `cancel_flags` = IORING_ASYNC_CANCEL_OP.
+ *
+ * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
+ * @param opcode - The IORING_OP_* opcode whose requests to cancel.
+ * @param flags - IORING_ASYNC_CANCEL_ALL to cancel every request with this opcode, not just the first; IORING_ASYNC_CANCEL_OP is added for you. `AsyncCancelFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_ASYNC_CANCEL_FD`, `IORING_ASYNC_CANCEL_FD_FIXED`, `IORING_ASYNC_CANCEL_USERDATA`, `IORING_ASYNC_CANCEL_ANY`. Why: this builder matches on the opcode alone: FD and USERDATA would match on fd and addr, which it does not write (prepCancelFd and prepCancelFdId do), and ANY would ignore the opcode. ORed into `cancel_flags` with the bits the op sets itself. Optional.
+ * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
+ */
+export function prepCancelOpcode(sqe: SqeTarget, opcode: number, flags?: number): void {
+  if (sqe.unsupportedOps?.[14] === 1) opUnsupported('prepCancelOpcode', 14, 'IORING_OP_ASYNC_CANCEL', '6.6');
+  const opcodeValue = checkU8('prepCancelOpcode: opcode', opcode);
+  const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepCancelOpcode: flags', flags, 0x21, 'AsyncCancelFlags', 0x1e, 'IORING_ASYNC_CANCEL_FD=0x2|IORING_ASYNC_CANCEL_FD_FIXED=0x8|IORING_ASYNC_CANCEL_USERDATA=0x10|IORING_ASYNC_CANCEL_ANY=0x4', 'this builder matches on the opcode alone: FD and USERDATA would match on fd and addr, which it does not write (prepCancelFd and prepCancelFdId do), and ANY would ignore the opcode');
+  const view = sqe.view;
+  const at = sqe.offset;
+  zeroSqe(view, at, sqe.size);
+  view.setUint8(at, 14); // opcode: IORING_OP_ASYNC_CANCEL
+  view.setInt32(at + 4, -1, true); // fd: -1
+  view.setUint32(at + 28, flagsValue | 32, true); // cancel_flags: IORING_ASYNC_CANCEL_OP | flags
+  view.setUint32(at + 24, opcodeValue, true); // len: opcode
+}
+
+/**
+ * Cancels the request with a given op id on a given file (IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_USERDATA): both must match. Some stable kernels older than 6.6 accept USERDATA but match on the file alone, cancelling other requests on it: check cancelMatchSupport().fdAndUserData.
+ *
+ * Prepares `IORING_OP_ASYNC_CANCEL` (opcode 14), since Linux 6.6; liburing: `io_uring_prep_cancel_fd`.
+ *
+ * Result: 0 when the request was cancelled; with IORING_ASYNC_CANCEL_ALL, how many were cancelled.
+ *
+ * Fixed: `cancel_flags` = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_USERDATA.
+ *
+ * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
+ * @param fd - The file the request must be on. A FixedFile sets IORING_ASYNC_CANCEL_FD_FIXED. A {@link FixedFile} (registered file slot) writes its index and sets `IORING_ASYNC_CANCEL_FD_FIXED` in `cancel_flags`.
+ * @param opId - The request to cancel. The op id the ring gave the target operation (written as its tagged user_data).
+ * @param flags - IORING_ASYNC_CANCEL_ALL to cancel every match; IORING_ASYNC_CANCEL_FD and IORING_ASYNC_CANCEL_USERDATA are added for you. `AsyncCancelFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_ASYNC_CANCEL_FD_FIXED`, `IORING_ASYNC_CANCEL_OP`, `IORING_ASYNC_CANCEL_ANY`. Why: IORING_ASYNC_CANCEL_FD_FIXED is set only when fd is a FixedFile (with a plain descriptor the kernel would read it as a slot), OP would match on len, which this builder does not write, and ANY would ignore fd and op id. ORed into `cancel_flags` with the bits the op sets itself. Optional.
+ * @returns void: the SQE is filled in place.
+ *
+ * @category Builders
+ */
+export function prepCancelFdId(sqe: SqeTarget, fd: FileRef, opId: number, flags?: number): void {
+  if (sqe.unsupportedOps?.[14] === 1) opUnsupported('prepCancelFdId', 14, 'IORING_OP_ASYNC_CANCEL', '6.6');
+  const fdValue = fileNumber('prepCancelFdId: fd', fd, false, true);
+  const fdIsFixed = fd instanceof FixedFile;
+  if (fdIsFixed) checkFixedSlot('prepCancelFdId: fd', sqe, fdValue);
+  const opIdValue = checkOpId('prepCancelFdId: opId', opId);
+  const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepCancelFdId: flags', flags, 0x13, 'AsyncCancelFlags', 0x2c, 'IORING_ASYNC_CANCEL_FD_FIXED=0x8|IORING_ASYNC_CANCEL_OP=0x20|IORING_ASYNC_CANCEL_ANY=0x4', 'IORING_ASYNC_CANCEL_FD_FIXED is set only when fd is a FixedFile (with a plain descriptor the kernel would read it as a slot), OP would match on len, which this builder does not write, and ANY would ignore fd and op id');
+  const view = sqe.view;
+  const at = sqe.offset;
+  zeroSqe(view, at, sqe.size);
+  view.setUint8(at, 14); // opcode: IORING_OP_ASYNC_CANCEL
+  view.setUint32(at + 28, (fdIsFixed ? 8 : 0) | flagsValue | 18, true); // cancel_flags: IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_USERDATA | IORING_ASYNC_CANCEL_FD_FIXED when fd is a FixedFile | flags
+  view.setInt32(at + 4, fdValue, true); // fd: fd
+  setOpId(view, at + 16, opIdValue); // addr: opId
 }
 
 /**
@@ -1939,7 +2001,7 @@ export function prepLinkat(sqe: SqeTarget, oldDirfd: number | FdLike, oldPath: s
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The target io_uring (its descriptor, or a FixedFile for a registered ring fd). A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param len - Value the target CQE carries in res.
- * @param data - user_data of the CQE posted on the target ring, below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids, so they are refused. A number up to 2^53, or a bigint below 2^63; larger values are refused.
+ * @param data - user_data of the CQE posted on the target ring: any 64-bit value (a bigint past 2^53). A tsuring target ring reads values with bit 63 set as its own op ids: one equal to a live op's id would complete that op, so send such values only to rings that do not use tsuring's ids (a liburing program), and values below 2^63 to tsuring rings, where they arrive with cqe.id === -1. A number up to 2^53, or a bigint for the full 64-bit range.
  * @returns void: the SQE is filled in place.
  *
  * @category Builders
@@ -1950,7 +2012,7 @@ export function prepMsgRing(sqe: SqeTarget, fd: FileRef, len: number, data: numb
   const fdIsFixed = fd instanceof FixedFile;
   if (fdIsFixed) checkFixedSlot('prepMsgRing: fd', sqe, fdValue);
   const lenValue = checkU32('prepMsgRing: len', len);
-  const dataValue = checkU64Bits('prepMsgRing: data', data, 63);
+  const dataValue = checkU64('prepMsgRing: data', data);
   const view = sqe.view;
   const at = sqe.offset;
   zeroSqe(view, at, sqe.size);
@@ -1973,7 +2035,7 @@ export function prepMsgRing(sqe: SqeTarget, fd: FileRef, len: number, data: numb
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The target io_uring (its descriptor, or a FixedFile for a registered ring fd). A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param len - Value the target CQE carries in res.
- * @param data - user_data of the CQE posted on the target ring, below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids, so they are refused. A number up to 2^53, or a bigint below 2^63; larger values are refused.
+ * @param data - user_data of the CQE posted on the target ring: any 64-bit value (a bigint past 2^53). A tsuring target ring reads values with bit 63 set as its own op ids: one equal to a live op's id would complete that op, so send such values only to rings that do not use tsuring's ids (a liburing program), and values below 2^63 to tsuring rings, where they arrive with cqe.id === -1. A number up to 2^53, or a bigint for the full 64-bit range.
  * @param cqeFlags - Value the target CQE carries in flags.
  * @returns void: the SQE is filled in place.
  *
@@ -1985,7 +2047,7 @@ export function prepMsgRingCqeFlags(sqe: SqeTarget, fd: FileRef, len: number, da
   const fdIsFixed = fd instanceof FixedFile;
   if (fdIsFixed) checkFixedSlot('prepMsgRingCqeFlags: fd', sqe, fdValue);
   const lenValue = checkU32('prepMsgRingCqeFlags: len', len);
-  const dataValue = checkU64Bits('prepMsgRingCqeFlags: data', data, 63);
+  const dataValue = checkU64('prepMsgRingCqeFlags: data', data);
   const cqeFlagsValue = checkU32('prepMsgRingCqeFlags: cqeFlags', cqeFlags);
   const view = sqe.view;
   const at = sqe.offset;
@@ -2012,7 +2074,7 @@ export function prepMsgRingCqeFlags(sqe: SqeTarget, fd: FileRef, len: number, da
  * @param fd - The target io_uring (its descriptor, or a FixedFile for a registered ring fd). A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param sourceFd - Slot of this ring's registered file table holding the file to send. A slot of the registered file table.
  * @param targetFd - Slot in the target ring's table, or 'alloc' to let the target pick one (the target CQE then reports it). A slot of the registered file table (written as slot + 1; 0 means none); 'alloc' lets the kernel pick a free slot (`IORING_FILE_INDEX_ALLOC`) and return it in res.
- * @param data - user_data of the CQE posted on the target ring, below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids, so they are refused. A number up to 2^53, or a bigint below 2^63; larger values are refused.
+ * @param data - user_data of the CQE posted on the target ring: any 64-bit value (a bigint past 2^53). A tsuring target ring reads values with bit 63 set as its own op ids: one equal to a live op's id would complete that op, so send such values only to rings that do not use tsuring's ids (a liburing program), and values below 2^63 to tsuring rings, where they arrive with cqe.id === -1. A number up to 2^53, or a bigint for the full 64-bit range.
  * @param flags - IORING_MSG_RING_CQE_SKIP (fd passing only: install without posting a CQE on the target); 0 for none. `MsgRingFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_MSG_RING_FLAGS_PASS`. Why: it passes CQE flags with a data message (prepMsgRingCqeFlags); here file_index is the target slot. Optional.
  * @returns void: the SQE is filled in place.
  *
@@ -2025,7 +2087,7 @@ export function prepMsgRingFd(sqe: SqeTarget, fd: FileRef, sourceFd: number, tar
   if (fdIsFixed) checkFixedSlot('prepMsgRingFd: fd', sqe, fdValue);
   const sourceFdValue = checkIntRange('prepMsgRingFd: sourceFd', sourceFd, 0, 0xffffffff);
   const targetFdValue = targetFd === 'alloc' ? 0xffffffff : checkIntRange('prepMsgRingFd: targetFd', targetFd, 0, 0xfffffffd) + 1;
-  const dataValue = checkU64Bits('prepMsgRingFd: data', data, 63);
+  const dataValue = checkU64('prepMsgRingFd: data', data);
   const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepMsgRingFd: flags', flags, 0x1, 'MsgRingFlags', 0x2, 'IORING_MSG_RING_FLAGS_PASS=0x2', 'it passes CQE flags with a data message (prepMsgRingCqeFlags); here file_index is the target slot');
   const view = sqe.view;
   const at = sqe.offset;
@@ -2052,7 +2114,7 @@ export function prepMsgRingFd(sqe: SqeTarget, fd: FileRef, sourceFd: number, tar
  * @param sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.
  * @param fd - The target io_uring (its descriptor, or a FixedFile for a registered ring fd). A {@link FixedFile} (registered file slot) writes its index and sets `IOSQE_FIXED_FILE`.
  * @param sourceFd - Slot of this ring's registered file table holding the file to send. A slot of the registered file table.
- * @param data - user_data of the CQE posted on the target ring, below 2^63: values with bit 63 set are what a tsuring ring uses for its own op ids, so they are refused. A number up to 2^53, or a bigint below 2^63; larger values are refused.
+ * @param data - user_data of the CQE posted on the target ring: any 64-bit value (a bigint past 2^53). A tsuring target ring reads values with bit 63 set as its own op ids: one equal to a live op's id would complete that op, so send such values only to rings that do not use tsuring's ids (a liburing program), and values below 2^63 to tsuring rings, where they arrive with cqe.id === -1. A number up to 2^53, or a bigint for the full 64-bit range.
  * @param flags - IORING_MSG_RING_CQE_SKIP (fd passing only: install without posting a CQE on the target); 0 for none. `MsgRingFlags` (constants.ts) bits; unknown bits are refused. Refused here: `IORING_MSG_RING_FLAGS_PASS`. Why: it passes CQE flags with a data message (prepMsgRingCqeFlags); here file_index is the target slot. Optional.
  * @returns void: the SQE is filled in place.
  *
@@ -2064,7 +2126,7 @@ export function prepMsgRingFdAlloc(sqe: SqeTarget, fd: FileRef, sourceFd: number
   const fdIsFixed = fd instanceof FixedFile;
   if (fdIsFixed) checkFixedSlot('prepMsgRingFdAlloc: fd', sqe, fdValue);
   const sourceFdValue = checkIntRange('prepMsgRingFdAlloc: sourceFd', sourceFd, 0, 0xffffffff);
-  const dataValue = checkU64Bits('prepMsgRingFdAlloc: data', data, 63);
+  const dataValue = checkU64('prepMsgRingFdAlloc: data', data);
   const flagsValue = flags === undefined ? 0 : checkFlagsExcept('prepMsgRingFdAlloc: flags', flags, 0x1, 'MsgRingFlags', 0x2, 'IORING_MSG_RING_FLAGS_PASS=0x2', 'it passes CQE flags with a data message (prepMsgRingCqeFlags); here file_index is the target slot');
   const view = sqe.view;
   const at = sqe.offset;
@@ -3117,7 +3179,7 @@ export interface OpInfo {
  *
  * @category Builders
  */
-export type OpBuilderName = 'prepNop' | 'prepReadv' | 'prepReadv2' | 'prepWritev' | 'prepWritev2' | 'prepFsync' | 'prepReadFixed' | 'prepWriteFixed' | 'prepPollAdd' | 'prepPollMultishot' | 'prepPollRemove' | 'prepPollUpdateEvents' | 'prepSyncFileRange' | 'prepSendmsg' | 'prepRecvmsg' | 'prepRecvmsgMultishot' | 'prepTimeout' | 'prepTimeoutRemove' | 'prepTimeoutUpdate' | 'prepLinkTimeoutUpdate' | 'prepAccept' | 'prepAcceptDirect' | 'prepMultishotAccept' | 'prepMultishotAcceptDirect' | 'prepCancel' | 'prepCancelFd' | 'prepLinkTimeout' | 'prepConnect' | 'prepFallocate' | 'prepOpenat' | 'prepOpenatDirect' | 'prepClose' | 'prepCloseDirect' | 'prepFilesUpdate' | 'prepStatx' | 'prepRead' | 'prepWrite' | 'prepFadvise' | 'prepMadvise' | 'prepSend' | 'prepSendto' | 'prepRecv' | 'prepRecvMultishot' | 'prepOpenat2' | 'prepOpenat2Direct' | 'prepEpollCtl' | 'prepSplice' | 'prepProvideBuffers' | 'prepRemoveBuffers' | 'prepTee' | 'prepShutdown' | 'prepRenameat' | 'prepUnlinkat' | 'prepMkdirat' | 'prepSymlinkat' | 'prepLinkat' | 'prepMsgRing' | 'prepMsgRingCqeFlags' | 'prepMsgRingFd' | 'prepMsgRingFdAlloc' | 'prepFsetxattr' | 'prepSetxattr' | 'prepFgetxattr' | 'prepGetxattr' | 'prepSocket' | 'prepSocketDirect' | 'prepSocketDirectAlloc' | 'prepUringCmd' | 'prepCmdSock' | 'prepSendZc' | 'prepSendZcFixed' | 'prepSendmsgZc' | 'prepReadMultishot' | 'prepWaitid' | 'prepFutexWait' | 'prepFutexWake' | 'prepFutexWaitv' | 'prepFixedFdInstall' | 'prepFtruncate' | 'prepBind' | 'prepListen' | 'prepRecvZc' | 'prepEpollWait' | 'prepReadvFixed' | 'prepWritevFixed' | 'prepPipe' | 'prepPipeDirect' | 'prepNop128' | 'prepUringCmd128';
+export type OpBuilderName = 'prepNop' | 'prepReadv' | 'prepReadv2' | 'prepWritev' | 'prepWritev2' | 'prepFsync' | 'prepReadFixed' | 'prepWriteFixed' | 'prepPollAdd' | 'prepPollMultishot' | 'prepPollRemove' | 'prepPollUpdateEvents' | 'prepSyncFileRange' | 'prepSendmsg' | 'prepRecvmsg' | 'prepRecvmsgMultishot' | 'prepTimeout' | 'prepTimeoutRemove' | 'prepTimeoutUpdate' | 'prepLinkTimeoutUpdate' | 'prepAccept' | 'prepAcceptDirect' | 'prepMultishotAccept' | 'prepMultishotAcceptDirect' | 'prepCancel' | 'prepCancelFd' | 'prepCancelOpcode' | 'prepCancelFdId' | 'prepLinkTimeout' | 'prepConnect' | 'prepFallocate' | 'prepOpenat' | 'prepOpenatDirect' | 'prepClose' | 'prepCloseDirect' | 'prepFilesUpdate' | 'prepStatx' | 'prepRead' | 'prepWrite' | 'prepFadvise' | 'prepMadvise' | 'prepSend' | 'prepSendto' | 'prepRecv' | 'prepRecvMultishot' | 'prepOpenat2' | 'prepOpenat2Direct' | 'prepEpollCtl' | 'prepSplice' | 'prepProvideBuffers' | 'prepRemoveBuffers' | 'prepTee' | 'prepShutdown' | 'prepRenameat' | 'prepUnlinkat' | 'prepMkdirat' | 'prepSymlinkat' | 'prepLinkat' | 'prepMsgRing' | 'prepMsgRingCqeFlags' | 'prepMsgRingFd' | 'prepMsgRingFdAlloc' | 'prepFsetxattr' | 'prepSetxattr' | 'prepFgetxattr' | 'prepGetxattr' | 'prepSocket' | 'prepSocketDirect' | 'prepSocketDirectAlloc' | 'prepUringCmd' | 'prepCmdSock' | 'prepSendZc' | 'prepSendZcFixed' | 'prepSendmsgZc' | 'prepReadMultishot' | 'prepWaitid' | 'prepFutexWait' | 'prepFutexWake' | 'prepFutexWaitv' | 'prepFixedFdInstall' | 'prepFtruncate' | 'prepBind' | 'prepListen' | 'prepRecvZc' | 'prepEpollWait' | 'prepReadvFixed' | 'prepWritevFixed' | 'prepPipe' | 'prepPipeDirect' | 'prepNop128' | 'prepUringCmd128';
 
 /**
  * Metadata of every builder, by builder name.
@@ -3151,6 +3213,8 @@ export const OPS: Readonly<Record<OpBuilderName, OpInfo>> = Object.freeze({
   prepMultishotAcceptDirect: Object.freeze({ opcode: 13, opcodeName: 'IORING_OP_ACCEPT', minKernel: '5.19', liburing: 'io_uring_prep_multishot_accept_direct', multishot: true, createsFd: 'fixed', bufferSelect: false, sqe128: false }),
   prepCancel: Object.freeze({ opcode: 14, opcodeName: 'IORING_OP_ASYNC_CANCEL', minKernel: '5.5', liburing: 'io_uring_prep_cancel64', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
   prepCancelFd: Object.freeze({ opcode: 14, opcodeName: 'IORING_OP_ASYNC_CANCEL', minKernel: '5.19', liburing: 'io_uring_prep_cancel_fd', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
+  prepCancelOpcode: Object.freeze({ opcode: 14, opcodeName: 'IORING_OP_ASYNC_CANCEL', minKernel: '6.6', liburing: 'io_uring_prep_cancel64', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
+  prepCancelFdId: Object.freeze({ opcode: 14, opcodeName: 'IORING_OP_ASYNC_CANCEL', minKernel: '6.6', liburing: 'io_uring_prep_cancel_fd', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
   prepLinkTimeout: Object.freeze({ opcode: 15, opcodeName: 'IORING_OP_LINK_TIMEOUT', minKernel: '5.5', liburing: 'io_uring_prep_link_timeout', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
   prepConnect: Object.freeze({ opcode: 16, opcodeName: 'IORING_OP_CONNECT', minKernel: '5.5', liburing: 'io_uring_prep_connect', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),
   prepFallocate: Object.freeze({ opcode: 17, opcodeName: 'IORING_OP_FALLOCATE', minKernel: '5.6', liburing: 'io_uring_prep_fallocate', multishot: false, createsFd: null, bufferSelect: false, sqe128: false }),

@@ -81,6 +81,19 @@ export {
 } from './net/sockaddr.js';
 export { localAddress, remoteAddress } from './net/socket-names.js';
 export type { Timespec } from './abi/encode.js';
+export { alignedBuffer } from './abi/aligned.js';
+export { RecvmsgOut, type RecvmsgCmsg, type RecvmsgLayout } from './abi/recvmsg-out.js';
+export {
+  encodeOpenHow,
+  OPEN_HOW_SIZE,
+  RESOLVE_NO_XDEV,
+  RESOLVE_NO_MAGICLINKS,
+  RESOLVE_NO_SYMLINKS,
+  RESOLVE_BENEATH,
+  RESOLVE_IN_ROOT,
+  RESOLVE_CACHED,
+  type OpenHow,
+} from './abi/open-how.js';
 export type { SqeTarget } from './abi/sqe-target.js';
 export * from '../generated/ops.js';
 export * from '../generated/constants.js';

@@ -39,6 +39,7 @@ import { createWaker, defaultWakerBackend, type Waker } from '../loop/waker.js';
 import { ringClosedError } from '../ring/errors.js';
 import { forgetThreadExit, onThreadExit } from '../ring/lifecycle.js';
 import type { CompletionHandler } from '../ring/op-table.js';
+import { claimEventfdSlot, releaseEventfdSlot } from '../register/eventfd-slot.js';
 import type { IoUring } from '../ring/ring.js';
 import type { Sqe } from '../ring/sqe.js';
 import { closeOnTeardown, forgetTeardown } from '../sys/env-cleanup.js';
@@ -137,6 +138,8 @@ export class Submitter implements OpPool {
       this.#waker = createWaker(watched, () => this.#onReady(), { backend: requested });
       const eventfd = ownEventfd >= 0 ? ownEventfd : this.#waker.eventfd;
       if (eventfd >= 0) ring.register(IORING_REGISTER_EVENTFD, new Int32Array([eventfd]), 1);
+      // The slot is ours: registerEventfd / unregisterEventfd refuse to take it (see eventfd-slot.ts).
+      if (eventfd >= 0) claimEventfdSlot(ring, { kind: 'async', fd: eventfd });
       this.#eventfd = eventfd;
       this.#ownEventfd = ownEventfd;
       // On the main thread the waker stays armed (an idle, unreferenced poll costs nothing).
@@ -722,6 +725,7 @@ export class Submitter implements OpPool {
     if (this.#eventfd >= 0 && !ring.closed) {
       try {
         ring.register(IORING_UNREGISTER_EVENTFD, null, 0);
+        releaseEventfdSlot(ring);
       } catch {
         /* closing the ring drops it anyway */
       }

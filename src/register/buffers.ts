@@ -32,7 +32,7 @@ import type { IoUring } from '../ring/ring.js';
 import { IoUringError } from '../sys/errors.js';
 import { addressOf } from '../sys/libc.js';
 import { registryOf, unregisteredError, type Releasable, type RingRegistry } from './registry.js';
-import { encodeTags, registerKeeping, type ResourceTag } from './util.js';
+import { encodeTags, olderOpcodeMayWork, registerKeeping, type ResourceTag } from './util.js';
 
 /** The most buffers one table may hold (`IORING_MAX_REG_BUFFERS`). */
 export const MAX_REGISTERED_BUFFERS = 1 << 14;
@@ -98,7 +98,8 @@ export class RegisteredBuffers implements Disposable {
 
   /**
    * Registers `buffers` (null leaves a slot empty, for {@link RegisteredBuffers.update}).
-   * Uses `BUFFERS2` (5.13) and falls back to `BUFFERS` when the kernel lacks it (no tags then).
+   * Uses `BUFFERS2` (5.13) and falls back to `BUFFERS` (no tags then) when the kernel lacks
+   * it, or when the ring is restricted to allow only `IORING_REGISTER_BUFFERS`.
    *
    * @throws {@link ArgumentError} for an empty or oversized buffer, too many buffers, or a
    *   ring that already has a buffer table; `IoUringError` from the kernel (ENOMEM when the
@@ -123,7 +124,9 @@ export class RegisteredBuffers implements Disposable {
     try {
       registerKeeping(ring, IORING_REGISTER_BUFFERS2, bytes, SIZEOF_IO_URING_RSRC_REGISTER, [iov, tags, buffers]);
     } catch (err) {
-      if (!(err instanceof IoUringError && err.code === 'EINVAL') || tags !== undefined || buffers.includes(null)) throw err;
+      // An empty slot (iov_base 0) through the old opcode needs a kernel that has BUFFERS2
+      // anyway: fine after EACCES (restricted ring), not after EINVAL (kernel lacks BUFFERS2).
+      if (!olderOpcodeMayWork(err) || tags !== undefined || ((err as IoUringError).code === 'EINVAL' && buffers.includes(null))) throw err;
       registerKeeping(ring, IORING_REGISTER_BUFFERS, iov, buffers.length, [buffers]);
     }
     table.#adopt(0, buffers);
@@ -131,7 +134,11 @@ export class RegisteredBuffers implements Disposable {
     return table;
   }
 
-  /** Registers `count` empty slots (`IORING_RSRC_REGISTER_SPARSE`, 5.19), filled later with {@link RegisteredBuffers.update}. */
+  /**
+   * Registers `count` empty slots (`IORING_RSRC_REGISTER_SPARSE`, 5.19), filled later with
+   * {@link RegisteredBuffers.update}. On a ring restricted to `IORING_REGISTER_BUFFERS`, the
+   * same empty slots are registered through it.
+   */
   static sparse(ring: IoUring, count: number): RegisteredBuffers {
     const what = 'RegisteredBuffers.sparse';
     const registry = registryOf(ring, what);
@@ -141,7 +148,13 @@ export class RegisteredBuffers implements Disposable {
     const reg = new IoUringRsrcRegister(bytes);
     reg.nr = count;
     reg.flags = IORING_RSRC_REGISTER_SPARSE;
-    ring.register(IORING_REGISTER_BUFFERS2, bytes, SIZEOF_IO_URING_RSRC_REGISTER);
+    try {
+      ring.register(IORING_REGISTER_BUFFERS2, bytes, SIZEOF_IO_URING_RSRC_REGISTER);
+    } catch (err) {
+      if (!(err instanceof IoUringError && err.code === 'EACCES')) throw err;
+      // iov_base 0 and iov_len 0 in every slot: an empty slot, as SPARSE makes.
+      ring.register(IORING_REGISTER_BUFFERS, new Uint8Array(count * IOVEC_SIZE), count);
+    }
     const table = new RegisteredBuffers(ring, registry, count);
     registry.buffers = table;
     return table;

@@ -12,7 +12,16 @@
  *
  * @module
  */
-import { IORING_REGISTER_FILE_ALLOC_RANGE, IORING_REGISTER_FILES, IORING_REGISTER_FILES2, IORING_REGISTER_FILES_UPDATE, IORING_REGISTER_FILES_UPDATE2, IORING_RSRC_REGISTER_SPARSE, IORING_UNREGISTER_FILES } from '../../generated/constants.js';
+import {
+  IORING_REGISTER_FILE_ALLOC_RANGE,
+  IORING_REGISTER_FILES,
+  IORING_REGISTER_FILES2,
+  IORING_REGISTER_FILES_SKIP,
+  IORING_REGISTER_FILES_UPDATE,
+  IORING_REGISTER_FILES_UPDATE2,
+  IORING_RSRC_REGISTER_SPARSE,
+  IORING_UNREGISTER_FILES,
+} from '../../generated/constants.js';
 import { prepCloseDirect, prepFixedFdInstall } from '../../generated/ops.js';
 import {
   IoUringFileIndexRange,
@@ -29,15 +38,19 @@ import { FixedFile, fileNumber, type FdLike } from '../abi/fd.js';
 import type { SqeTarget } from '../abi/sqe-target.js';
 import { ArgumentError, describeReceived } from '../errors.js';
 import type { IoUring } from '../ring/ring.js';
-import { errorFromCqeRes, IoUringError } from '../sys/errors.js';
+import { errorFromCqeRes } from '../sys/errors.js';
 import { addressOf } from '../sys/libc.js';
 import { registryOf, unregisteredError, type RingRegistry } from './registry.js';
-import { encodeTags, registerKeeping, type ResourceTag } from './util.js';
+import { encodeTags, olderOpcodeMayWork, registerKeeping, type ResourceTag } from './util.js';
 
 /** The most slots a file table may have (`IORING_MAX_FIXED_FILES`; RLIMIT_NOFILE also caps it). */
 export const MAX_FILE_TABLE_SIZE = 1 << 20;
 
-/** What a slot is set to: a descriptor (number or {@link FdLike} such as an `OwnedFd`), or null for empty. */
+/**
+ * What a slot is set to: a descriptor (number or {@link FdLike} such as an `OwnedFd`), or
+ * null for empty. In {@link FileTable.update} only, `IORING_REGISTER_FILES_SKIP` (-2)
+ * leaves the slot as it is.
+ */
 export type FileSlotValue = number | FdLike | null;
 
 /** Options of {@link FileTable.register}. */
@@ -96,7 +109,7 @@ export class FileTable implements Disposable {
       throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: files`, `expected an array of descriptors (or null for an empty slot), received ${describeReceived(files)}`);
     }
     checkIntRange(`${what}: files.length`, files.length, 1, MAX_FILE_TABLE_SIZE);
-    const fds = encodeFds(`${what}: files`, files);
+    const fds = encodeFds(`${what}: files`, files, false);
     const tags = options.tags === undefined ? undefined : encodeTags(`${what}: options.tags`, options.tags, files.length);
     registerFiles(ring, fds, files.length, tags, 0);
     return FileTable.#adopt(ring, registry, files.length);
@@ -180,9 +193,11 @@ export class FileTable implements Disposable {
 
   /**
    * Replaces slots `offset`, `offset + 1`, ... with `files` (null empties a slot, closing
-   * the table's reference). Uses `FILES_UPDATE2` (with tags) where the kernel has it.
+   * the table's reference; `IORING_REGISTER_FILES_SKIP` leaves a slot, and its tag, as they
+   * are). Uses `FILES_UPDATE2` (with tags) where the kernel has it and the ring allows it,
+   * else `FILES_UPDATE` (no tags): before 5.13, or on a restricted ring that allows only that.
    *
-   * @returns How many slots were updated.
+   * @returns How many slots were updated (skipped ones included).
    */
   update(offset: number, files: readonly FileSlotValue[], tags?: readonly ResourceTag[]): number {
     const what = 'FileTable.update';
@@ -193,7 +208,7 @@ export class FileTable implements Disposable {
       throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: files`, `expected an array of descriptors (or null), received ${describeReceived(files)}`);
     }
     checkIntRange(`${what}: files.length`, files.length, 1, this.size - offset);
-    const fds = encodeFds(`${what}: files`, files);
+    const fds = encodeFds(`${what}: files`, files, true);
     const tagBytes = tags === undefined ? undefined : encodeTags(`${what}: tags`, tags, files.length);
     const bytes = new Uint8Array(SIZEOF_IO_URING_RSRC_UPDATE2);
     const up = new IoUringRsrcUpdate2(bytes);
@@ -204,9 +219,9 @@ export class FileTable implements Disposable {
     try {
       return registerKeeping(this.ring, IORING_REGISTER_FILES_UPDATE2, bytes, SIZEOF_IO_URING_RSRC_UPDATE2, [fds, tagBytes]);
     } catch (err) {
-      if (!(err instanceof IoUringError && err.code === 'EINVAL') || tagBytes !== undefined) throw err;
+      if (!olderOpcodeMayWork(err) || tagBytes !== undefined) throw err;
     }
-    // Before 5.13: the original update, without tags.
+    // Before 5.13, or a restricted ring that allows only it: the original update, without tags.
     const old = new Uint8Array(SIZEOF_IO_URING_RSRC_UPDATE);
     const up1 = new IoUringRsrcUpdate(old);
     up1.offset = offset;
@@ -228,13 +243,14 @@ export class FileTable implements Disposable {
   /**
    * Limits the slots the kernel picks for `'alloc'` direct descriptors to
    * `[offset, offset + length)` (`IORING_REGISTER_FILE_ALLOC_RANGE`, 6.0), leaving the rest
-   * for slots you choose yourself.
+   * for slots you choose yourself. An empty range (`length` 0, as the kernel allows) makes
+   * every `'alloc'` op fail with `-ENFILE`.
    */
   setAllocRange(offset: number, length: number): void {
     const what = 'FileTable.setAllocRange';
     this.#check(what);
-    checkIntRange(`${what}: offset`, offset, 0, this.size - 1);
-    checkIntRange(`${what}: length`, length, 1, this.size - offset);
+    checkIntRange(`${what}: offset`, offset, 0, this.size);
+    checkIntRange(`${what}: length`, length, 0, this.size - offset);
     const bytes = new Uint8Array(SIZEOF_IO_URING_FILE_INDEX_RANGE);
     const range = new IoUringFileIndexRange(bytes);
     range.off = offset;
@@ -295,12 +311,13 @@ function checkNoTable(registry: RingRegistry, what: string): void {
   }
 }
 
-/** Int32 descriptors for the kernel: -1 for an empty slot. */
-function encodeFds(argument: string, files: readonly FileSlotValue[]): Int32Array {
+/** Int32 descriptors for the kernel: -1 for an empty slot, and with `allowSkip` -2 (`FILES_SKIP`) to leave one as it is. */
+function encodeFds(argument: string, files: readonly FileSlotValue[], allowSkip: boolean): Int32Array {
   const fds = new Int32Array(Math.max(files.length, 1));
   for (let i = 0; i < files.length; i++) {
     const file = files[i];
-    fds[i] = file === null || file === undefined ? -1 : fileNumber(`${argument}[${i}]`, file, false, false);
+    fds[i] =
+      file === null || file === undefined ? -1 : allowSkip && file === IORING_REGISTER_FILES_SKIP ? IORING_REGISTER_FILES_SKIP : fileNumber(`${argument}[${i}]`, file, false, false);
   }
   return fds;
 }
@@ -316,9 +333,10 @@ function registerFiles(ring: IoUring, fds: Int32Array | undefined, size: number,
     registerKeeping(ring, IORING_REGISTER_FILES2, bytes, SIZEOF_IO_URING_RSRC_REGISTER, [fds, tags]);
     return;
   } catch (err) {
-    if (!(err instanceof IoUringError && err.code === 'EINVAL') || tags !== undefined) throw err;
+    if (!olderOpcodeMayWork(err) || tags !== undefined) throw err;
   }
-  // Before 5.13 (no FILES2) or 5.19 (no SPARSE): the plain form, empty slots as -1.
+  // Before 5.13 (no FILES2) or 5.19 (no SPARSE), or a restricted ring that allows only
+  // IORING_REGISTER_FILES: the plain form, empty slots as -1.
   const plain = fds ?? new Int32Array(size).fill(-1);
   registerKeeping(ring, IORING_REGISTER_FILES, plain, size, []);
 }

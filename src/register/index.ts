@@ -36,5 +36,8 @@ export {
   type RingRestrictions,
   type RingClock,
 } from './ring-config.js';
+export { syncCancel, type SyncCancelOptions } from './sync-cancel.js';
+export { cancelMatchSupport, type CancelMatchSupport } from './cancel-support.js';
+export { sendMsgRingSync, type SendMsgRingOptions } from './msg-ring.js';
 export { checkBufferGroup } from './registry.js';
 export type { ResourceTag } from './util.js';

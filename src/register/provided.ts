@@ -52,7 +52,7 @@ import {
   SIZEOF_IO_URING_BUF_REG,
   SIZEOF_IO_URING_BUF_STATUS,
 } from '../../generated/structs.js';
-import { checkIntRange } from '../abi/check.js';
+import { checkIntRange, checkU32 } from '../abi/check.js';
 import type { FileRef } from '../abi/fd.js';
 import type { SqeTarget } from '../abi/sqe-target.js';
 import { ArgumentError, describeReceived } from '../errors.js';
@@ -305,18 +305,28 @@ export abstract class BufferGroup {
     prepReadMultishot(sqe, fd, nbytes, offset, this.bgid);
   }
 
-  /** Prepares a single `RECV` into a buffer picked from this group (`IOSQE_BUFFER_SELECT`). */
+  /**
+   * Prepares a single `RECV` into a buffer picked from this group (`IOSQE_BUFFER_SELECT`).
+   *
+   * @param len - Most bytes to receive; 0, or more than a buffer holds, receives at most one
+   *   buffer's worth (the kernel clamps to the picked buffer's size).
+   */
   prepRecv(sqe: SqeTarget, fd: FileRef, len = 0, flags = 0): void {
     this.checkOpen('BufferGroup.prepRecv');
-    checkIntRange('BufferGroup.prepRecv: len', len, 0, this.bufferSize);
+    checkU32('BufferGroup.prepRecv: len', len);
     prepRecv(sqe, fd, EMPTY, 0, flags);
     this.#select(sqe, len);
   }
 
-  /** Prepares a single `READ` into a buffer picked from this group (`IOSQE_BUFFER_SELECT`). */
+  /**
+   * Prepares a single `READ` into a buffer picked from this group (`IOSQE_BUFFER_SELECT`).
+   *
+   * @param len - Most bytes to read; 0 reads one buffer's worth, and a length past a
+   *   buffer's size is clamped to it by the kernel (as liburing allows).
+   */
   prepRead(sqe: SqeTarget, fd: FileRef, len = 0, offset: number | bigint = -1): void {
     this.checkOpen('BufferGroup.prepRead');
-    checkIntRange('BufferGroup.prepRead: len', len, 0, this.bufferSize);
+    checkU32('BufferGroup.prepRead: len', len);
     prepRead(sqe, fd, EMPTY, 0, offset);
     this.#select(sqe, len === 0 ? this.bufferSize : len);
   }

@@ -30,7 +30,9 @@ import { OwnedFd } from '../abi/owned-fd.js';
 import { ArgumentError, describeReceived } from '../errors.js';
 import { RingStateError } from '../ring/errors.js';
 import type { IoUring } from '../ring/ring.js';
+import { IoUringError } from '../sys/errors.js';
 import { createEventfd, EFD_CLOEXEC, EFD_NONBLOCK, readEventfd } from '../sys/libc.js';
+import { claimEventfdSlot, eventfdSlotHolder, releaseEventfdSlot } from './eventfd-slot.js';
 import { registryOf } from './registry.js';
 
 // ---------------------------------------------------------------------------------------
@@ -45,23 +47,68 @@ export interface EventfdOptions {
   async?: boolean;
 }
 
+const EBUSY = 16;
+
 /**
- * Makes the kernel signal `eventfd` whenever a CQE is posted (`IORING_REGISTER_EVENTFD`,
- * or `_ASYNC`). One per ring (EBUSY otherwise; the Promise layer's threadpool waker uses
- * this slot too). The ring does not take ownership of the descriptor.
+ * Makes the kernel signal `eventfd` when it posts CQEs (`IORING_REGISTER_EVENTFD`, or
+ * `_ASYNC`). The ring does not take ownership of the descriptor.
+ *
+ * A ring has one eventfd slot. An {@link AsyncIoUring} whose ring was set up with
+ * `DEFER_TASKRUN` (the default where the kernel has it) or uses the threadpool waker holds
+ * that slot itself, to wake Node's event loop; registering another eventfd on such a ring
+ * throws EBUSY saying so. (The slot is not shared: the waker reads and resets the eventfd's
+ * counter on every wake-up, so a second reader would miss signals or steal them.) Use the
+ * Promise API's own completions there, or a raw {@link IoUring} of your own.
+ *
+ * @throws `IoUringError` EBUSY when the slot is taken (the message names the holder).
  */
 export function registerEventfd(ring: IoUring, eventfd: number | FdLike, options: EventfdOptions = {}): void {
-  const what = 'registerEventfd';
-  registryOf(ring, what);
-  const fd = fileNumber(`${what}: eventfd`, eventfd, false, false);
-  const arg = new Int32Array([fd]);
-  ring.register(options.async === true ? IORING_REGISTER_EVENTFD_ASYNC : IORING_REGISTER_EVENTFD, arg, 1);
+  registerEventfdFor('registerEventfd', ring, eventfd, options, undefined);
 }
 
-/** Removes the ring's eventfd (`IORING_UNREGISTER_EVENTFD`); ENXIO when none is registered. */
+function registerEventfdFor(what: string, ring: IoUring, eventfd: number | FdLike, options: EventfdOptions, owner: object | undefined): void {
+  registryOf(ring, what);
+  const fd = fileNumber(`${what}: eventfd`, eventfd, false, false);
+  const holder = eventfdSlotHolder(ring);
+  if (holder?.kind === 'async') {
+    throw new IoUringError(
+      EBUSY,
+      'io_uring_register',
+      '(IORING_REGISTER_EVENTFD)',
+      `this ring's eventfd slot is held by its AsyncIoUring, which watches eventfd ${holder.fd} to wake the event loop (rings set up with DEFER_TASKRUN, or the threadpool waker); a ring has one slot and it cannot be shared. Await the Promise API's completions instead, or use a raw IoUring`,
+    );
+  }
+  const arg = new Int32Array([fd]);
+  try {
+    ring.register(options.async === true ? IORING_REGISTER_EVENTFD_ASYNC : IORING_REGISTER_EVENTFD, arg, 1);
+  } catch (err) {
+    if (err instanceof IoUringError && err.code === 'EBUSY' && holder !== undefined) {
+      throw new IoUringError(EBUSY, 'io_uring_register', '(IORING_REGISTER_EVENTFD)', `eventfd ${holder.fd} is already registered with this ring (a ring has one eventfd slot); unregister it first`);
+    }
+    throw err;
+  }
+  claimEventfdSlot(ring, owner === undefined ? { kind: 'user', fd } : { kind: 'user', fd, owner });
+}
+
+/**
+ * Removes the ring's eventfd (`IORING_UNREGISTER_EVENTFD`); ENXIO when none is registered.
+ *
+ * @throws {@link RingStateError} (`ERR_RING_BUSY`) when the eventfd belongs to the ring's
+ *   {@link AsyncIoUring}: without it the Promise ring would never wake the event loop again.
+ *   It is unregistered by the AsyncIoUring's own `close()`.
+ */
 export function unregisterEventfd(ring: IoUring): void {
-  registryOf(ring, 'unregisterEventfd');
+  const what = 'unregisterEventfd';
+  registryOf(ring, what);
+  const holder = eventfdSlotHolder(ring);
+  if (holder?.kind === 'async') {
+    throw new RingStateError(
+      'ERR_RING_BUSY',
+      `${what}: this ring's eventfd (${holder.fd}) belongs to its AsyncIoUring, which needs it to wake the event loop; it is unregistered when the AsyncIoUring closes`,
+    );
+  }
   ring.register(IORING_UNREGISTER_EVENTFD, null, 0);
+  releaseEventfdSlot(ring);
 }
 
 /**
@@ -70,48 +117,71 @@ export function unregisterEventfd(ring: IoUring): void {
  *
  * ```ts
  * using notify = RingEventfd.create(ring);
- * // ... after completions:
- * notify.read(); // how many CQEs were posted since the last read (0 if none)
+ * // ... when notify.fd polls readable:
+ * if (notify.read() > 0) ring.forEachCqe((cqe) => { ... }); // reap them all
  * ```
+ *
+ * The counter counts the kernel's signals, not CQEs: the kernel signals once for a batch
+ * of CQEs it posts together (and, with `async: true`, not for completions made inline),
+ * so read it to learn *that* completions are waiting and reap the CQ to learn how many.
  */
 export class RingEventfd implements Disposable {
   /** The eventfd (owned: closed by {@link RingEventfd.close}). */
   readonly fd: OwnedFd;
   readonly #ring: IoUring;
-  #registered = true;
+  #open = true;
 
   private constructor(ring: IoUring, fd: OwnedFd) {
     this.#ring = ring;
     this.fd = fd;
   }
 
-  /** Creates an `EFD_NONBLOCK | EFD_CLOEXEC` eventfd and registers it. */
+  /**
+   * Creates an `EFD_NONBLOCK | EFD_CLOEXEC` eventfd and registers it.
+   *
+   * @throws `IoUringError` EBUSY when the ring already has an eventfd: one of yours, or the
+   *   one an {@link AsyncIoUring} holds to wake the event loop (see {@link registerEventfd}).
+   */
   static create(ring: IoUring, options: EventfdOptions = {}): RingEventfd {
     registryOf(ring, 'RingEventfd.create');
     const fd = new OwnedFd(createEventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    const notify = new RingEventfd(ring, fd);
     try {
-      registerEventfd(ring, fd, options);
+      registerEventfdFor('RingEventfd.create', ring, fd, options, notify);
     } catch (err) {
       fd.close();
       throw err;
     }
-    return new RingEventfd(ring, fd);
+    return notify;
   }
 
-  /** Reads and resets the counter: CQEs signalled since the last read, 0 when none. */
+  /** Whether this eventfd is still the one registered with the ring. */
+  get registered(): boolean {
+    return this.#open && !this.#ring.closed && eventfdSlotHolder(this.#ring)?.owner === this;
+  }
+
+  /**
+   * Reads and resets the counter: how many times the kernel signalled since the last read
+   * (0 when it did not). Not a count of CQEs: one signal may stand for several.
+   */
   read(): number {
     return readEventfd(this.fd.fd);
   }
 
-  /** Unregisters (if the ring is open) and closes the eventfd. Idempotent. */
+  /**
+   * Unregisters the eventfd if it is still the ring's (never an eventfd someone registered
+   * after this one was unregistered), then closes it. Idempotent.
+   */
   close(): void {
-    if (this.#registered) {
-      this.#registered = false;
-      try {
-        if (!this.#ring.closed) unregisterEventfd(this.#ring);
-      } finally {
-        this.fd.close();
+    if (!this.#open) return;
+    this.#open = false;
+    try {
+      if (!this.#ring.closed && eventfdSlotHolder(this.#ring)?.owner === this) {
+        this.#ring.register(IORING_UNREGISTER_EVENTFD, null, 0);
+        releaseEventfdSlot(this.#ring);
       }
+    } finally {
+      this.fd.close();
     }
   }
 
@@ -218,7 +288,12 @@ export interface RingRestrictions {
 /**
  * Restricts what a ring created with `disabled: true` (`IORING_SETUP_R_DISABLED`) may do,
  * before `ring.enable()`. Once per ring. The ring then refuses any other SQE opcode
- * (`-EACCES` in its CQE) and register opcode (EACCES).
+ * (`-EACCES` in its CQE) and register opcode (EACCES). An empty set (`{}`) is accepted, as
+ * the kernel accepts it: the enabled ring then allows no op at all.
+ *
+ * The registration helpers cope with a restricted ring: {@link RegisteredBuffers.register}
+ * and {@link FileTable.register} / {@link FileTable.update} fall back to
+ * `IORING_REGISTER_BUFFERS` / `FILES` / `FILES_UPDATE` when only those are allowed.
  */
 export function registerRestrictions(ring: IoUring, restrictions: RingRestrictions): void {
   const what = 'registerRestrictions';
@@ -246,8 +321,9 @@ export function registerRestrictions(ring: IoUring, restrictions: RingRestrictio
   if (restrictions.sqeFlagsRequired !== undefined) {
     entries.push([IORING_RESTRICTION_SQE_FLAGS_REQUIRED, checkU8(`${what}: restrictions.sqeFlagsRequired`, restrictions.sqeFlagsRequired)]);
   }
-  if (entries.length === 0) throw new ArgumentError('ERR_INVALID_ARG_VALUE', `${what}: restrictions`, 'expected at least one restriction');
-  const bytes = new Uint8Array(entries.length * SIZEOF_IO_URING_RESTRICTION);
+  // An empty set is valid: once enabled, the ring allows no SQE op and no register op. The
+  // kernel refuses a NULL array even for zero entries, so pass room for one.
+  const bytes = new Uint8Array(Math.max(entries.length, 1) * SIZEOF_IO_URING_RESTRICTION);
   const r = new IoUringRestriction(bytes);
   entries.forEach(([type, value], i) => {
     r.at(i * SIZEOF_IO_URING_RESTRICTION);

@@ -6,6 +6,7 @@
 import { checkU64Bits, setU64 } from '../abi/check.js';
 import { ArgumentError, describeReceived } from '../errors.js';
 import type { IoUring } from '../ring/ring.js';
+import { IoUringError } from '../sys/errors.js';
 
 /**
  * A resource tag (`IORING_REGISTER_FILES2` / `BUFFERS2`): 0 for none, else a value below
@@ -51,4 +52,14 @@ export function registerKeeping(ring: IoUring, opcode: number, arg: ArrayBufferV
 /** Rounds `n` up to a multiple of `to`. */
 export function roundUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
+}
+
+/**
+ * Whether a newer register opcode's failure (`FILES2`, `BUFFERS2`, `FILES_UPDATE2`) leaves
+ * the older one worth trying: EINVAL, the kernel lacks the newer opcode (before 5.13); or
+ * EACCES, a restricted ring allows only the older one (liburing's restriction tests allow
+ * `IORING_REGISTER_BUFFERS` / `FILES`, which its own helpers use).
+ */
+export function olderOpcodeMayWork(err: unknown): boolean {
+  return err instanceof IoUringError && (err.code === 'EINVAL' || err.code === 'EACCES');
 }

@@ -172,3 +172,18 @@ export function requireRegister<T>(ctx: SkipContext, feature: string, minKernel:
     throw err;
   }
 }
+
+/** The `code` of what `fn` throws, or undefined when it returns. */
+export function codeOf(fn: () => unknown): string | undefined {
+  return errorOf(fn)?.code;
+}
+
+/** What `fn` throws, or undefined when it returns. */
+export function errorOf(fn: () => unknown): (Error & { code?: string }) | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  return undefined;
+}

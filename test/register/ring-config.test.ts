@@ -24,7 +24,7 @@ import { IoUring } from '../../src/ring/ring.js';
 import { FAST_SETUP, type IoUringOptions } from '../../src/ring/setup.js';
 import { IoUringError } from '../../src/sys/errors.js';
 import { lastJson, runChild } from '../support/child.js';
-import { requireRegister, run, waitCqes, waitUntil } from './helpers.js';
+import { codeOf, requireRegister, run, waitCqes, waitUntil } from './helpers.js';
 
 const EACCES = -13;
 const EINVAL = -22;
@@ -40,14 +40,6 @@ function newRing(options: IoUringOptions = { entries: 16 }): IoUring {
   return ring;
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
-}
 
 describe('eventfd', () => {
   it('signals on completions; a second registration is EBUSY; unregistering twice is ENXIO', () => {
@@ -166,7 +158,6 @@ describe('restrictions', () => {
     const ring = newRing();
     expect(() => registerRestrictions(ring, { sqeOps: [IORING_OP_NOP] })).toThrow(/disabled: true/);
     const off = newRing({ entries: 4, disabled: true });
-    expect(() => registerRestrictions(off, {})).toThrow(/at least one/);
     expect(() => registerRestrictions(off, { sqeOps: [256] })).toThrow(ArgumentError);
     expect(() => registerRestrictions(off, { sqeOps: 'NOP' as unknown as number[] })).toThrow(ArgumentError);
   });

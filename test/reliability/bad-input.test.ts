@@ -215,7 +215,7 @@ const ROWS: Row[] = [
   // --- op ids, opcodes, data -------------------------------------------------------------------
   b('cancel target id negative', E_RANGE, 'prepCancel: opId', (s) => prepCancel(s, -1)),
   b('cancel target id not an integer', E_RANGE, 'prepCancel: opId', (s) => prepCancel(s, 0.5)),
-  b('MSG_RING data with bit 63 set (would forge an op id)', E_RANGE, 'prepMsgRing: data', (s) => prepMsgRing(s, 3, 0, 2n ** 63n)),
+  b('MSG_RING data past 2^64 - 1', E_RANGE, 'prepMsgRing: data', (s) => prepMsgRing(s, 3, 0, 2n ** 64n)),
   b('raw opcode above 255', E_RANGE, 'prepRaw: opcode', (s) => prepRaw(s, 256)),
   { kind: 'builder', name: 'opcode the kernel lacks (NOP128)', cls: UnsupportedOpError, code: 'ERR_IO_URING_OP_UNSUPPORTED', names: 'prepNop128', build: (s) => prepNop128(s) },
   { kind: 'builder', name: 'raw opcode the kernel lacks', cls: UnsupportedOpError, code: 'ERR_IO_URING_OP_UNSUPPORTED', names: 'prepRaw', build: (s) => prepRaw(s, IORING_OP_NOP128) },
@@ -225,7 +225,7 @@ const ROWS: Row[] = [
   b('buffer group of a closed BufferRing (raw id)', E_VALUE, 'prepRecvMultishot: bufGroup', (s) => prepRecvMultishot(s, 3, 0, 0, 2), 'reg'),
   b('buffer group id ≥ 2^16', E_RANGE, 'prepRecvMultishot: bufGroup', (s) => prepRecvMultishot(s, 3, 0, 0, 70000), 'reg'),
   { kind: 'builder', ring: 'reg', name: 'closed BufferRing object', cls: RingStateError, code: 'ERR_RING_CLOSED', names: 'BufferGroup.prepRecvMultishot', build: (s, env) => env.closedPool.prepRecvMultishot(s as Sqe, 3) },
-  b('BufferGroup.prepRead length past its buffers', E_RANGE, 'BufferGroup.prepRead: len', (s, env) => env.legacy.prepRead(s as Sqe, 0, 4096), 'reg'),
+  b('BufferGroup.prepRead length past a u32 (past its buffers is fine: the kernel clamps)', E_RANGE, 'BufferGroup.prepRead: len', (s, env) => env.legacy.prepRead(s as Sqe, 0, 2 ** 32), 'reg'),
   // --- SQE handle -------------------------------------------------------------------------------
   b('Sqe.flags = 256', E_RANGE, 'Sqe.flags', (s) => ((s as Sqe).flags = 256)),
   b('Sqe.flags = -1', E_RANGE, 'Sqe.flags', (s) => ((s as Sqe).flags = -1)),
