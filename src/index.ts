@@ -13,6 +13,7 @@
 export { IoUring, type RingParams } from './ring/ring.js';
 export { FAST_SETUP, type IoUringOptions, type NoMmapOptions, type PreferableFlag, type SqPollOptions } from './ring/setup.js';
 export { Sqe } from './ring/sqe.js';
+export { CancelKey } from './ring/cancel-keys.js';
 export type { Cqe } from './ring/cqe.js';
 export { Probe, type ProbedOp } from './ring/probe.js';
 export { RingStateError, type RingStateErrorCode } from './ring/errors.js';

@@ -298,6 +298,11 @@ export class Submitter implements OpPool {
       if (!settled) op.reject(failure);
       return false;
     }
+    if (sqe.cancelKey !== undefined) {
+      this.#withdraw(sqe);
+      op.reject(new ArgumentError('ERR_INVALID_ARG_VALUE', 'AsyncIoUring.submit: sqe.cancelKey', 'cancel keys are for the raw API: a promise needs to know which op a CQE ends (use options.signal to cancel)'));
+      return false;
+    }
     // The fill may have closed this ring or the raw ring (re-entrancy: see the module comment).
     if (this.#state !== OPEN || this.ring.closed) {
       this.#withdraw(sqe);

@@ -23,6 +23,7 @@ import { OP_ID_TAG } from '../abi/op-id.js';
 import { RingStateError } from './errors.js';
 import { LINK_SKIP, LINK_SOFT, SLOT_IN_FLIGHT, type OpTable } from './op-table.js';
 import type { RingLayout } from './memory.js';
+import type { CancelKeys } from './cancel-keys.js';
 import type { Registrations } from './registrations.js';
 import { Sqe, type SqeOwner } from './sqe.js';
 
@@ -75,6 +76,8 @@ export class SubmissionQueue {
   #untracked = new Uint8Array(0);
   readonly #unsupported: Uint8Array | undefined;
 
+  readonly #keys: CancelKeys;
+
   constructor(
     sq: Uint32Array,
     sqes: Uint32Array,
@@ -85,6 +88,7 @@ export class SubmissionQueue {
     table: OpTable,
     registered: Registrations,
     unsupported: Uint8Array | undefined,
+    keys: CancelKeys,
   ) {
     this.sq = sq;
     this.sqes = sqes;
@@ -95,7 +99,8 @@ export class SubmissionQueue {
     this.sqeSize = sqeSize;
     this.sqeWords = sqeSize >>> 2;
     this.#unsupported = unsupported;
-    this.core = { table, stagedSlot: new Int32Array(entries).fill(-1), closed: false, registered };
+    this.#keys = keys;
+    this.core = { table, stagedSlot: new Int32Array(entries).fill(-1), closed: false, registered, keys };
     this.src = sqes;
     this.handles = [];
     this.#rebuild(inPlace);
@@ -130,7 +135,7 @@ export class SubmissionQueue {
    */
   adopt(sq: Uint32Array, sqes: Uint32Array, inPlace: { buffer: ArrayBufferLike; byteOffset: number } | null, at: RingLayout, entries: number, table: OpTable, registered: Registrations): void {
     this.oldCores.push(this.core);
-    this.core = { table, stagedSlot: new Int32Array(entries).fill(-1), closed: false, registered };
+    this.core = { table, stagedSlot: new Int32Array(entries).fill(-1), closed: false, registered, keys: this.#keys };
     this.sq = sq;
     this.sqes = sqes;
     this.at = at;
@@ -295,6 +300,20 @@ export class SubmissionQueue {
     if (this.#untracked.length < this.entries) this.#untracked = new Uint8Array(this.entries);
     const untracked = this.#untracked;
     let trailingSkips = false;
+    // Keyed ops (cancel keys) cannot be chained: the chain bookkeeping must know which op a
+    // CQE ends, and a key's CQE does not say. Refused before anything changes.
+    let prevSkipLinked = false;
+    for (let i = 0; i < count; i++) {
+      const position = (from + i) & mask;
+      const flags = (src[position * words + SQE_OPCODE_WORD]! >>> SQE_FLAGS_SHIFT) & 0xff;
+      if (table.keyOf[staged[position]!]! >= 0 && ((flags & (LINK_FLAGS | IOSQE_CQE_SKIP_SUCCESS)) !== 0 || prevSkipLinked)) {
+        throw new RingStateError(
+          'ERR_RING_BUSY',
+          'IoUring.submit: an op with a cancel key may not be linked, skip-success, or follow a skip-success op in a chain (its CQE does not say which op it ends). Nothing was submitted',
+        );
+      }
+      prevSkipLinked = (flags & IOSQE_CQE_SKIP_SUCCESS) !== 0 && (flags & LINK_FLAGS) !== 0;
+    }
     for (let i = count - 1; i >= 0; i--) {
       const position = (from + i) & mask;
       const w = position * words + SQE_OPCODE_WORD;
@@ -359,8 +378,16 @@ export class SubmissionQueue {
     staged[position] = -1;
     const words = this.sqeWords;
     const w = position * words;
-    src[w + SQE_USER_DATA_WORD] = slot;
-    src[w + SQE_USER_DATA_WORD + 1] = (OP_ID_TAG | table.gen[slot]!) >>> 0;
+    const key = table.keyOf[slot]!;
+    if (key < 0) {
+      src[w + SQE_USER_DATA_WORD] = slot;
+      src[w + SQE_USER_DATA_WORD + 1] = (OP_ID_TAG | table.gen[slot]!) >>> 0;
+    } else {
+      const [lo, hi] = this.#keys.words(key);
+      src[w + SQE_USER_DATA_WORD] = lo;
+      src[w + SQE_USER_DATA_WORD + 1] = hi;
+      this.#keys.addMember(key, slot);
+    }
     const opcode = (src[w + SQE_OPCODE_WORD]! >>> SQE_OPCODE_SHIFT) & 0xff;
     table.opcode[slot] = opcode;
     table.state[slot] = SLOT_IN_FLIGHT;
