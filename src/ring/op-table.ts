@@ -92,6 +92,8 @@ export class OpTable {
   keyOf: Int32Array;
   /** The CancelKey object of a keyed op (for `sqe.cancelKey`). */
   readonly keyObject: unknown[];
+  /** Memory the kernel copies at prep (`pinUntilConsumed`), held until the SQE is consumed. */
+  readonly prepPins: unknown[][];
   private free: Int32Array;
   private freeTop: number;
   /** Untracked slots, oldest first (a ring buffer of slot numbers). */
@@ -128,6 +130,7 @@ export class OpTable {
     this.cancelPending = new Uint8Array(capacity);
     this.keyOf = new Int32Array(capacity).fill(-1);
     this.keyObject = new Array<unknown>(capacity).fill(undefined);
+    this.prepPins = Array.from({ length: capacity }, () => []);
     this.free = new Int32Array(capacity);
     this.untrackedQueue = new Int32Array(capacity);
     this.queued = new Uint8Array(capacity);
@@ -219,6 +222,7 @@ export class OpTable {
       this.pins.push([]);
       this.handler.push(undefined);
       this.keyObject.push(undefined);
+      this.prepPins.push([]);
     }
     // The untracked queue is a ring buffer: unroll it into the bigger one.
     const queue = new Int32Array(next);
@@ -283,6 +287,8 @@ export class OpTable {
     this.silent[slot] = 0;
     this.keyOf[slot] = -1;
     this.keyObject[slot] = undefined;
+    const prepPins = this.prepPins[slot]!;
+    while (prepPins.length !== 0) prepPins.pop();
     const pins = this.pins[slot]!;
     // pop() inlines; assigning length goes through a slow generic setter.
     while (pins.length !== 0) pins.pop();

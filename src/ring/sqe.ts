@@ -100,6 +100,20 @@ export class Sqe implements SqeTarget {
   }
 
   /**
+   * Keeps `memory` referenced until the kernel has consumed this SQE (not until its CQE),
+   * for memory the kernel copies when it prepares the op; see `SqeTarget.pinUntilConsumed`.
+   */
+  pinUntilConsumed(memory: ArrayBufferView): number {
+    const slot = this.#slot('Sqe.pinUntilConsumed');
+    if (!isView(memory)) {
+      throw new ArgumentError('ERR_INVALID_ARG_TYPE', 'Sqe.pinUntilConsumed: memory', `expected a Buffer, TypedArray or DataView, received ${describeReceived(memory)}`);
+    }
+    const address = cachedAddressOf(memory);
+    this.#owner.table.prepPins[slot]!.push(memory);
+    return address;
+  }
+
+  /**
    * The op id the ring writes into `user_data`: unique among live ops, reported back as
    * `cqe.id`, and what cancel and timeout-remove builders take to name this op.
    */
