@@ -64,6 +64,45 @@ describe('tsuring/net falls back to node:net', () => {
     expect(out).toMatchObject({ backend: 'node', reason: 'TSURING_NET_BACKEND=node', echoed: 'ping over node', nodeClasses: true, warnings: [] });
   });
 
+  it("in a Worker: node:net by default (a ring open at a Worker's end aborts the process today), so terminate() is safe", async () => {
+    const r = await runChild(
+      String.raw`
+import { Worker } from 'node:worker_threads';
+import * as nodeNet from 'node:net';
+const w = new Worker(new URL('./worker-entry.mjs', import.meta.url));
+w.on('error', (e) => { console.error(e); process.exitCode = 3; });
+const [backend, reason, port] = await new Promise((resolve) => w.once('message', resolve));
+const c = nodeNet.connect(port, '127.0.0.1');
+c.setEncoding('utf8');
+const echoed = await new Promise((resolve) => { c.on('data', resolve); c.write('hi'); });
+c.destroy();
+const code = await w.terminate(); // while the Worker's server listens
+console.log(JSON.stringify({ backend, reason, echoed, code }));
+`,
+      {
+        files: {
+          // Node 20 does not apply --import hooks to a Worker's entry: register tsx first.
+          'worker-entry.mjs': `
+import { register } from '@repo/node_modules/tsx/dist/esm/api/index.mjs';
+register();
+await import('./worker.mts');
+`,
+          'worker.mts': `
+import { parentPort } from 'node:worker_threads';
+import * as net from '@repo/src/node/net/index.js';
+const server = net.createServer((s) => s.pipe(s));
+server.listen(0, '127.0.0.1', () => parentPort!.postMessage([net.backend, net.backendReason, server.address()!.port]));
+`,
+        },
+      },
+    );
+    expect(r.code, describeExit(r)).toBe(0);
+    const out = lastJson<{ backend: string; reason: string; echoed: string; code: number }>(r);
+    expect(out).toMatchObject({ backend: 'node', echoed: 'hi', code: 1 });
+    expect(out.reason).toMatch(/Worker/);
+    expect(r.stderr).not.toMatch(/TSURING_NET_FALLBACK/);
+  });
+
   it('unfiltered, the same probe runs on io_uring (so the cases above do test the fallback)', async () => {
     const r = await runChild(PROBE);
     expect(r.code, describeExit(r)).toBe(0);

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import * as http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as net from '../../src/node/net/index.js';
 import { firstDifference, listenOn, pattern } from './helpers.js';
@@ -120,10 +121,10 @@ describe('node:http over tsuring/net', () => {
   it('a node:http keep-alive Agent whose sockets are tsuring sockets: reused across requests', async () => {
     const { port, connections } = await serveHttp((req, res) => res.end(`ok ${req.url}`));
     class RingAgent extends http.Agent {
-      override createConnection(options: { port?: number; host?: string }, cb?: (err: Error | null, s: unknown) => void): never {
-        const socket = net.connect(options.port ?? port, options.host ?? '127.0.0.1');
+      override createConnection(options: http.ClientRequestArgs, cb?: (err: Error | null, s: Duplex) => void): Duplex {
+        const socket = net.connect(Number(options.port ?? port), options.host ?? '127.0.0.1');
         if (cb !== undefined) socket.once('connect', () => cb(null, socket));
-        return socket as never;
+        return socket;
       }
     }
     const agent = new RingAgent({ keepAlive: true, maxSockets: 1 });

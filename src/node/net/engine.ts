@@ -7,6 +7,8 @@
  *   op is in flight. Listening servers and reading sockets are ops in flight (a multishot
  *   accept or receive), so they keep it alive, as libuv handles do; `unref()` switches them
  *   to readiness polling (see `src/net/source.ts`), and `close()` / `destroy()` cancel them.
+ * - In a Worker thread the backend is `'node'` unless `TSURING_NET_BACKEND=io_uring`: a
+ *   Worker that ends with a ring open currently aborts the process (issue 12 §2).
  * - Receive buffers: {@link RECV_BUFFERS} of {@link RECV_BUFFER_SIZE} bytes, shared by every
  *   socket of the thread. Each chunk is copied out as it is reaped and its buffer recycled at
  *   once, so a buffer is out of the kernel's hands only between a completion and its reap.
@@ -19,6 +21,7 @@
  * @module
  */
 import os from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import { AsyncIoUring } from '../../async/async-ring.js';
 import { BufferRing } from '../../register/provided.js';
 
@@ -64,11 +67,18 @@ function kernelVersion(release: string): [number, number] {
 }
 
 /** Makes the engine, or says why it cannot be made here. */
-function makeEngine(): { engine: NetEngine; reason?: undefined } | { engine?: undefined; reason: string } {
+function makeEngine(): { engine: NetEngine; reason?: undefined; quiet?: undefined } | { engine?: undefined; reason: string; quiet?: boolean } {
   const forced = process.env[NET_BACKEND_ENV];
-  if (forced === 'node') return { reason: `${NET_BACKEND_ENV}=node` };
+  if (forced === 'node') return { reason: `${NET_BACKEND_ENV}=node`, quiet: true };
   if (forced !== undefined && forced !== '' && forced !== 'io_uring' && forced !== 'auto') {
     return { reason: `${NET_BACKEND_ENV}=${forced} is not 'io_uring', 'node' or 'auto'` };
+  }
+  if (!isMainThread && forced !== 'io_uring') {
+    // A Worker that ends (or is terminated) with a ring open aborts the whole process
+    // today (koffi throws during environment cleanup; issue 12 §2), and this module's ring
+    // stays open for the thread's life. Until rings are torn down safely at Worker exit,
+    // Workers get node:net unless asked otherwise.
+    return { reason: 'in a Worker thread (a ring left open when a Worker ends aborts the process; set TSURING_NET_BACKEND=io_uring to override)', quiet: true };
   }
   const [major, minor] = kernelVersion(os.release());
   if (major < 6) return { reason: `Linux ${major}.${minor} lacks multishot receive (Linux 6.0)` };
@@ -97,8 +107,8 @@ export const backend: NetBackend = made.engine !== undefined ? 'io_uring' : 'nod
 /** Why {@link backend} is `'node'` (undefined when it is `'io_uring'`). */
 export const backendReason: string | undefined = made.reason;
 
-if (made.reason !== undefined && process.env[NET_BACKEND_ENV] !== 'node') {
-  // Once per thread; not for an explicit choice.
+if (made.reason !== undefined && made.quiet !== true) {
+  // Once per thread; not for an explicit choice or a policy.
   process.emitWarning(`tsuring/net: io_uring is unavailable (${made.reason}); using node:net instead`, { code: 'TSURING_NET_FALLBACK' });
 }
 
