@@ -277,6 +277,48 @@ describe('tsuring/net sockets', () => {
     expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(fdsBefore);
   });
 
+  it('queues filled to the brim, then destroy(): every write callback runs, nothing stays in flight or open', async () => {
+    const ring = netEngine().ring;
+    const pendingBefore = ring.pending;
+    const fdsBefore = readdirSync('/proc/self/fd').length;
+    const { port } = await nodeServer((s) => s.pause()); // reads nothing: the kernel buffers fill
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', () => {});
+    // Queued before the connect completes, and while the first sends block.
+    let called = 0;
+    const errors: unknown[] = [];
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    for (let i = 0; i < 1000; i++) {
+      c.write(chunk, (err) => {
+        called++;
+        if (err) errors.push(err);
+      });
+    }
+    await once(c, 'connect');
+    await sleep(50);
+    expect(c.writableLength).toBeGreaterThan(32 << 20); // still queued: the peer reads nothing
+    expect(c.bytesWritten).toBe(1000 * chunk.length); // in flight or queued, each counted once
+    for (let i = 0; i < 10; i++) {
+      c.write(chunk, (err) => {
+        called++;
+        if (err) errors.push(err);
+      });
+    }
+    // A connect in flight destroyed at once, too.
+    const d = net.connect(port, '127.0.0.1');
+    d.destroy();
+    c.destroy();
+    await sleep(20);
+    // As node:net: the batch in flight completes with no error once destroyed; what was
+    // still queued behind it fails with ERR_STREAM_DESTROYED.
+    expect(called).toBe(1010);
+    expect(errors).toHaveLength(10);
+    expect(errors[0]).toMatchObject({ code: 'ERR_STREAM_DESTROYED' });
+    for (let i = 0; i < 200 && ring.pending > pendingBefore; i++) await sleep(5);
+    expect(ring.pending).toBe(pendingBefore);
+    expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(fdsBefore + 2); // the node server and its socket
+  });
+
   it("a peer's reset (RST) is ECONNRESET from read, as node:net reports it; our resetAndDestroy() resets the peer", async () => {
     const { port } = await nodeServer((s) => {
       s.once('data', () => s.resetAndDestroy());

@@ -206,11 +206,14 @@ export class Socket extends Duplex {
     return this.#bytesRead;
   }
 
-  /** Bytes handed to the kernel plus bytes still queued in the stream (as Node counts them). */
+  /** Bytes handed to the kernel plus bytes still queued in the stream (as Node counts them: a write in flight counts once). */
   get bytesWritten(): number {
-    let pending = 0;
-    if (this.#pending !== undefined) for (const c of this.#pending.chunks) pending += c.length;
-    return this.#bytesDispatched + this.writableLength + pending;
+    let bytes = this.#bytesDispatched;
+    if (this.#pending !== undefined) for (const c of this.#pending.chunks) bytes += c.length;
+    for (const entry of this.writableBuffer as { chunk: Buffer | string; encoding: BufferEncoding }[]) {
+      bytes += typeof entry.chunk === 'string' ? Buffer.byteLength(entry.chunk, entry.encoding) : entry.chunk.length;
+    }
+    return bytes;
   }
 
   /** @deprecated As in Node: `writableLength`. */
