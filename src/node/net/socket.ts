@@ -210,7 +210,9 @@ export class Socket extends Duplex {
   get bytesWritten(): number {
     let bytes = this.#bytesDispatched;
     if (this.#pending !== undefined) for (const c of this.#pending.chunks) bytes += c.length;
-    for (const entry of this.writableBuffer as { chunk: Buffer | string; encoding: BufferEncoding }[]) {
+    // Writable's `writableBuffer` (the entries not yet handed to _write/_writev): not in @types/node.
+    const queued = (this as unknown as { writableBuffer: { chunk: Buffer | string; encoding: BufferEncoding }[] }).writableBuffer;
+    for (const entry of queued) {
       bytes += typeof entry.chunk === 'string' ? Buffer.byteLength(entry.chunk, entry.encoding) : entry.chunk.length;
     }
     return bytes;
