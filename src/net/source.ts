@@ -376,7 +376,8 @@ abstract class SocketSource<T> implements Startable {
   }
 }
 
-function closeQuietly(fd: number): void {
+/** Closes a descriptor this code owns, ignoring errors (there is nothing else to do with them). */
+export function closeQuietly(fd: number): void {
   try {
     closeFd(fd);
   } catch {

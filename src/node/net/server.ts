@@ -27,8 +27,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import { getDefaultHighWaterMark } from 'node:stream';
 import { listenNow } from '../../net/listener.js';
 import { localAddress as getsockname, remoteAddress as getpeername } from '../../net/socket-names.js';
-import { AcceptSource } from '../../net/source.js';
-import { closeFd } from '../../sys/libc.js';
+import { AcceptSource, closeQuietly } from '../../net/source.js';
 import { shutdownSync } from '../../sys/posix.js';
 import { SHUT_RDWR } from '../../net/sockaddr.js';
 import { netEngine } from './engine.js';
@@ -312,10 +311,3 @@ function toBacklog(value: unknown): number | undefined {
   return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : undefined;
 }
 
-function closeQuietly(fd: number): void {
-  try {
-    closeFd(fd);
-  } catch {
-    /* ours; nothing else to do */
-  }
-}

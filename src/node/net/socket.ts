@@ -33,8 +33,7 @@ import { MsgHdr } from '../../abi/msghdr.js';
 import { IPPROTO_TCP, SO_KEEPALIVE, SOL_SOCKET, TCP_KEEPIDLE, TCP_NODELAY } from '../../net/listener.js';
 import { addressFamily, AF_INET6, encodeSockaddr, SHUT_RDWR, SHUT_WR, SOCK_CLOEXEC, SOCK_STREAM, type DecodedAddress } from '../../net/sockaddr.js';
 import { localAddress as getsockname, remoteAddress as getpeername } from '../../net/socket-names.js';
-import { RecvSource } from '../../net/source.js';
-import { closeFd } from '../../sys/libc.js';
+import { closeQuietly, RecvSource } from '../../net/source.js';
 import { bindSync, setsockoptInt, shutdownSync, socketSync } from '../../sys/posix.js';
 import { netEngine, type NetEngine } from './engine.js';
 import { codedError, netError } from './errors.js';
@@ -638,13 +637,6 @@ export class Socket extends Duplex {
   }
 }
 
-function closeQuietly(fd: number): void {
-  try {
-    closeFd(fd);
-  } catch {
-    /* ours; nothing else to do */
-  }
-}
 
 function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: signal.reason as unknown });
