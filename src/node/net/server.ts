@@ -52,7 +52,9 @@ export interface ServerOpts {
 
 /** Options of `server.listen(options)`. */
 export interface ListenOptions {
+  /** Port (a number or numeric string); 0 or omitted: the kernel picks one. */
   port?: number | string | undefined;
+  /** IP address or host name; omitted: `::` (dual-stack), or `0.0.0.0` without IPv6. */
   host?: string | undefined;
   /** `listen(2)` backlog; default 511. */
   backlog?: number | undefined;
@@ -77,11 +79,17 @@ export class Server extends EventEmitter {
   _connections = 0;
   /** Refuse connections beyond this many (`'drop'` is emitted for each). */
   maxConnections: number | undefined;
+  /** Accepted sockets keep their writable side open after the peer ends. */
   allowHalfOpen: boolean;
+  /** Accepted sockets start paused. */
   pauseOnConnect: boolean;
+  /** `TCP_NODELAY` on accepted sockets. */
   noDelay: boolean;
+  /** `SO_KEEPALIVE` on accepted sockets. */
   keepAlive: boolean;
+  /** Seconds before the first keep-alive probe (as Node stores it). */
   keepAliveInitialDelay: number;
+  /** The accepted sockets' high-water marks. */
   highWaterMark: number;
   #fd = -1;
   #source: AcceptSource | undefined;
@@ -89,6 +97,7 @@ export class Server extends EventEmitter {
   /** A listen() under way (host lookup), to refuse a second one. */
   #starting = false;
 
+  /** `new Server([options][, connectionListener])`, as `net.Server`; the listener handles `'connection'`. */
   constructor(options?: ServerOpts | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) {
     super();
     let opts: ServerOpts;

@@ -70,6 +70,7 @@ export interface SocketConstructorOpts extends Pick<DuplexOptions, 'highWaterMar
 
 /** Options of `socket.connect(options)` / `net.connect(options)` (TCP). */
 export interface TcpConnectOpts {
+  /** The server's port (a number or numeric string). */
   port: number | string;
   /** Host name or IP address; default `'localhost'`. */
   host?: string | undefined;
@@ -87,8 +88,11 @@ export interface TcpConnectOpts {
   autoSelectFamily?: boolean | undefined;
   /** Sets `socket.setTimeout(timeout)`. */
   timeout?: number | undefined;
+  /** `TCP_NODELAY` once connected. */
   noDelay?: boolean | undefined;
+  /** `SO_KEEPALIVE` once connected. */
   keepAlive?: boolean | undefined;
+  /** Milliseconds before the first keep-alive probe. */
   keepAliveInitialDelay?: number | undefined;
 }
 
@@ -130,6 +134,7 @@ export class Socket extends Duplex {
   #pending: { chunks: Buffer[]; cb: Callback } | undefined;
   #resetOnDestroy = false;
 
+  /** `new Socket([options])`, as `net.Socket`: not connected until {@link Socket.connect}. */
   constructor(options: SocketConstructorOpts = {}) {
     if (options === null || typeof options !== 'object') {
       throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options" argument must be of type object. Received ${String(options)}`);
@@ -176,26 +181,32 @@ export class Socket extends Duplex {
     return local === null ? {} : { address: local.address, family: local.family, port: local.port };
   }
 
+  /** The peer's IP address (cached once read; undefined before connecting or after closing, unless read while connected), as Node. */
   get remoteAddress(): string | undefined {
     return this.#peerName()?.address;
   }
 
+  /** `'IPv4'` or `'IPv6'`, the peer's family. */
   get remoteFamily(): string | undefined {
     return this.#peerName()?.family;
   }
 
+  /** The peer's port. */
   get remotePort(): number | undefined {
     return this.#peerName()?.port;
   }
 
+  /** The local IP address. */
   get localAddress(): string | undefined {
     return this.#localName()?.address;
   }
 
+  /** The local port. */
   get localPort(): number | undefined {
     return this.#localName()?.port;
   }
 
+  /** `'IPv4'` or `'IPv6'`, the local family. */
   get localFamily(): string | undefined {
     return this.#localName()?.family;
   }
