@@ -424,6 +424,51 @@ describe('tsuring/net sockets', () => {
     expect(datas).toBe(1);
   });
 
+  it('server: listen forms (no arguments, options, port and backlog), listen twice refused, close while a host lookup runs', async () => {
+    const a = net.createServer();
+    await new Promise<void>((resolve) => a.listen(resolve)); // no arguments: a port the kernel picks, on ::
+    expect(a.address()).toMatchObject({ address: '::', family: 'IPv6' });
+    expect(() => a.listen(0)).toThrow(expect.objectContaining({ code: 'ERR_SERVER_ALREADY_LISTEN' }) as Error);
+    await new Promise((r) => a.close(r));
+    expect(a.address()).toBeNull();
+    // Reachable over IPv4 too (dual-stack), with the options form.
+    const b = net.createServer((s) => s.end('dual'));
+    closeAfter(b);
+    b.listen({ port: 0 });
+    const port = (b.address() as { port: number }).port; // synchronous, as node:net
+    const c = nodeNet.connect(port, '127.0.0.1');
+    expect((await collect(c)).data.toString()).toBe('dual');
+    // close() while listen() still looks its host up: nothing listens afterwards.
+    const d = net.createServer();
+    d.listen(0, 'localhost');
+    const closed = new Promise((resolve) => d.close(resolve));
+    expect(await closed).toMatchObject({ code: 'ERR_SERVER_NOT_RUNNING' });
+    await sleep(100);
+    expect(d.listening).toBe(false);
+    // close() of a server that never listened: the callback gets ERR_SERVER_NOT_RUNNING, as node:net.
+    const e = net.createServer();
+    expect(await new Promise((resolve) => e.close(resolve))).toMatchObject({ code: 'ERR_SERVER_NOT_RUNNING' });
+  });
+
+  it('server: maxConnections drops the extra connection with a drop event; getConnections counts', async () => {
+    const server = net.createServer((s) => s.resume());
+    closeAfter(server);
+    server.maxConnections = 1;
+    const drops: unknown[] = [];
+    server.on('drop', (d) => drops.push(d));
+    const port = await listenOn(server);
+    const first = nodeNet.connect(port, '127.0.0.1');
+    await once(first, 'connect');
+    await sleep(50);
+    const second = nodeNet.connect(port, '127.0.0.1');
+    second.on('error', () => {});
+    await new Promise((resolve) => second.on('close', resolve));
+    expect(drops).toHaveLength(1);
+    expect(drops[0]).toMatchObject({ localPort: port, remoteAddress: '127.0.0.1', remotePort: expect.any(Number) as number });
+    expect(await new Promise((resolve) => server.getConnections((_e, n) => resolve(n)))).toBe(1);
+    first.destroy();
+  });
+
   it('constructor and connect refuse what they cannot do, as node:net (bad port, fd, paths)', () => {
     expect(() => net.connect(70000, '127.0.0.1')).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BAD_PORT' }) as Error);
     expect(() => new net.Socket({ fd: 0 })).toThrow(/not supported/);

@@ -96,6 +96,8 @@ export class Server extends EventEmitter {
   #unref = false;
   /** A listen() under way (host lookup), to refuse a second one. */
   #starting = false;
+  /** Counts listen() calls and close()s: a lookup answering after close() is dropped. */
+  #attempt = 0;
 
   /** `new Server([options][, connectionListener])`, as `net.Server`; the listener handles `'connection'`. */
   constructor(options?: ServerOpts | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) {
@@ -180,7 +182,9 @@ export class Server extends EventEmitter {
       return this;
     }
     this.#starting = true;
+    const attempt = ++this.#attempt;
     dnsLookup(host, (err, address) => {
+      if (attempt !== this.#attempt) return; // close() came first
       this.#starting = false;
       if (err !== null) this.emit('error', err);
       else this.#listenOn(address, port, backlog, options.ipv6Only === true);
@@ -266,6 +270,8 @@ export class Server extends EventEmitter {
       if (this.#fd < 0) this.once('close', () => cb(codedError(Error, 'ERR_SERVER_NOT_RUNNING', 'Server is not running.')));
       else this.once('close', cb);
     }
+    this.#attempt++;
+    this.#starting = false;
     if (this.#fd >= 0) {
       const fd = this.#fd;
       this.#fd = -1;
