@@ -40,9 +40,9 @@ export const IPPROTO_IPV6 = 41;
 export const IPV6_V6ONLY = 26;
 
 /**
- * How {@link listenOnRing} makes the listener: `'auto'` (io_uring ops where the kernel has
- * them, else system calls), `'io_uring'` (ops only: an `UnsupportedOpError` names the kernel
- * needed), `'syscall'` (system calls only).
+ * How a listener is made: `'auto'` (the io_uring ops `BIND` / `LISTEN` where the kernel has
+ * them, Linux 6.11, else the system calls), `'io_uring'` (ops only: an `UnsupportedOpError`
+ * names the kernel needed), `'syscall'` (system calls only).
  */
 export type ListenVia = 'auto' | 'io_uring' | 'syscall';
 

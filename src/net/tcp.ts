@@ -35,6 +35,8 @@ import { checkListenVia, IPPROTO_TCP, listenOnRing, TCP_NODELAY, type ListenVia 
 import { addressFamily, encodeSockaddr, SOCK_CLOEXEC, SOCK_STREAM, type DecodedAddress, type SocketEndpoint } from './sockaddr.js';
 import { localAddress, remoteAddress } from './socket-names.js';
 
+export type { ListenVia };
+
 const MSG_NOSIGNAL = 0x4000;
 /** Bytes per receive when a connection reads without a buffer ring. */
 const PLAIN_RECV_BYTES = 64 * 1024;
