@@ -490,8 +490,9 @@ const starved = new WeakMap<BufferRing, RecvMultishot[]>();
  * Done when the peer closes its side (a 0-byte receive).
  *
  * **Chunks are yours.** Each chunk is a fresh `Buffer` holding a copy of the received bytes
- * (one allocation and one copy per receive), and its buffer goes back to the kernel at once:
- * keep it, collect and concatenate, hand it to `stream.pipeline` or an unawaited write.
+ * (one allocation and one copy per receive), and its buffer goes back to the kernel when the
+ * chunk is handed out: keep it, collect and concatenate, hand it to `stream.pipeline` or an
+ * unawaited write.
  *
  * **Borrowed chunks** (`{ borrow: true }`, zero-copy) are views into the buffer ring's
  * JS-owned memory instead, valid only until you ask for the next one (the next loop turn),
@@ -499,12 +500,11 @@ const starved = new WeakMap<BufferRing, RecvMultishot[]>();
  * each chunk is fully consumed within its loop turn (parsed, or written and awaited). A
  * view never dangles (the memory is ordinary JS memory); it can only be overwritten.
  *
- * **Backpressure.** Copied chunks wait in the JS queue up to `highWaterMark` (then the
- * receive pauses, see the module notes). Borrowed chunks not yet asked for hold their
- * buffers; when the ring runs out (`ENOBUFS`) the receive stops, the bytes wait in the
- * socket, and it is re-armed as soon as any receiver of this iterator family returns a
- * buffer to that ring. Buffers you recycle yourself, outside these iterators, do not
- * re-arm starved receivers.
+ * **Backpressure.** Chunks not yet asked for hold their buffers (copied or borrowed), and
+ * the JS queue pauses the receive at `highWaterMark` (see the module notes); when the ring
+ * runs out (`ENOBUFS`) the receive stops, the bytes wait in the socket, and it is re-armed
+ * as soon as any receiver of this iterator family returns a buffer to that ring. Buffers you
+ * recycle yourself, outside these iterators, do not re-arm starved receivers.
  */
 export class RecvMultishot extends Multishot<Uint8Array> {
   readonly #fd: FileRef;
@@ -564,9 +564,14 @@ export class RecvMultishot extends Multishot<Uint8Array> {
         const view = this.#pool.take(cqe);
         this.push(view, (flags & IORING_CQE_F_BUF_MORE) !== 0 ? -1 : flags >>> IORING_CQE_BUFFER_SHIFT);
       } else {
-        // The consumer owns what it gets: copy out, and the buffer goes straight back.
-        this.push(this.#pool.takeCopy(cqe), -1);
-        kick(this.#pool);
+        // The consumer owns what it gets: a copy. Its buffer goes back when the copy is
+        // handed out, not now: a buffer recycled inside the reap loop could be filled again
+        // inside it, so the queue would be bounded by nothing while a fast peer sends. Held
+        // until then, the buffers run out instead (ENOBUFS, re-armed when one comes back).
+        const view = this.#pool.take(cqe);
+        const copy = Buffer.allocUnsafe(view.byteLength);
+        copy.set(view);
+        this.push(copy, (flags & IORING_CQE_F_BUF_MORE) !== 0 ? -1 : flags >>> IORING_CQE_BUFFER_SHIFT);
       }
       if (res > 0) return true;
     }
@@ -598,7 +603,8 @@ export class RecvMultishot extends Multishot<Uint8Array> {
   }
 
   protected override yielded(token: number): void {
-    this.#lastBid = token;
+    if (this.#borrow) this.#lastBid = token; // the view is valid until the next next()
+    else if (token >= 0) this.#recycle(token); // the consumer holds a copy
   }
 
   protected override release(_item: Uint8Array, token: number): void {

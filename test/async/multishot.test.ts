@@ -265,7 +265,7 @@ describe('recvMultishot', () => {
     }
   });
 
-  it('by default yields Buffers that stay valid (kept, then concatenated), buffers returned at once', async () => {
+  it('by default yields Buffers that stay valid (kept, then concatenated), each buffer back as its chunk is handed out', async () => {
     // 4 buffers of 128 bytes for 10,000 bytes: every buffer is reused about 20 times while
     // the chunks cut from it are still held.
     const pool = BufferRing.register(ring.ring, { entries: 4, bufferSize: 128 });
@@ -274,13 +274,36 @@ describe('recvMultishot', () => {
       const data = pattern(10_000);
       pair.peer.end(data);
       const kept: Uint8Array[] = [];
-      for await (const chunk of ring.recvMultishot(pair.fd, pool)) {
+      const it = ring.recvMultishot(pair.fd, pool);
+      for await (const chunk of it) {
         expect(Buffer.isBuffer(chunk)).toBe(true);
-        expect(pool.inKernel).toBe(4);
+        // Only chunks still queued hold a buffer; this one's is back already.
+        expect(pool.heldByUser).toBe(it.queued);
         kept.push(chunk); // no copy of our own: they must not be overwritten later
       }
+      expect(pool.inKernel).toBe(4);
       expect(kept.length).toBeGreaterThan(4 * 4);
       expect(Buffer.concat(kept).equals(data)).toBe(true);
+    } finally {
+      await pair.close();
+      pool.close();
+    }
+  });
+
+  it('copies held by the queue keep their buffers: a consumer that stops asking holds at most the ring, nothing is lost', async () => {
+    const pool = BufferRing.register(ring.ring, { entries: 4, bufferSize: 128 });
+    const pair = await connectedPair();
+    try {
+      const data = pattern(200_000);
+      pair.peer.end(data);
+      const it = ring.recvMultishot(pair.fd, pool);
+      const kept: Uint8Array[] = [(await it.next()).value!];
+      await sleep(100); // the peer keeps sending; nobody asks
+      expect(it.queued).toBeLessThanOrEqual(4);
+      expect(pool.heldByUser).toBe(it.queued);
+      for await (const chunk of it) kept.push(chunk);
+      expect(Buffer.concat(kept).equals(data)).toBe(true);
+      expect(pool.inKernel).toBe(4);
     } finally {
       await pair.close();
       pool.close();
