@@ -366,12 +366,21 @@ abstract class SocketSource<T> implements Startable {
     const queue = this.#queue;
     // The consumer may stop() from inside a delivery (stop empties the queue): re-check.
     // Taken off the queue before each delivery, so what stop() finds left is what was never
-    // delivered.
-    while (queue.length > 0 && !this.#stopped) {
-      const item = queue.shift()!;
-      if (item === END) this.deliverEnd();
-      else if (item instanceof ErrorMarker) this.deliverError(item.error);
-      else this.deliverItem(item as T);
+    // delivered. A listener that throws ends this microtask (the exception goes on to
+    // 'uncaughtException', as from any event listener); what is left is delivered from the
+    // next one, so nothing stays stuck holding its buffer.
+    try {
+      while (queue.length > 0 && !this.#stopped) {
+        const item = queue.shift()!;
+        if (item === END) this.deliverEnd();
+        else if (item instanceof ErrorMarker) this.deliverError(item.error);
+        else this.deliverItem(item as T);
+      }
+    } finally {
+      if (queue.length > 0 && !this.#stopped && !this.#deliveryQueued) {
+        this.#deliveryQueued = true;
+        queueMicrotask(this.#deliver);
+      }
     }
   }
 }

@@ -13,6 +13,7 @@ import { localAddress as getsockname, remoteAddress as getpeername } from '../..
 import * as net from '../../src/node/net/index.js';
 import { netEngine } from '../../src/node/net/engine.js';
 import { getsockoptInt } from '../../src/sys/posix.js';
+import { describeExit, lastJson, runChild } from '../support/child.js';
 import { collect, firstDifference, listenOn, pattern, sleep } from './helpers.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -467,6 +468,30 @@ describe('tsuring/net sockets', () => {
     expect(drops[0]).toMatchObject({ localPort: port, remoteAddress: '127.0.0.1', remotePort: expect.any(Number) as number });
     expect(await new Promise((resolve) => server.getConnections((_e, n) => resolve(n)))).toBe(1);
     first.destroy();
+  });
+
+  it("a 'data' listener that throws: the error goes to uncaughtException, as with node:net, and the rest still arrives", async () => {
+    const r = await runChild(`
+import * as net from '@repo/src/node/net/index.js';
+const thrown = [];
+process.on('uncaughtException', (err) => thrown.push(err.message));
+const server = net.createServer((s) => s.end(Buffer.alloc(1 << 20, 7)));
+server.listen(0, '127.0.0.1', () => {
+  const c = net.connect(server.address().port, '127.0.0.1');
+  let bytes = 0;
+  let n = 0;
+  c.on('data', (d) => {
+    bytes += d.length;
+    if (n++ < 3) throw new Error('listener failed ' + n);
+  });
+  c.on('close', () => {
+    server.close();
+    console.log(JSON.stringify({ bytes, thrown }));
+  });
+});
+`);
+    expect(r.code, describeExit(r)).toBe(0);
+    expect(lastJson(r)).toEqual({ bytes: 1 << 20, thrown: ['listener failed 1', 'listener failed 2', 'listener failed 3'] });
   });
 
   it('constructor and connect refuse what they cannot do, as node:net (bad port, fd, paths)', () => {
