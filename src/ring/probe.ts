@@ -5,7 +5,7 @@
  * @module
  */
 import { IORING_REGISTER_PROBE, IO_URING_OP_SUPPORTED, IoringOp } from '../../generated/constants.js';
-import { OPS } from '../../generated/ops.js';
+import { NOT_IN_HEADER_OPCODES, OPS } from '../../generated/ops.js';
 import { IoUringProbe, SIZEOF_IO_URING_PROBE, SIZEOF_IO_URING_PROBE_OP } from '../../generated/structs.js';
 import { IoUringError } from '../sys/errors.js';
 
@@ -41,10 +41,6 @@ export class Probe {
     if (available) {
       const unsupported = new Uint8Array(PROBE_SLOTS);
       for (let op = 0; op < PROBE_SLOTS; op++) unsupported[op] = supported[op] === 1 ? 0 : 1;
-      // struct epoll_event is packed (12 bytes) only on x86-64; prepEpollWait's buffer-size
-      // check assumes that layout (spec/ops.json), so elsewhere the builder refuses the op
-      // rather than let the kernel write past a buffer checked for 12-byte events.
-      if (process.arch !== 'x64') unsupported[IoringOp.EPOLL_WAIT] = 1;
       this.unsupportedOps = unsupported;
     } else {
       this.unsupportedOps = undefined;
@@ -68,6 +64,12 @@ export class Probe {
     for (let i = 0; i < probe.opsLen; i++) {
       const entry = probe.getOps(i);
       if ((entry.flags & IO_URING_OP_SUPPORTED) !== 0) supported[entry.op] = 1;
+    }
+    // Opcodes this build's header lacked (a downgraded spec): their builders refuse, so the
+    // probe says so too, whatever the kernel has.
+    for (const name of NOT_IN_HEADER_OPCODES) {
+      const opcode = opcodeOf(name);
+      if (opcode >= 0) supported[opcode] = 0;
     }
     return new Probe(supported, probe.lastOp, true);
   }
