@@ -81,6 +81,13 @@ function fdOf(local: { port: number }, remote: { port: number }): number {
   throw new Error('socket not found');
 }
 
+/** Waits until the thread's ring has nothing in flight (what earlier tests closed has settled). */
+async function ringIdle(): Promise<number> {
+  const ring = netEngine().ring;
+  for (let i = 0; i < 1000 && ring.pending > 0; i++) await sleep(5);
+  return ring.pending;
+}
+
 const SOL_SOCKET = 1;
 const SO_KEEPALIVE = 9;
 const IPPROTO_TCP = 6;
@@ -251,8 +258,9 @@ describe('tsuring/net sockets', () => {
 
   it('destroy mid-transfer: both sides close, the peer sees the end or a reset, no descriptor or op is left', async () => {
     const ring = netEngine().ring;
+    const pendingBefore = await ringIdle();
+    expect(pendingBefore).toBe(0);
     const fdsBefore = readdirSync('/proc/self/fd').length;
-    const pendingBefore = ring.pending;
     let received = 0;
     const server = net.createServer((s) => {
       s.on('error', () => {});
@@ -280,7 +288,7 @@ describe('tsuring/net sockets', () => {
 
   it('queues filled to the brim, then destroy(): every write callback runs, nothing stays in flight or open', async () => {
     const ring = netEngine().ring;
-    const pendingBefore = ring.pending;
+    const pendingBefore = await ringIdle();
     const fdsBefore = readdirSync('/proc/self/fd').length;
     const { port } = await nodeServer((s) => s.pause()); // reads nothing: the kernel buffers fill
     const c = net.connect(port, '127.0.0.1');
