@@ -397,3 +397,47 @@ describe('pollMultishot', () => {
     }
   });
 });
+
+describe('methods called from inside an iterator body (re-entrancy)', () => {
+  it('recvMultishot and pollMultishot: other ops run from the body, close() (awaited or not) ends the loop as done', async () => {
+    for (const awaitClose of [false, true]) {
+      const own = new AsyncIoUring({ entries: 16 });
+      const pool = BufferRing.register(own.ring, { entries: 4, bufferSize: 64 });
+      const srv = await nodeServer((s) => s.write('abc'));
+      const fd = await own.socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC);
+      const [r, w] = await own.pipe();
+      try {
+        await own.connect(fd, { address: '127.0.0.1', port: srv.port });
+        const seen: string[] = [];
+        for await (const chunk of own.recvMultishot(fd, pool)) {
+          seen.push(Buffer.from(chunk).toString());
+          expect(await own.nop()).toBe(0); // another op, from the body
+          const closing = own.close();
+          if (awaitClose) await closing;
+          await expect(own.nop()).rejects.toMatchObject({ code: 'ERR_RING_CLOSED' });
+        }
+        expect(seen).toEqual(['abc']);
+        expect(own.closed).toBe(true);
+
+        const other = new AsyncIoUring({ entries: 16 });
+        writeSync(w, 'x');
+        let wakeups = 0;
+        for await (const revents of other.pollMultishot(r, POLLIN)) {
+          wakeups++;
+          expect(revents & POLLIN).toBe(POLLIN);
+          const closing = other.close();
+          if (awaitClose) await closing;
+        }
+        expect(wakeups).toBe(1);
+        expect(other.closed).toBe(true);
+      } finally {
+        await own.close();
+        pool.close();
+        closeSync(fd);
+        closeSync(r);
+        closeSync(w);
+        await srv.close();
+      }
+    }
+  });
+});
