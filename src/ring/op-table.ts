@@ -29,6 +29,11 @@ export const SLOT_IN_FLIGHT = 2;
 /** Slot state: a submitted skip-success op no CQE will account for; kept for its identity only. */
 export const SLOT_UNTRACKED = 3;
 
+/** `OpTable.pinned` bit: the slot's `pins` hold memory until its final CQE. */
+export const PINNED_RUN = 1;
+/** `OpTable.pinned` bit: the slot's `prepPins` hold memory until its SQE is consumed. */
+export const PINNED_PREP = 2;
+
 /** linkBits: the op was submitted with IOSQE_CQE_SKIP_SUCCESS. */
 export const LINK_SKIP = 1;
 /** linkBits: the op was submitted with IOSQE_IO_LINK (not HARDLINK) and a successor. */
@@ -94,6 +99,12 @@ export class OpTable {
   readonly keyObject: unknown[];
   /** Memory the kernel copies at prep (`pinUntilConsumed`), held until the SQE is consumed. */
   readonly prepPins: unknown[][];
+  /**
+   * {@link PINNED_RUN} | {@link PINNED_PREP}: which of `pins` / `prepPins` hold something, so
+   * the hot release path (most ops pin nothing, e.g. NOPs, timeouts, closes) skips both.
+   * Set by `Sqe.pin` / `Sqe.pinUntilConsumed`, the only writers of those arrays.
+   */
+  pinned: Uint8Array;
   private free: Int32Array;
   private freeTop: number;
   /** Untracked slots, oldest first (a ring buffer of slot numbers). */
@@ -131,6 +142,7 @@ export class OpTable {
     this.keyOf = new Int32Array(capacity).fill(-1);
     this.keyObject = new Array<unknown>(capacity).fill(undefined);
     this.prepPins = Array.from({ length: capacity }, () => []);
+    this.pinned = new Uint8Array(capacity);
     this.free = new Int32Array(capacity);
     this.untrackedQueue = new Int32Array(capacity);
     this.queued = new Uint8Array(capacity);
@@ -180,6 +192,7 @@ export class OpTable {
     this.handler[slot] = undefined;
     const pins = this.pins[slot]!;
     while (pins.length !== 0) pins.pop();
+    this.pinned[slot] = this.pinned[slot]! & ~PINNED_RUN;
     this.live--;
     // A slot released while queued keeps its old place in the queue: it is then evicted a
     // little early, which only shortens how long a failure CQE can still be named.
@@ -217,6 +230,7 @@ export class OpTable {
     this.cancelPending = widen(this.cancelPending);
     this.keyOf = widen(this.keyOf, -1);
     this.queued = widen(this.queued);
+    this.pinned = widen(this.pinned);
     for (let i = old; i < next; i++) {
       this.tag.push(undefined);
       this.pins.push([]);
@@ -287,11 +301,14 @@ export class OpTable {
     this.silent[slot] = 0;
     this.keyOf[slot] = -1;
     this.keyObject[slot] = undefined;
-    const prepPins = this.prepPins[slot]!;
-    while (prepPins.length !== 0) prepPins.pop();
-    const pins = this.pins[slot]!;
-    // pop() inlines; assigning length goes through a slow generic setter.
-    while (pins.length !== 0) pins.pop();
+    if (this.pinned[slot] !== 0) {
+      this.pinned[slot] = 0;
+      const prepPins = this.prepPins[slot]!;
+      while (prepPins.length !== 0) prepPins.pop();
+      const pins = this.pins[slot]!;
+      // pop() inlines; assigning length goes through a slow generic setter.
+      while (pins.length !== 0) pins.pop();
+    }
     this.free[this.freeTop++] = slot;
     // An untracked slot stays queued; evictUntracked() skips it once it is no longer Untracked.
     if (state !== SLOT_UNTRACKED) this.live--;

@@ -27,9 +27,9 @@ import type { SqeTarget } from '../abi/sqe-target.js';
 import { cachedAddressOf } from '../sys/libc.js';
 import { RingStateError, ringClosedError } from './errors.js';
 import { CancelKeys, type CancelKey } from './cancel-keys.js';
-import type { OpTable } from './op-table.js';
+import { PINNED_PREP, PINNED_RUN, type OpTable } from './op-table.js';
 
-/** What an {@link Sqe} needs from its ring. */
+/** @internal What an {@link Sqe} needs from its ring. */
 export interface SqeOwner {
   readonly table: OpTable;
   /** Op-table slot staged at each SQ position, or -1. */
@@ -65,12 +65,16 @@ export class Sqe implements SqeTarget {
   }
 
   #slot(what: string): number {
-    if (this.#owner.closed) throw ringClosedError(what);
-    const slot = this.#owner.stagedSlot[this.#position]!;
-    if (slot < 0) {
-      throw new RingStateError('ERR_RING_SQE_STALE', `${what}: this SQE was already submitted; get a new one with ring.getSqe()`);
-    }
+    const owner = this.#owner;
+    const slot = owner.stagedSlot[this.#position]!;
+    if (slot < 0 || owner.closed) this.#stale(what);
     return slot;
+  }
+
+  /** The error for a handle that may not be used (kept out of the hot path above). */
+  #stale(what: string): never {
+    if (this.#owner.closed) throw ringClosedError(what);
+    throw new RingStateError('ERR_RING_SQE_STALE', `${what}: this SQE was already submitted; get a new one with ring.getSqe()`);
   }
 
   /**
@@ -95,7 +99,9 @@ export class Sqe implements SqeTarget {
       throw new ArgumentError('ERR_INVALID_ARG_TYPE', 'Sqe.pin: memory', `expected a Buffer, TypedArray or DataView, received ${describeReceived(memory)}`);
     }
     const address = cachedAddressOf(memory);
-    this.#owner.table.pins[slot]!.push(memory);
+    const table = this.#owner.table;
+    table.pins[slot]!.push(memory);
+    table.pinned[slot] = table.pinned[slot]! | PINNED_RUN;
     return address;
   }
 
@@ -109,7 +115,9 @@ export class Sqe implements SqeTarget {
       throw new ArgumentError('ERR_INVALID_ARG_TYPE', 'Sqe.pinUntilConsumed: memory', `expected a Buffer, TypedArray or DataView, received ${describeReceived(memory)}`);
     }
     const address = cachedAddressOf(memory);
-    this.#owner.table.prepPins[slot]!.push(memory);
+    const table = this.#owner.table;
+    table.prepPins[slot]!.push(memory);
+    table.pinned[slot] = table.pinned[slot]! | PINNED_PREP;
     return address;
   }
 
@@ -162,6 +170,7 @@ export class Sqe implements SqeTarget {
     return this.#owner.table.keyObject[this.#slot('Sqe.cancelKey')] as CancelKey | undefined;
   }
 
+  /** Puts this op under `key` (undefined: back under its own id); see the getter. */
   set cancelKey(key: CancelKey | undefined) {
     const slot = this.#slot('Sqe.cancelKey');
     const table = this.#owner.table;

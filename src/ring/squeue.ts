@@ -21,7 +21,7 @@ import {
 import { IoUringSqe } from '../../generated/structs.js';
 import { OP_ID_TAG } from '../abi/op-id.js';
 import { RingStateError } from './errors.js';
-import { LINK_SKIP, LINK_SOFT, SLOT_IN_FLIGHT, type OpTable } from './op-table.js';
+import { LINK_SKIP, LINK_SOFT, PINNED_PREP, PINNED_RUN, SLOT_IN_FLIGHT, type OpTable } from './op-table.js';
 import type { RingLayout } from './memory.js';
 import type { CancelKeys } from './cancel-keys.js';
 import type { Registrations } from './registrations.js';
@@ -223,6 +223,7 @@ export class SubmissionQueue {
       for (let k = 0; k < this.sqeWords; k++) this.src[w + k] = 0;
       const pins = table.pins[slot]!;
       while (pins.length !== 0) pins.pop();
+      table.pinned[slot] = table.pinned[slot]! & ~PINNED_RUN;
       table.tag[slot] = undefined;
       table.handler[slot] = undefined;
       table.silent[slot] = 1;
@@ -439,9 +440,9 @@ export class SubmissionQueue {
     staged[position] = -1;
     const words = this.sqeWords;
     const w = position * words;
-    const prepPins = table.prepPins[slot]!;
-    if (prepPins.length !== 0) {
-      this.#consumed.push({ position: this.flushed + ((position - (this.flushed & this.mask)) & this.mask), memory: prepPins.splice(0) });
+    if ((table.pinned[slot]! & PINNED_PREP) !== 0) {
+      table.pinned[slot] = table.pinned[slot]! & ~PINNED_PREP;
+      this.#consumed.push({ position: this.flushed + ((position - (this.flushed & this.mask)) & this.mask), memory: table.prepPins[slot]!.splice(0) });
     }
     const key = table.keyOf[slot]!;
     if (key < 0) {
