@@ -73,6 +73,7 @@ import { decodeSockaddr, encodeSockaddr, SOCK_CLOEXEC, SOCKADDR_STORAGE_SIZE, ty
 import type { BufferRing } from '../register/provided.js';
 import { errorFromCqeRes, type IoUringError } from '../sys/errors.js';
 import { closeFd, createEventfd, EFD_CLOEXEC, EFD_NONBLOCK, readEventfd } from '../sys/libc.js';
+import { pipe2Sync } from '../sys/posix.js';
 import { opNameOf } from '../ring/cqe.js';
 import { ringClosedError } from '../ring/errors.js';
 import type { CompletionHandler } from '../ring/op-table.js';
@@ -920,10 +921,13 @@ export class AsyncIoUring implements AsyncDisposable {
   }
 
   /**
-   * Creates a pipe (`IORING_OP_PIPE`, Linux 6.16). Resolves with `[readEnd, writeEnd]`
-   * (yours to close). `flags`: `O_CLOEXEC` (default), `O_NONBLOCK`, `O_DIRECT`.
+   * Creates a pipe (`IORING_OP_PIPE`, Linux 6.16; on older kernels `pipe2(2)`). Resolves with
+   * `[readEnd, writeEnd]` (yours to close). `flags`: `O_CLOEXEC` (default), `O_NONBLOCK`, `O_DIRECT`.
    */
   pipe(flags = 0o2000000, options?: OpOptions): Promise<[number, number]> {
+    // No IORING_OP_PIPE (before 6.16): pipe2(2), which never blocks, called when a NOP completes,
+    // so the promise keeps an op's order, abort and closed-ring behaviour; an aborted one makes no pipe.
+    if (!this.ring.probe.supports('PIPE')) return this.start(OpResult.Res, IoringOp.NOP, prepNop, options, { map: () => pipe2Sync(flags) }) as Promise<[number, number]>;
     const fds = new Int32Array(2);
     const extra: OpExtra = {
       map: () => [fds[0]!, fds[1]!],

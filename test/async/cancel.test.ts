@@ -44,7 +44,7 @@ describe('AbortSignal', () => {
   });
 
   it('after submit: a read blocked on a pipe is cancelled in the kernel; the data it would have read stays in the pipe', async () => {
-    const [r, w] = await pipe(ring);
+    const [r, w] = await pipe();
     try {
       const ac = new AbortController();
       const buf = Buffer.alloc(8);
@@ -92,7 +92,7 @@ describe('AbortSignal', () => {
   it('while waiting for room (backpressure): removed from the queue, never submitted', async () => {
     await ring.close();
     ring = new AsyncIoUring({ entries: 4, maxInFlight: 2 });
-    const [r, w] = await pipe(ring);
+    const [r, w] = await pipe();
     try {
       const blockers = [ring.read(r, Buffer.alloc(1)), ring.read(r, Buffer.alloc(1))];
       await sleep(5);
@@ -122,7 +122,7 @@ describe('AbortSignal', () => {
   it('a cancel that must wait for room, and finds its target already done, leaves no unhandled rejection', async () => {
     await ring.close();
     ring = new AsyncIoUring({ entries: 4, maxInFlight: 2 });
-    const [r, w] = await pipe(ring);
+    const [r, w] = await pipe();
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown): void => {
       unhandled.push(reason);

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hangAfter } from '../support/slow.js';
 import { makeRunner, parseResult, runWorker, type Runner } from '../../bench/lib/exec.js';
 import { buildPlan, SkipError, type Ctx } from '../../bench/lib/plan.js';
 import { buildC } from '../../bench/lib/prepare.js';
@@ -75,7 +76,7 @@ describe('bench workers (child processes)', () => {
   it('cost-split with the enter hook times io_uring_enter', async () => {
     const hook = join(repo, 'bench', 'workloads', 'enter-hook-register.ts');
     const out = parseResult<{ hooked: boolean; rows: { enterNsPerOp: number; enterCallsPerOp: number }[] }>(
-      await runWorker(runner, 'cost-split', { file: randFile, ops: 8192 }, { timeoutMs: 60_000, nodeArgs: ['--import', hook] }),
+      await runWorker(runner, 'cost-split', { file: randFile, ops: 8192 }, { timeoutMs: hangAfter(60_000), nodeArgs: ['--import', hook] }),
       'cost-split',
     );
     expect(out.hooked).toBe(true);
@@ -86,13 +87,13 @@ describe('bench workers (child processes)', () => {
 
   it('cost-rss and cost-alloc report finite figures', async () => {
     const rss = parseResult<{ ops: number; rssGrowthMiB: number }>(
-      await runWorker(runner, 'cost-rss', { ops: 20_000 }, { timeoutMs: 60_000, nodeArgs: ['--expose-gc'] }),
+      await runWorker(runner, 'cost-rss', { ops: 20_000 }, { timeoutMs: hangAfter(60_000), nodeArgs: ['--expose-gc'] }),
       'cost-rss',
     );
     expect(rss.ops).toBeGreaterThanOrEqual(20_000);
     expect(Number.isFinite(rss.rssGrowthMiB)).toBe(true);
     const alloc = parseResult<{ name: string; bytesPerOp: number; ops: number }[]>(
-      await runWorker(runner, 'cost-alloc', { file: randFile, ops: 5000 }, { timeoutMs: 60_000, nodeArgs: ['--expose-gc', '--min-semi-space-size=64', '--max-semi-space-size=64'] }),
+      await runWorker(runner, 'cost-alloc', { file: randFile, ops: 5000 }, { timeoutMs: hangAfter(60_000), nodeArgs: ['--expose-gc', '--min-semi-space-size=64', '--max-semi-space-size=64'] }),
       'cost-alloc',
     );
     expect(alloc).toHaveLength(4);

@@ -28,7 +28,8 @@ const text = (file: string): string =>
 describe('npm run docs', () => {
   it('builds with zero warnings; guides in the navigation; builders documented', () => {
     const typedoc = join(REPO_ROOT, 'node_modules', 'typedoc', 'bin', 'typedoc');
-    const r = spawnSync(process.execPath, [typedoc, '--out', out], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 50_000 });
+    // No time limit of its own (how long typedoc takes is not what this checks): CI's limit holds.
+    const r = spawnSync(process.execPath, [typedoc, '--out', out], { cwd: REPO_ROOT, encoding: 'utf8' });
     const log = `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
     const warnings = log.split('\n').filter((l) => /\[(warning|error)\]/.test(l));
     expect(warnings, log).toEqual([]);
@@ -54,5 +55,5 @@ describe('npm run docs', () => {
     expect(prepRead).toContain('Prepares IORING_OP_READ (opcode 22), since Linux 5.6; liburing: io_uring_prep_read');
     expect(prepRead).toContain('Result: Bytes read; 0 at end of file.');
     expect(text('classes/IoUring.html')).toContain('submitAndWait');
-  }, 60_000);
+  }, 3_600_000);
 });

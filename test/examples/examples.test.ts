@@ -128,8 +128,9 @@ describe('examples/echo-server.ts', () => {
       using ring = new IoUring({ entries: 2 });
       const lacking = ['SOCKET', 'BIND', 'LISTEN'].filter((op) => !ring.probe.supports(op));
       if (lacking.length > 0) {
-        console.warn(`skipped: the kernel lacks ${lacking.join(', ')} (the echo server needs Linux 6.11)`);
-        ctx.skip();
+        const note = `skipped: the kernel lacks ${lacking.join(', ')} (the echo server needs Linux 6.11)`;
+        console.warn(note);
+        ctx.skip(note);
       }
     }
     const child = spawn(process.execPath, ['--import', 'tsx', 'examples/echo-server.ts', '0'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -12,6 +12,7 @@ import { IoUring } from '../../src/ring/ring.js';
 import { REPO_ROOT } from '../support/child.js';
 import { requireOp } from './helpers.js';
 import { echoRoundTrip } from '../support/net.js';
+import { hangAfter } from '../support/slow.js';
 
 
 async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -41,7 +42,7 @@ describe('multishot echo server', () => {
       expect(server.stats.accepted).toBe(100);
       expect(server.stats.bytesEchoed).toBe(total);
       // The server closes each connection once it has seen EOF and sent everything back.
-      await until(() => server.connections === 0, 5000, 'every connection to close');
+      await until(() => server.connections === 0, hangAfter(5000), 'every connection to close');
       expect(server.pool.heldByUser).toBe(0);
       expect(server.pool.inKernel).toBe(64);
       expect(server.pool.status().available).toBe(64);

@@ -25,6 +25,7 @@ import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hangAfter } from '../support/slow.js';
 import { prepCancel, prepNop, prepRead, prepTimeout, prepWrite } from '../../generated/ops.js';
 import type { Cqe } from '../../src/ring/cqe.js';
 import { IoUring } from '../../src/ring/ring.js';
@@ -311,5 +312,5 @@ describe('fuzzing: random op sequences against a model', () => {
     );
     console.info(`[info] fuzzing: ${runs} sequences, ${ops} ops, ${completions} completions checked, ${closes} closes with work in flight`);
     expect(ops).toBeGreaterThanOrEqual(10_000);
-  }, 120_000);
+  }, hangAfter(120_000));
 });

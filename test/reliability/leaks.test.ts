@@ -34,6 +34,7 @@
  *    climb steadily either.
  */
 import { describe, expect, it } from 'vitest';
+import { hangAfter } from '../support/slow.js';
 import { describeExit, lastJson, runChild } from '../support/child.js';
 
 const MAPS_TOLERANCE = 64;
@@ -43,7 +44,8 @@ const RSS_BOUND = 64 * 1024 * 1024;
 
 const CYCLES_CHILD = String.raw`
 import { readdirSync, readFileSync } from 'node:fs';
-import { IoUring, prepNop, prepRead, prepTimeout, prepPipe } from '@repo/src/index.js';
+import { IoUring, prepNop, prepRead, prepTimeout } from '@repo/src/index.js';
+import { pipe2Sync } from '@repo/src/sys/posix.js';
 import { AsyncIoUring } from '@repo/src/async/async-ring.js';
 const gc = globalThis.gc;
 const CYCLES = Number(process.env.CYCLES);
@@ -56,13 +58,7 @@ async function snapshot() {
   return { fds: fds(), ringMaps: lines.filter((l) => l.includes('io_uring')).length, lines: lines.length, heap: process.memoryUsage().heapUsed };
 }
 // One pipe for the whole run: reads on its read end block (nobody writes).
-const setupRing = new IoUring({ entries: 2 });
-const pipeFds = new Int32Array(2);
-prepPipe(setupRing.getSqe(), pipeFds, 0o2000000);
-setupRing.submitAndWait(1);
-setupRing.forEachCqe((c) => { if (c.res !== 0) throw new Error('pipe failed: ' + c.res); });
-setupRing.close();
-const pipeRead = pipeFds[0];
+const [pipeRead] = pipe2Sync(0o2000000);
 
 const modes = {
   plain() {
@@ -176,7 +172,7 @@ describe('no leaks', () => {
       expect(after.heap - before.heap, `${name}: heap used after GC`).toBeLessThan(CYCLE_HEAP_BOUND);
     }
     expect(report.ringFdRegisteredAfter).toBe(true);
-  }, 150_000);
+  }, hangAfter(150_000));
 
   it('1,000,000 NOPs through AsyncIoUring leave heap and RSS flat after GC', async () => {
     const result = await runChild(NOPS_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000 });
@@ -196,5 +192,5 @@ describe('no leaks', () => {
     expect(rssGrowth).toBeLessThan(RSS_BOUND);
     // No steady climb: the second half of the run grows the heap by less than a quarter of the bound.
     expect(last.heap - r.samples[4]!.heap).toBeLessThan(HEAP_BOUND / 4);
-  }, 150_000);
+  }, hangAfter(150_000));
 });

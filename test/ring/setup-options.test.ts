@@ -60,8 +60,9 @@ afterAll(() => {
 function requireKernel(ctx: TestContext, what: string, flags: number, fill?: (p: IoUringParams) => void): void {
   const refusal = kernelRefusal(flags, fill);
   if (refusal !== null) {
-    console.warn(`[skip] ${what}: the running kernel refuses ${setupFlagNames(flags).join(' | ')}: ${refusal.code} (${refusal.message})`);
-    ctx.skip();
+    const note = `[skip] ${what}: the running kernel refuses ${setupFlagNames(flags).join(' | ')}: ${refusal.code} (${refusal.message})`;
+    console.warn(note);
+    ctx.skip(note);
   }
 }
 
@@ -407,8 +408,9 @@ describe('setup options on the running kernel', () => {
     });
     const target = polledMountDir();
     if (target === null) {
-      console.warn(`[skip] IOPOLL O_DIRECT read: no writable filesystem on a block device with polling enabled (${devices.join(', ')}); NVMe with poll queues (nvme.poll_queues=N) would do`);
-      ctx.skip();
+      const note = `[skip] IOPOLL O_DIRECT read: no writable filesystem on a block device with polling enabled (${devices.join(', ')}); NVMe with poll queues (nvme.poll_queues=N) would do`;
+      console.warn(note);
+      ctx.skip(note);
       return;
     }
     const { dir, cleanup } = makeTempDir(join(target, 'tsuring-iopoll-'));
