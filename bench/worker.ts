@@ -12,6 +12,7 @@ import { benchRing, runNop } from './workloads/nop.js';
 import { runReads, type ReadParams } from './workloads/reads.js';
 import { runClient, type ClientParams } from './workloads/tcp-client.js';
 import { runServer, type ServerImpl } from './workloads/tcp-server.js';
+import { runTimeouts, type TimeoutImpl } from './workloads/timeouts.js';
 
 type Params = Record<string, unknown> & { timing?: Timing };
 
@@ -32,6 +33,9 @@ async function main(): Promise<void> {
       return;
     case 'reads':
       emit(await runReads(params as unknown as ReadParams, timing));
+      return;
+    case 'timeouts':
+      emit(await runTimeouts(params as unknown as { impl: TimeoutImpl }, timing));
       return;
     case 'tcp-client':
       emit(await runClient(params as unknown as ClientParams, timing));

@@ -2,7 +2,8 @@
 # npm run test:kernels [-- options]: the test suite on the kernels tsuring supports besides the
 # machine's own: Debian 12's 6.1 (`linux-image-amd64` on bookworm) and the 6.12 LTS
 # (`linux-image-6.12-amd64`, bookworm-security), each booted in qemu through
-# ../shared/kvm/run-in-vm.sh, each on a fresh copy of the working tree. Prints, per kernel,
+# scripts/vm/run-in-vm.sh (the project's copy of ../shared/kvm), each on a fresh copy of the
+# working tree. Prints, per kernel,
 # passed / failed / skipped with every failure and every skip's reason; exits non-zero when
 # any test failed, any file did not load, or a guest did not finish.
 #
@@ -20,12 +21,14 @@
 #   -t SECONDS  time limit per guest (default 3000)
 #   -o DIR      keep the results in DIR (default: a new directory under /var/tmp)
 #   -n          do not install missing packages (fail instead)
-# environment: TSURING_KVM_HARNESS (default ../shared/kvm/run-in-vm.sh beside the repository).
+# environment: TSURING_KVM_HARNESS (default scripts/vm/run-in-vm.sh), TSURING_TEST_SLOWDOWN
+# (default 30 under TCG, 2 under KVM), TSURING_TEST_TIMEOUT_MS (vitest's per-test timeout in
+# the guests, default 900000).
 # Needs root (the harness does; apt-get installs what is missing).
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 kernels=6.1,6.12 accel=auto mode=parallel cpus= limit=3000 out= install=1
 while getopts k:a:j:c:t:o:nh opt; do
   case $opt in
@@ -41,7 +44,7 @@ while getopts k:a:j:c:t:o:nh opt; do
 done
 case $mode in parallel|serial) ;; *) usage ;; esac
 [ -n "$cpus" ] || { [ "$mode" = parallel ] && cpus=1 || cpus=2; }
-harness=${TSURING_KVM_HARNESS:-$repo/../shared/kvm/run-in-vm.sh}
+harness=${TSURING_KVM_HARNESS:-$repo/scripts/vm/run-in-vm.sh}
 say() { echo "test:kernels: $*" >&2; }
 die() { say "$*"; exit 2; }
 [ -x "$harness" ] || die "no VM harness at $harness (set TSURING_KVM_HARNESS)"
@@ -112,10 +115,15 @@ run_one() { # KERNEL-LABEL
   rm -rf "$dir" && mkdir -p "$dir"
   copy_tree "$dir/project" || { echo 125 > "$dir/vm.rc"; return; }
   t0=$(date +%s)
-  "$harness" -a "$accel" -k "${kver[$k]}" -c "$cpus" -t "$limit" -d "$dir/dmesg.txt" -w "$dir" \
-    -e "TSURING_TEST_SLOWDOWN=$slowdown" -e "TSURING_TEST_TIMEOUT_MS=${TSURING_TEST_TIMEOUT_MS:-900000}" \
-    "$dir/project" bash scripts/test-kernels-guest.sh "$dir" > "$dir/console.txt" 2> "$dir/harness.txt"
-  rc=$?
+  for attempt in 1 2; do
+    "$harness" -a "$accel" -k "${kver[$k]}" -c "$cpus" -t "$limit" -d "$dir/dmesg.txt" -w "$dir" \
+      -e "TSURING_TEST_SLOWDOWN=$slowdown" -e "TSURING_TEST_TIMEOUT_MS=${TSURING_TEST_TIMEOUT_MS:-900000}" \
+      "$dir/project" bash scripts/test-kernels-guest.sh "$dir" > "$dir/console.txt" 2> "$dir/harness.txt"
+    rc=$?
+    # 125: the guest never ran the command (boot or mount failure): once more, after saying why.
+    [ $rc = 125 ] && [ $attempt = 1 ] && [ ! -e "$dir/main.rc" ] || break
+    say "$k: the guest did not start the suite (exit 125; $(grep -m1 -i 'panic\|fatal\|run-in-vm' "$dir/console.txt" "$dir/harness.txt" | head -1)); booting it again"
+  done
   echo $rc > "$dir/vm.rc"
   echo $(($(date +%s) - t0)) > "$dir/seconds"
   say "$k (${kver[$k]}): guest done, exit $rc, $(cat "$dir/seconds") s"

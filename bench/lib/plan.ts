@@ -138,6 +138,13 @@ export function buildPlan(): { specs: Spec[]; comparisons: Comparison[] } {
   comparisons.push({ ours: 'seq.tsuring-promise', baseline: 'seq.fs-promises' });
   comparisons.push({ ours: 'seq.tsuring-promise', baseline: 'seq.readsync' });
 
+  // 10,000 timeouts in flight, 1 ms each, awaited back to back (moved here from a timed test).
+  const timeoutsWorkload = '10,000 timeouts of 1 ms in flight';
+  const timeouts = (impl: string) => (ctx: Ctx) => runSample(ctx.runner, 'timeouts', { impl, timing: ctx.timing }, timeoutMs(ctx.timing));
+  specs.push({ id: 'timeouts.tsuring-promise', workload: timeoutsWorkload, impl: 'tsuring Promise', unit: 'ops/s', run: timeouts('promise') });
+  specs.push({ id: 'timeouts.settimeout', workload: timeoutsWorkload, impl: 'setTimeout', unit: 'ops/s', run: timeouts('settimeout') });
+  comparisons.push({ ours: 'timeouts.tsuring-promise', baseline: 'timeouts.settimeout' });
+
   // TCP echo.
   for (const size of TCP_SIZES) {
     const workload = `TCP echo, ${TCP_CONNECTIONS} connections, ${size === 4096 ? '4 KiB' : `${size} B`} messages`;
