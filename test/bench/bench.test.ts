@@ -17,6 +17,7 @@ import { enterSplit } from '../../bench/workloads/cost.js';
 import type { Timing } from '../../bench/workloads/common.js';
 import { runNop } from '../../bench/workloads/nop.js';
 import { BLOCK, runReads, type ReadImpl } from '../../bench/workloads/reads.js';
+import { runTimeouts } from '../../bench/workloads/timeouts.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 const tiny: Timing = { warmup: 0.005, seconds: 0.02 };
@@ -62,6 +63,11 @@ describe('bench workloads (tiny runs)', () => {
     const s = await runReads({ file: seqFile, pattern: 'seq', impl, depth: 2 }, tiny);
     expectSample(s);
     expect(s.bytes).toBe(s.ops * BLOCK.seq);
+  });
+
+  it.each(['promise', 'settimeout'] as const)('10,000 timeouts in flight, %s: completions counted', async (impl) => {
+    const s = await runTimeouts({ impl }, { warmup: 0.05, seconds: 0.1 });
+    expectSample(s);
   });
 
   it('the JS / io_uring_enter split without its hook still reports every loop', () => {

@@ -15,8 +15,8 @@
  * - `waitCqe()` with a TIMEOUT in flight: returns its CQE;
  * - `waitCqe(ms)` with nothing to complete: returns null after `ms`, on time;
  * - `submitAndWait(1, 200)` submitting a 1-20 ms TIMEOUT: returns with the CQE, long before 200 ms;
- * - `submitAndWait(2, ms)` submitting a blocked read and a 50 ms LINK_TIMEOUT: returns when
- *   `ms` runs out (nothing ready), on time.
+ * - `submitAndWait(2, ms)` submitting a blocked read and a 60 s LINK_TIMEOUT: returns when
+ *   `ms` runs out (nothing ready), not before; then a cancel ends both.
  *
  * "No spurious failure": no call throws, none returns before what it waited for arrived (or
  * its time ran out), and every wait ends. Interrupted waits are retried where the kernel
@@ -37,7 +37,7 @@ const DURATION_MS = 30_000;
 const MIN_WAITS = 60;
 
 const WAITER = String.raw`
-import { IoUring, prepTimeout, prepRead, prepLinkTimeout, prepTimeoutRemove } from '@repo/src/index.js';
+import { IoUring, prepTimeout, prepRead, prepLinkTimeout, prepTimeoutRemove, prepCancel } from '@repo/src/index.js';
 import { pipe2Sync } from '@repo/src/sys/posix.js';
 import { AsyncIoUring } from '@repo/src/async/async-ring.js';
 import { ioUringEnter, addressOf } from '@repo/src/sys/libc.js';
@@ -46,7 +46,8 @@ let handled = 0;
 process.on('SIGUSR1', () => { handled++; });
 let seed = 7;
 const rnd = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
-const ms = (x) => ({ sec: 0, nsec: Math.round(x * 1e6) });
+const SLOWDOWN = Math.max(1, Number(process.env.TSURING_TEST_SLOWDOWN ?? '1') || 1); // test/support/slow.ts
+const ms = (x) => ({ sec: Math.floor(x / 1000), nsec: Math.round((x % 1000) * 1e6) });
 
 const rings = { plain: new IoUring({ entries: 32 }), deferTaskrun: new IoUring({ entries: 32, singleIssuer: true, deferTaskrun: true }) };
 const pipeFds = pipe2Sync(0o2000000);
@@ -89,8 +90,8 @@ const cases = [
   function waitCqeNoTimeout(ring, name) {
     const d = 1 + rnd(20);
     prepTimeout(ring.getSqe(), ms(d), 0);
+    const t0 = performance.now(); // before submit: the kernel's timer starts there
     ring.submit();
-    const t0 = performance.now();
     const c = ring.waitCqe();
     const elapsed = performance.now() - t0;
     if (c === null) fail(stats.spurious, name + ' waitCqe(): null');
@@ -109,7 +110,7 @@ const cases = [
     const d = 1 + rnd(20);
     prepTimeout(ring.getSqe(), ms(d), 0);
     const t0 = performance.now();
-    const n = ring.submitAndWait(1, 200);
+    const n = ring.submitAndWait(1, 200 * SLOWDOWN); // far past the timer, even on a slow machine
     const elapsed = performance.now() - t0;
     const got = reap(ring);
     if (n !== 1 || got.length !== 1) fail(stats.spurious, name + ' submitAndWait(1, 200): returned ' + n + ' with ' + JSON.stringify(got) + ' after ' + elapsed.toFixed(2) + ' ms');
@@ -119,14 +120,18 @@ const cases = [
     const d = 1 + rnd(20);
     const read = ring.getSqe();
     prepRead(read, pipeFds[0], new Uint8Array(8), 8, -1);
+    const readId = read.id;
     read.link();
-    prepLinkTimeout(ring.getSqe(), ms(50));
+    // Far longer than the wait: nothing can be ready when it runs out, however slow this
+    // machine is. Cancelling the read afterwards ends both.
+    prepLinkTimeout(ring.getSqe(), ms(60_000));
     const t0 = performance.now();
     const n = ring.submitAndWait(2, d);
     const elapsed = performance.now() - t0;
     if (n !== 2 || ring.cqReady !== 0) fail(stats.spurious, name + ' submitAndWait(2, ms): returned ' + n + ' with ' + ring.cqReady + ' ready after ' + elapsed.toFixed(2) + ' ms');
     late(name + ' submitAndWait(2, ms)', elapsed, d);
-    ring.submitAndWait(2); // the link timeout ends both
+    prepCancel(ring.getSqe(), readId);
+    ring.submitAndWait(3); // the cancel, the read and its link timeout
     reap(ring);
   },
 ];
