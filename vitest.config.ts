@@ -26,6 +26,9 @@ export default defineConfig({
     // oversubscribe a 2-core machine.
     pool: 'forks',
     maxWorkers: 2,
+    // Leak checks force a full GC and let finalizers run (retired ring memory is unmapped
+    // once no view can reach it: src/ring/region.ts).
+    execArgv: ['--expose-gc'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

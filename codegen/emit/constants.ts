@@ -8,6 +8,7 @@
  * too) and is not erasable syntax (Node's type stripping refuses it). A frozen object keeps
  * literal types, works as a value at run time, and iterates cleanly.
  */
+import { carriedNames } from '../spec/carried.js';
 import type { Constant, EnumMember, Spec } from '../spec/types.js';
 import { maskOf } from './model.js';
 import { commonPrefix, docText, pascalCase, shortKeys } from './names.js';
@@ -78,11 +79,15 @@ export function emitConstants(spec: Spec, inputs: Inputs): ConstantsResult {
     throw new Error(`flag set member ${name} is neither a constant nor an enum member of the spec`);
   };
 
+  const carried = carriedNames(spec);
+  const carriedNote = (name: string): string[] =>
+    carried?.names.has(name) ? [`Not in the ${carried.header} header this build was generated from: carried over from the spec of Linux ${carried.from} (UAPI values never change once released).`] : [];
+
   const emitSingle = (n: Named): void => {
     if (emitted.has(n.name)) return;
     emitted.add(n.name);
     exported.push(n.name);
-    const docs = [`${n.origin} (${n.where}) = ${n.value}`, ...(n.doc ? [docText(n.doc)] : [])];
+    const docs = [`${n.origin} (${n.where}) = ${n.value}`, ...(n.doc ? [docText(n.doc)] : []), ...carriedNote(n.name)];
     out.push(`/**\n${docs.map((d) => d.split('\n').map((l) => ` * ${l}`.trimEnd()).join('\n')).join('\n *\n')}\n */\nexport const ${n.name} = ${formatValue(n.value, n.expr)};`);
   };
 
@@ -122,11 +127,14 @@ export function emitConstants(spec: Spec, inputs: Inputs): ConstantsResult {
         set.field ? `Used in \`${set.field}\`.` : '',
         set.prefixes && set.prefixes.length > 0 ? `Names: ${set.prefixes.map((p) => `\`${p}*\``).join(', ')}.` : '',
         set.auto ? 'Grouped automatically by prefix (the extractor has no rule for these names yet).' : '',
+        set.kind === 'values' ? 'Values, not bits: no mask.' : '',
+        set.counts ? `${set.counts.map((c) => `\`${c}\``).join(', ')} ${set.counts.length === 1 ? 'is a count or shift' : 'are counts or shifts'}, not ${set.counts.length === 1 ? 'a flag' : 'flags'}: left out of the mask.` : '',
       ].filter((s) => s !== '').join(' '),
     ].filter((s) => s !== '');
     exported.push(set.name);
     out.push(`${block(docs)}\nexport const ${set.name} = ${objectLiteral(members, keys)};`);
-    const mask = maskOf(members.map((m) => [m.name, m.value]));
+    // Only sets of bits have a mask, and counts in them (`FOO_MAX = 16`) stay out of it.
+    const mask = set.kind === 'bits' ? maskOf(members.filter((m) => !(set.counts ?? []).includes(m.name)).map((m) => [m.name, m.value])) : 0n;
     if (mask !== 0n) {
       masks.set(set.name, mask);
       exported.push(maskName(set.name));

@@ -5,7 +5,9 @@
 import { relative, sep } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { OpsFile, Spec } from '../spec/types.js';
+import { effectiveSpec } from '../spec/carried.js';
 import { loadOps, loadSpec } from '../spec/load.js';
+import { type NextSteps, formatNextSteps, nextSteps } from './next-steps.js';
 import { emitConstants } from './constants.js';
 import { SpecIndex } from './model.js';
 import { emitOps, type SkippedOp } from './ops.js';
@@ -30,6 +32,8 @@ export interface Report {
   skipped: SkippedOp[];
   /** Flag sets the extractor grouped by prefix alone. */
   autoFlagSets: { name: string; members: string[] }[];
+  /** What a person should look at (ends the printed report). */
+  next: NextSteps;
 }
 
 export interface EmitResult {
@@ -38,8 +42,12 @@ export interface EmitResult {
   report: Report;
 }
 
-/** Emits the three files from an already validated spec and ops file. */
-export function emitAll(spec: Spec, ops: OpsFile, inputs: Inputs): EmitResult {
+/**
+ * Emits the three files from an already validated spec and ops file. Names the spec carries
+ * from a newer one (an accepted downgrade) are emitted with the header's own.
+ */
+export function emitAll(headerSpec: Spec, ops: OpsFile, inputs: Inputs): EmitResult {
+  const spec = effectiveSpec(headerSpec);
   const index = new SpecIndex(spec);
   const structs = emitStructs(spec, index, inputs);
   const constants = emitConstants(spec, inputs);
@@ -65,6 +73,7 @@ export function emitAll(spec: Spec, ops: OpsFile, inputs: Inputs): EmitResult {
       rawOnly: opsOut.rawOnly,
       skipped: opsOut.skipped,
       autoFlagSets: spec.flagSets.filter((s) => s.auto === true).map((s) => ({ name: s.name, members: s.members })),
+      next: nextSteps(spec, ops),
     },
   };
 }
@@ -102,5 +111,6 @@ export function formatReport(r: Report): string {
   for (const s of r.skipped) lines.push(`    ${s.builder} (${s.opcode}): ${s.reason}`);
   lines.push(`  automatic flag sets (grouped by prefix alone; worth a rule in the extractor): ${r.autoFlagSets.length === 0 ? 'none' : r.autoFlagSets.length}`);
   for (const s of r.autoFlagSets) lines.push(`    ${s.name}: ${s.members.join(', ')}`);
+  lines.push(formatNextSteps(r.next));
   return lines.join('\n');
 }

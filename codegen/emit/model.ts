@@ -3,41 +3,17 @@
  * fields of a record (anonymous members reached by name, as in C), and the value of every
  * constant and enum member by name.
  */
-import type { ArraySpec, Field, FieldType, NamedRecord, OpsValue, RecordBody, ScalarType, Spec } from '../spec/types.js';
+import { isSentinel } from '../spec/carried.js';
+import type { ArraySpec, FieldType, NamedRecord, OpsValue, ScalarType, Spec } from '../spec/types.js';
 
-/** A field as C code reaches it from the top of a record. */
-export interface FlatField {
-  /** The C name. */
-  name: string;
-  /** Offset from the start of the top record. */
-  offset: number;
-  field: Field;
-  /** Offset of the anonymous member this field was flattened out of, if any. */
-  viaAnonymous: { kind: 'struct' | 'union'; offset: number } | null;
-}
-
-/** The fields reachable by name from `fields` (a record's, or an inline record's). */
-export function flattenFields(fields: readonly Field[], base = 0, via: FlatField['viaAnonymous'] = null): FlatField[] {
-  const out: FlatField[] = [];
-  for (const field of fields) {
-    if (field.name === null) {
-      if (!isInline(field.type)) throw new Error(`anonymous member at offset ${base + field.offset} is not an inline record`);
-      const body = field.type.record;
-      out.push(...flattenFields(body.fields, base + field.offset, via ?? { kind: body.kind, offset: base + field.offset }));
-    } else {
-      out.push({ name: field.name, offset: base + field.offset, field, viaAnonymous: via });
-    }
-  }
-  return out;
-}
+export { flattenFields, type FlatField } from '../spec/flatten.js';
+export { isSentinel } from '../spec/carried.js';
 
 export function isScalar(t: FieldType): t is ScalarType {
   return t.kind === 'scalar';
 }
 
-export function isInline(t: FieldType): t is { kind: 'record'; record: RecordBody } {
-  return t.kind === 'record' && 'record' in t;
-}
+export { isInline } from '../spec/flatten.js';
 
 export function isRef(t: FieldType): t is { kind: 'record'; ref: string } {
   return t.kind === 'record' && 'ref' in t;
@@ -79,17 +55,13 @@ export class SpecIndex {
   /** Known bits of a flag set or enum, or null when the spec has neither by that name. */
   knownBits(setName: string): bigint | null {
     const set = this.spec.flagSets.find((s) => s.name === setName);
-    if (set) return maskOf(set.members.map((m) => [m, this.values.get(m) ?? 0n]));
+    if (set) return maskOf(set.members.filter((m) => !(set.counts ?? []).includes(m)).map((m) => [m, this.values.get(m) ?? 0n]));
     const en = this.spec.enums.find((e) => e.name === setName);
     if (en) return maskOf(en.members.map((m) => [m.name, BigInt(m.value)]));
     return null;
   }
 }
 
-/** `IORING_OP_LAST`, `__IO_URING_QUERY_MAX`: bounds, not values. */
-export function isSentinel(name: string): boolean {
-  return /_LAST$|^__.*_MAX$/.test(name);
-}
 
 /**
  * The bits a flag set defines: every member that is a u32 bit pattern, leaving out shift

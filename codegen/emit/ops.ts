@@ -7,6 +7,7 @@
  * written as literals. Writes that share a field (fixed bits, `or` arguments, the fixed-file
  * bit) are folded into one expression, so the byte image does not depend on write order.
  */
+import { carriedNames, type CarriedNames } from '../spec/carried.js';
 import type { OpArg, OpDef, OpsFile, Spec } from '../spec/types.js';
 import { arrayLength, flattenFields, isFlexible, isScalar, type SpecIndex, sqeRecord } from './model.js';
 import { docText } from './names.js';
@@ -96,6 +97,8 @@ interface Built {
 interface Imports {
   value: Map<string, string>;
   type: Map<string, string>;
+  /** Names imported from ./structs.js (per-ABI record sizes). */
+  structs?: Set<string>;
 }
 
 const HELPER_MODULE: Record<string, string> = {
@@ -171,7 +174,7 @@ export function checkOpsDefinitions(opsFile: OpsFile): string[] {
 }
 
 /** Emits one builder, or throws Skip with the reason the spec cannot support it. */
-function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imports: Imports): Built {
+function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imports: Imports, carried: CarriedNames | undefined): Built {
   const use = (name: string): string => {
     const mod = HELPER_MODULE[name];
     if (!mod) throw new Error(`unknown helper ${name}`);
@@ -247,6 +250,9 @@ function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imp
   const paramDocs: string[] = ['sqe - The slot to fill: zeroed first, then written; `user_data` is left to the ring.'];
   const label = (a: OpArg): string => `'${op.builder}: ${a.name}'`;
 
+  // An opcode the header lacks (carried over by an accepted downgrade) is refused whatever the kernel says.
+  // (Through a table, not an unconditional call: code after a call returning never would lose its type narrowing.)
+  if (carried?.opcodes.has(op.opcode)) checks.push(`if (HEADER_LACKS[${opcode}]) opNotInHeader('${op.builder}', ${opcode}, '${op.opcode}', '${op.minKernel}');`);
   // First of all: an opcode the running kernel lacks (the ring's probe) is refused.
   checks.push(`if (sqe.unsupportedOps?.[${opcode}] === 1) ${use('opUnsupported')}('${op.builder}', ${opcode}, '${op.opcode}', '${op.minKernel}');`);
   if (op.sqe128) checks.push(`${use('checkSqeSize')}('${op.builder}: sqe', sqe, 128);`);
@@ -396,9 +402,28 @@ function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imp
         type = 'ArrayBufferView';
         const given = opt ? `${a.name} === undefined ? 0 : ` : '';
         checks.push(opt ? `if (${a.name} !== undefined) ${use('checkView')}(${label(a)}, ${a.name});` : `${use('checkView')}(${label(a)}, ${a.name});`);
-        if (a.minBytes !== undefined) {
-          checks.push(opt ? `if (${a.name} !== undefined) ${use('checkMinBytes')}(${label(a)}, ${a.name}, ${a.minBytes});` : `${use('checkMinBytes')}(${label(a)}, ${a.name}, ${a.minBytes});`);
-          notes.push(`At least ${a.minBytes} bytes.`);
+        // A record's size: a literal where every ABI agrees, else this process's (structs.ts picks it by process.arch).
+        let recordSize: string | undefined;
+        if (a.record !== undefined) {
+          if (a.elementSize !== undefined || a.elementSizeArg !== undefined || a.minBytes !== undefined) throw new Skip(`${role}: record goes without elementSize, elementSizeArg and minBytes`);
+          const rec = index.records.get(a.record);
+          if (rec === undefined) throw new Skip(`${role}: record ${a.record} is not in this spec`);
+          if (rec.variants === undefined) {
+            recordSize = String(rec.size);
+          } else {
+            const sizeConst = `SIZEOF_${a.record.replace(/^_+/, '').toUpperCase()}`;
+            (imports.structs ??= new Set()).add(sizeConst);
+            const v = local(`${a.name}RecordSize`);
+            const sizeHere = `recordSizeHere('${op.builder}: ${a.name}', '${a.record}', ${sizeConst})`;
+            checks.push(`const ${v} = ${opt ? `${a.name} === undefined ? 0 : ${sizeHere}` : sizeHere};`);
+            recordSize = v;
+          }
+          notes.push(`Holds \`struct ${a.record}\`${rec.variants === undefined ? ` (${rec.size} bytes)` : ` (${[rec.size, ...rec.variants.map((x) => x.size)].join(' or ')} bytes, by architecture)`}.`);
+        }
+        const minBytes = a.minBytes !== undefined ? String(a.minBytes) : a.record !== undefined && a.countArg === undefined ? recordSize : undefined;
+        if (minBytes !== undefined) {
+          checks.push(opt ? `if (${a.name} !== undefined) ${use('checkMinBytes')}(${label(a)}, ${a.name}, ${minBytes});` : `${use('checkMinBytes')}(${label(a)}, ${a.name}, ${minBytes});`);
+          notes.push(`At least ${a.minBytes ?? `sizeof(struct ${a.record})`} bytes.`);
         }
         addPart(f, { kind: 'set', expr: `${given}sqe.pin(${a.name})`, label: a.name, as: 'u64' });
         if (a.lengthField !== undefined) {
@@ -406,7 +431,7 @@ function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imp
           needBits(lf, 32, `${role} lengthField`);
           addPart(lf, { kind: 'set', expr: `${given}${a.name}.byteLength`, label: `${a.name}.byteLength`, as: lf.bits === 64 ? 'u64' : 'number' });
         }
-        const sizeExpr = a.elementSizeArg !== undefined ? a.elementSizeArg : a.elementSize !== undefined ? String(a.elementSize) : undefined;
+        const sizeExpr = a.elementSizeArg !== undefined ? a.elementSizeArg : a.elementSize !== undefined ? String(a.elementSize) : a.record !== undefined ? recordSize : undefined;
         if (a.countArg !== undefined || a.elementSizeArg !== undefined) {
           for (const dep of [a.countArg, a.elementSizeArg]) {
             if (dep !== undefined && !byName.has(dep)) throw new Skip(`${role}: ${dep} is not an argument of ${op.builder}`);
@@ -414,7 +439,7 @@ function buildOp(op: OpDef, index: SpecIndex, fields: Map<string, SqeField>, imp
           const count = a.countArg !== undefined ? `#${a.countArg}` : '1';
           if (sizeExpr === undefined) throw new Skip(`${role}: countArg without elementSize or elementSizeArg`);
           crossChecks.push(`${opt ? `if (${a.name} !== undefined) ` : ''}${use('checkSpanWithin')}(${label(a)}, ${count}, ${a.elementSizeArg !== undefined ? `#${a.elementSizeArg}` : sizeExpr}, ${a.name});`);
-          notes.push(`${a.countArg !== undefined ? `\`${a.countArg}\`` : 'One'} × ${a.elementSizeArg !== undefined ? `\`${a.elementSizeArg}\`` : `${sizeExpr}`} bytes must fit in it.`);
+          notes.push(`${a.countArg !== undefined ? `\`${a.countArg}\`` : 'One'} × ${a.elementSizeArg !== undefined ? `\`${a.elementSizeArg}\`` : a.record !== undefined ? `sizeof(struct ${a.record})` : `${sizeExpr}`} bytes must fit in it.`);
         }
         notes.push(accessNote(a));
         break;
@@ -620,7 +645,8 @@ export function emitOps(spec: Spec, index: SpecIndex, opsFile: OpsFile, inputs: 
   const problems = checkOpsDefinitions(opsFile);
   if (problems.length > 0) throw new OpsDefinitionError(problems);
   const fields = sqeFields(index);
-  const imports: Imports = { value: new Map(), type: new Map() };
+  const carried = carriedNames(spec);
+  const imports: Imports = { value: new Map(), type: new Map(), structs: new Set() };
   const builders: Built[] = [];
   const skipped: SkippedOp[] = [];
   const built: OpDef[] = [];
@@ -634,9 +660,10 @@ export function emitOps(spec: Spec, index: SpecIndex, opsFile: OpsFile, inputs: 
     // Each op collects its imports separately so a skipped op leaves none behind.
     const own: Imports = { value: new Map(), type: new Map() };
     try {
-      builders.push(buildOp(op, index, fields, own));
+      builders.push(buildOp(op, index, fields, own, carried));
       for (const [k, v] of own.value) imports.value.set(k, v);
       for (const [k, v] of own.type) imports.type.set(k, v);
+      for (const k of own.structs ?? []) imports.structs?.add(k);
       built.push(op);
     } catch (err) {
       if (!(err instanceof Skip)) throw err;
@@ -665,12 +692,53 @@ export function emitOps(spec: Spec, index: SpecIndex, opsFile: OpsFile, inputs: 
       out.push(`import { ${[...values, ...types.map((t) => `type ${t}`)].join(', ')} } from '../src/abi/${mod}.js';`);
     }
   }
+  const structNames = [...(imports.structs ?? [])].sort();
+  const refusesCarried = built.some((o) => carried?.opcodes.has(o.opcode));
+  if (refusesCarried) out.push(`import { UnsupportedOpError } from '../src/errors.js';`);
+  if (structNames.length > 0) out.push(`import { ${structNames.join(', ')} } from './structs.js';`);
   out.push(`export type { FileRef, FdLike } from '../src/abi/fd.js';`);
   out.push(`export type { Timespec } from '../src/abi/encode.js';`);
   out.push(`export { MsgHdr, type MsgHdrInit } from '../src/abi/msghdr.js';`);
   out.push(`export type { SqeTarget } from '../src/abi/sqe-target.js';`);
   out.push('');
 
+  if (structNames.length > 0) {
+    out.push(
+      [
+        '/**',
+        ' * The size of a record whose layout differs between architectures, on this one; an error',
+        ' * (before anything is written) on an architecture the spec has no layout for.',
+        ' */',
+        'function recordSizeHere(what: string, record: string, size: number | undefined): number {',
+        '  if (size === undefined) throw new Error(`${what}: this build has no layout of struct ${record} for process.arch \'${process.arch}\' (the spec has one for ' +
+          `${spec.abis.map((x) => x.arch).join(', ')}); extract the spec for it\`);`,
+        '  return size;',
+        '}',
+        '',
+      ].join('\n'),
+    );
+  }
+  if (refusesCarried && carried) {
+    out.push(
+      [
+        '/**',
+        ` * Refuses an opcode the ${carried.header} header this build was generated from lacks: its name and`,
+        ` * builder were carried over from the spec of Linux ${carried.from} (npm run spec --allow-downgrade) so that`,
+        ' * code naming it compiles, but nothing from this header describes it.',
+        ' */',
+        `const HEADER_LACKS: Readonly<Record<number, true>> = Object.freeze({ ${[...carried.opcodes].map((n) => `${index.opcodes.get(n)}: true`).join(', ')} });`,
+        '',
+        '/** Throws the UnsupportedOpError of a builder whose opcode the header lacks. */',
+        'function opNotInHeader(builder: string, opcode: number, opName: string, minKernel: string): never {',
+        '  const error = new UnsupportedOpError(builder, opcode, opName, minKernel);',
+        `  error.message = \`\${builder}: \${opName} is not in the ${carried.header} header this build was generated from ` +
+          `(kept from the spec of Linux ${carried.from} so that code naming it compiles); regenerate from a Linux \${minKernel} or newer header (npm run spec -- --header DIR) to use it\`;`,
+        '  throw error;',
+        '}',
+        '',
+      ].join('\n'),
+    );
+  }
   for (const b of builders) out.push(b.code, '');
 
   out.push(
@@ -736,6 +804,13 @@ export function emitOps(spec: Spec, index: SpecIndex, opsFile: OpsFile, inputs: 
       '',
       '/** Opcodes this build knows that have no typed builder: use {@link prepRaw}. */',
       `export const RAW_ONLY_OPCODES: readonly string[] = Object.freeze([${rawOnly.map((n) => `'${n}'`).join(', ')}]);`,
+      '',
+      '/**',
+      ' * Opcodes the header this build was generated from does not define (kept from a newer spec by',
+      ' * `npm run spec -- --allow-downgrade`): their builders always refuse. Empty for a build from a',
+      " * header that has every opcode; a ring may mark these unsupported alongside its probe's verdict.",
+      ' */',
+      `export const NOT_IN_HEADER_OPCODES: readonly string[] = Object.freeze([${[...(carried?.opcodes ?? [])].map((n) => `'${n}'`).join(', ')}]);`,
     ].join('\n'),
   );
 

@@ -15,6 +15,7 @@ import {
   VariableDeclarationKind,
   type WriterFunction,
 } from 'ts-morph';
+import { carriedNames } from '../spec/carried.js';
 import type { Field, NamedRecord, RecordBody, ScalarType, Spec } from '../spec/types.js';
 import { arrayLength, type FlatField, flattenFields, isFlexible, isInline, isRef, isScalar, type SpecIndex } from './model.js';
 import { camelCase, docText, pascalCase, upperSnake } from './names.js';
@@ -81,6 +82,8 @@ export function emitStructs(spec: Spec, index: SpecIndex, inputs: Inputs): Struc
   const classNames = new Set<string>();
   let fieldCount = 0;
   let classCount = 0;
+  let usesAbiLayouts = false;
+  const carried = carriedNames(spec);
 
   const classOf = (ref: string): string => {
     if (!index.records.has(ref)) throw new Error(`record reference to unknown record ${ref}`);
@@ -105,8 +108,11 @@ export function emitStructs(spec: Spec, index: SpecIndex, inputs: Inputs): Struc
       fields: r.fields,
       named: r,
       doc: [
-        `\`${r.kind} ${r.name}\`: ${r.size} bytes, aligned to ${r.align}${r.packed ? ', packed' : ''}. ${where}.`,
+        r.variants === undefined
+          ? `\`${r.kind} ${r.name}\`: ${r.size} bytes, aligned to ${r.align}${r.packed ? ', packed' : ''}. ${where}.`
+          : `\`${r.kind} ${r.name}\`: laid out per architecture: ${[{ abis: [spec.abis[0]!.name], ...r }, ...r.variants].map((v) => `${v.size} bytes, aligned to ${v.align}${v.packed ? ', packed' : ''} on ${v.abis.join(', ')}`).join('; ')}. ${where}.`,
         ...(r.doc ? [docText(r.doc)] : []),
+        ...(carried?.records.has(r.name) ? [`Not (or not wholly) in the ${carried.header} header this build was generated from: this layout was carried over from the spec of Linux ${carried.from}.`] : []),
       ],
     });
   }
@@ -143,7 +149,11 @@ export function emitStructs(spec: Spec, index: SpecIndex, inputs: Inputs): Struc
     const methods: MethodDeclarationStructure[] = [];
     const offsets: string[] = [];
     const lengths: string[] = [];
-    const sizeConst = job.named ? `SIZEOF_${upperSnake(job.cName)}` : String(job.size);
+    // A record laid out differently per ABI (struct epoll_event): offsets and size come from this
+    // process's layout, picked once at load by process.arch and kept in #at by the constructor.
+    const perAbi = job.named?.variants !== undefined ? abiLayouts(spec, job.named, names) : null;
+    const layoutConst = `${upperSnake(job.cName)}_LAYOUT`;
+    const sizeConst = perAbi ? 'this.#at.size' : job.named ? `SIZEOF_${upperSnake(job.cName)}` : String(job.size);
 
     getters.push({
       kind: StructureKind.GetAccessor,
@@ -167,14 +177,16 @@ export function emitStructs(spec: Spec, index: SpecIndex, inputs: Inputs): Struc
       if (!n) throw new Error('unreachable: every flat field has names');
       const f = ff.field;
       const errName = `${job.cName}.${ff.name}`;
-      const at = (o: number): string => (o === 0 ? 'this.#base' : `this.#base + ${o}`);
+      const at = (o: number): string => (perAbi ? `this.#base + this.#at.offsets.${n.get}` : o === 0 ? 'this.#base' : `this.#base + ${o}`);
+      const offsetText = perAbi ? perAbi.describe(n.get) : String(ff.offset);
       const length = arrayLength(f.array);
       const flexible = isFlexible(f.array);
       const placement = ff.viaAnonymous ? ` (in an anonymous ${ff.viaAnonymous.kind} at offset ${ff.viaAnonymous.offset})` : '';
       const cDecl = `\`${f.ctype} ${ff.name}${length !== null ? `[${length}]` : flexible ? (f.array && 'spelling' in f.array && f.array.spelling === '[0]' ? '[0]' : '[]') : ''}\``;
       const headerDoc = (extra: string): string =>
-        [`${cDecl}: offset ${ff.offset}, ${flexible ? 'a flexible array' : `${f.size} byte${f.size === 1 ? '' : 's'}`}${placement}.${extra}`, ...(f.doc ? [docText(f.doc)] : [])].join('\n\n');
+        [`${cDecl}: offset ${offsetText}, ${flexible ? 'a flexible array' : `${f.size} byte${f.size === 1 ? '' : 's'}`}${placement}.${extra}`, ...(f.doc ? [docText(f.doc)] : [])].join('\n\n');
       offsets.push(`/** \`${ff.name}\` */ ${n.get}: ${ff.offset}`);
+      if (perAbi && !isScalar(f.type)) throw new Error(`${job.cName}: per-ABI layouts of records with record members are not supported by codegen yet`);
       if (length !== null) lengths.push(`/** \`${ff.name}\` */ ${n.get}: ${length}`);
 
       if (isScalar(f.type)) {
@@ -288,37 +300,72 @@ export function emitStructs(spec: Spec, index: SpecIndex, inputs: Inputs): Struc
       isExported: true,
       docs: [job.doc.join('\n\n')],
       properties: [
-        {
-          name: 'OFFSETS',
-          isStatic: true,
-          isReadonly: true,
-          docs: ['Byte offset of each field from the start of the record (anonymous members flattened, as in C).'],
-          initializer: frozenLiteral(offsets),
-        },
+        perAbi
+          ? {
+              name: 'OFFSETS',
+              isStatic: true,
+              isReadonly: true,
+              docs: [`Byte offset of each field from the start of the record on this process's architecture (they differ between architectures; undefined on one the spec has no layout for).`],
+              initializer: (writer) => {
+                writer.writeLine(`${layoutConst} === undefined ? undefined : Object.freeze({`);
+                writer.indent(() => {
+                  for (const ff of flat) {
+                    const k = names.get(ff.name)?.get ?? ff.name;
+                    writer.writeLine(`/** \`${ff.name}\` */ ${k}: ${layoutConst}.offsets.${k},`);
+                  }
+                });
+                writer.write('})');
+              },
+            }
+          : {
+              name: 'OFFSETS',
+              isStatic: true,
+              isReadonly: true,
+              docs: ['Byte offset of each field from the start of the record (anonymous members flattened, as in C).'],
+              initializer: frozenLiteral(offsets),
+            },
         ...(lengths.length > 0
           ? [{ name: 'LENGTHS', isStatic: true, isReadonly: true, docs: ['Element count of each fixed-length array field.'], initializer: frozenLiteral(lengths) }]
           : []),
         { name: 'view', isReadonly: true, type: 'DataView', docs: ['The DataView every accessor reads and writes through (the one passed in, if a DataView was).'] },
         { name: '#base', type: 'number' },
         { name: '#last', type: 'number' },
+        ...(perAbi ? [{ name: '#at', type: `AbiLayout<typeof ${layoutConst}>` }] : []),
       ],
       ctors: [
         {
           docs: [
-            `An accessor for the \`${job.cName}\` at \`byteOffset\` in \`memory\`. A DataView is used as it is, without a copy, so many accessors can share one; the record must lie wholly inside it (${job.size} bytes).\n\n@param memory - The memory holding the record.\n@param byteOffset - Where the record starts, relative to \`memory\`'s own start.`,
+            `An accessor for the \`${job.cName}\` at \`byteOffset\` in \`memory\`. A DataView is used as it is, without a copy, so many accessors can share one; the record must lie wholly inside it (${perAbi ? `${perAbi.describe('size')} bytes` : `${job.size} bytes`}).\n\n@param memory - The memory holding the record.\n@param byteOffset - Where the record starts, relative to \`memory\`'s own start.`,
           ],
           parameters: [
             { name: 'memory', type: 'AccessorMemory' },
             { name: 'byteOffset', initializer: '0' },
           ],
-          statements: ['this.view = toDataView(memory);', `this.#base = checkRecordAt('${job.cName}', this.view, byteOffset, ${sizeConst});`, `this.#last = this.view.byteLength - ${sizeConst};`],
+          statements: [
+            ...(perAbi ? [`this.#at = layoutHere('${job.cName}', ${layoutConst});`] : []),
+            'this.view = toDataView(memory);',
+            `this.#base = checkRecordAt('${job.cName}', this.view, byteOffset, ${sizeConst});`,
+            `this.#last = this.view.byteLength - ${sizeConst};`,
+          ],
         },
       ],
       getAccessors: getters,
       setAccessors: setters,
       methods,
     };
-    if (job.named) {
+    if (job.named && perAbi) {
+      usesAbiLayouts = true;
+      statements.push(perAbi.declaration(layoutConst));
+      for (const [what, key] of [['sizeof', 'size'], ['_Alignof', 'align']] as const) {
+        statements.push({
+          kind: StructureKind.VariableStatement,
+          isExported: true,
+          declarationKind: VariableDeclarationKind.Const,
+          docs: [`\`${what}(${job.named.kind} ${job.cName})\` on this process's architecture (${perAbi.describe(key)}); undefined on an architecture the spec has no layout for.`],
+          declarations: [{ name: `${what === 'sizeof' ? 'SIZEOF' : 'ALIGNOF'}_${upperSnake(job.cName)}`, type: 'number | undefined', initializer: `${layoutConst}?.${key}` }],
+        });
+      }
+    } else if (job.named) {
       statements.push({
         kind: StructureKind.VariableStatement,
         isExported: true,
@@ -344,14 +391,76 @@ export function emitStructs(spec: Spec, index: SpecIndex, inputs: Inputs): Struc
   imports.push({ kind: StructureKind.ImportDeclaration, moduleSpecifier: '../src/abi/struct.js', namedImports: [...used.struct].sort() });
   imports.push({ kind: StructureKind.ImportDeclaration, moduleSpecifier: '../src/abi/struct.js', isTypeOnly: true, namedImports: ['AccessorMemory'] });
 
+  const helpers: string[] = [];
+  if (usesAbiLayouts) {
+    const archs = spec.abis.map((a) => a.arch).join(', ');
+    helpers.push(
+      [
+        '/** A per-architecture layout table\'s entry for this process. */',
+        'type AbiLayout<T> = NonNullable<T>;',
+        '',
+        '/** The entry of `byArch` for this process\'s architecture, if the spec has one. */',
+        'function layoutFor<T>(byArch: Readonly<Record<string, T>>): T | undefined {',
+        '  return Object.hasOwn(byArch, process.arch) ? byArch[process.arch] : undefined;',
+        '}',
+        '',
+        '/** `layout`, or an error naming the record when the spec has no layout for this architecture. */',
+        'function layoutHere<T>(record: string, layout: T | undefined): NonNullable<T> {',
+        `  if (layout === undefined || layout === null) throw new Error(\`struct \${record}: this build has no layout for process.arch '\${process.arch}' (the spec has ${archs}); extract the spec for it\`);`,
+        '  return layout;',
+        '}',
+      ].join('\n'),
+    );
+  }
   const header = fileHeader(spec, inputs, 'struct accessors with exact byte offsets');
   const intro = `/**\n * Accessors for the structs and unions of the io_uring UAPI headers, one class per record.\n *\n * @module\n */`;
   // The printer hangs a multi-line initializer one level too deep; set OFFSETS/LENGTHS straight.
-  const printed = printSource(header, [intro, ...imports, ...statements])
+  const printed = printSource(header, [intro, ...imports, ...helpers, ...statements])
     .replace(/^ {6}(\/\*\* `[^`\n]*` \*\/ \w+: \d+,)$/gm, '    $1')
     .replace(/^ {4}\} as const\);$/gm, '  } as const);');
   const text = withCategory(printed, 'Structs');
   return { text, records: spec.records.length, classes: classCount, fields: fieldCount };
+}
+
+/**
+ * The per-ABI layouts of a record with variants: a table by `process.arch` of its size,
+ * alignment and flattened field offsets, and how to describe one of them in docs.
+ */
+function abiLayouts(spec: Spec, record: NamedRecord, names: Map<string, { get: string }>): { declaration: (name: string) => StatementStructures; describe: (key: string) => string } {
+  const byAbi = spec.abis.map((abi) => {
+    const v = record.variants?.find((x) => x.abis.includes(abi.name));
+    const layout = v ?? record;
+    const offsets = new Map(flattenFields(layout.fields).map((ff) => [names.get(ff.name)?.get ?? ff.name, ff.offset]));
+    return { abi, size: layout.size, align: layout.align, offsets };
+  });
+  const value = (b: (typeof byAbi)[number], key: string): number | undefined => (key === 'size' ? b.size : key === 'align' ? b.align : b.offsets.get(key));
+  return {
+    declaration: (name) => ({
+      kind: StructureKind.VariableStatement,
+      declarationKind: VariableDeclarationKind.Const,
+      docs: [`\`${record.kind} ${record.name}\` on this process's architecture: size, alignment and field offsets differ between architectures (spec: ${byAbi.map((b) => b.abi.name).join(', ')}).`],
+      declarations: [
+        {
+          name,
+          initializer: (writer) => {
+            const keys = [...byAbi[0]!.offsets.keys()];
+            writer.write(`layoutFor<{ size: number; align: number; offsets: Readonly<{ ${keys.map((k) => `/** Offset of \`${k}\`. */ ${k}: number`).join('; ')} }> }>({`).newLine();
+            writer.indent(() => {
+              for (const b of byAbi) {
+                writer.writeLine(`${b.abi.arch}: { size: ${b.size}, align: ${b.align}, offsets: Object.freeze({ ${[...b.offsets].map(([k, o]) => `${k}: ${o}`).join(', ')} }) },`);
+              }
+            });
+            writer.write('})');
+          },
+        },
+      ],
+    }),
+    describe: (key) => {
+      const groups = new Map<number | undefined, string[]>();
+      for (const b of byAbi) groups.set(value(b, key), [...(groups.get(value(b, key)) ?? []), b.abi.arch]);
+      return [...groups].map(([v, archs]) => `${v} on ${archs.join(', ')}`).join(', ');
+    },
+  };
 }
 
 /** `Object.freeze({ ... } as const)` with one documented entry a line, indented by the printer. */

@@ -7,11 +7,12 @@
 import { readdirSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateSpec } from '../spec/load.js';
-import type { Constant, CType, EnumDef, Field, NamedRecord, Spec } from '../spec/types.js';
+import type { Abi, Constant, CType, EnumDef, Field, FlagSet, NamedRecord, RecordVariant, Spec } from '../spec/types.js';
+import { ABIS, abiRecord, type AbiInfo } from './abi.js';
 import { collectDocs } from './docs.js';
 import { ExtractError } from './errors.js';
 import { evaluate } from './evaluate.js';
-import { groupFlagSets, type FlagCandidate } from './flag-sets.js';
+import { classifyFlagSets, groupFlagSets, type FlagCandidate } from './flag-sets.js';
 import { EXTERNAL_RECORDS, KNOWN_TYPEDEFS, C_INTEGER_TYPES, type ScalarInfo } from './known-types.js';
 import type { Token } from './lexer.js';
 import { layoutRecord } from './layout.js';
@@ -19,7 +20,7 @@ import { parseDeclarations, type MemberAst, type RecordBodyAst } from './parse.j
 import { Preprocessor, readSource, type MacroDef } from './preprocess.js';
 
 /** Recorded in provenance.extractor. */
-export const EXTRACTOR_ID = 'tsuring codegen/extract (spec format 1)';
+export const EXTRACTOR_ID = 'tsuring codegen/extract (spec format 2)';
 
 const SPEC_CTYPES: readonly string[] = ['int', 'unsigned int', 'long', 'unsigned long', 'long long', 'unsigned long long'];
 
@@ -43,9 +44,43 @@ interface VersionInfo {
   release: string;
 }
 
-function readVersion(headerDir: string): { version: VersionInfo; file: { path: string; sha256: string; lines: number } } {
+const RELEASE = /^(\d+)\.(\d+)\.(\d+)$/;
+
+/** LINUX_VERSION_CODE of a release, as linux/version.h's KERNEL_VERSION(a, b, c) computes it. */
+export function versionCode(release: string): number {
+  const m = RELEASE.exec(release);
+  if (!m) throw new Error(`not a release: ${release}`);
+  const [a, b, c] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return (a << 16) + (b << 8) + Math.min(c, 255);
+}
+
+/**
+ * The headers' kernel release: from the folder's own linux/version.h, or `release` (from
+ * `--release`) for a folder without one. Never from anywhere else: a version.h borrowed from
+ * another folder (the system's) would label the spec with the wrong kernel.
+ */
+function readVersion(headerDir: string, release: string | undefined): { version: VersionInfo; from: 'linux/version.h' | '--release'; file?: { path: string; sha256: string; lines: number } } {
   const path = join(headerDir, VERSION_HEADER);
-  if (!existsSync(path)) throw new ExtractError({ file: path, line: 1, col: 1 }, `${VERSION_HEADER} not found: it gives the spec its LINUX_VERSION_CODE`);
+  if (release !== undefined && !RELEASE.test(release)) {
+    throw new ExtractError({ file: path, line: 1, col: 1 }, `--release ${release}: expected MAJOR.MINOR.PATCH, e.g. 7.3.0`);
+  }
+  if (!existsSync(path)) {
+    if (release === undefined) {
+      throw new ExtractError(
+        { file: path, line: 1, col: 1 },
+        `${VERSION_HEADER} not found in ${headerDir}: it gives the spec its LINUX_VERSION_CODE. For a copy of the headers without it, give the kernel release they come from with --release X.Y.Z (never another folder's version.h, e.g. the system's, which would label the spec with the wrong kernel)`,
+      );
+    }
+    return { version: { code: versionCode(release), release }, from: '--release' };
+  }
+  const read = readVersionHeader(headerDir, path);
+  if (release !== undefined && release !== read.version.release) {
+    throw new ExtractError({ file: path, line: 1, col: 1 }, `--release ${release} disagrees with ${VERSION_HEADER}, which says ${read.version.release}; leave --release out for a folder that has ${VERSION_HEADER}`);
+  }
+  return { ...read, from: 'linux/version.h' };
+}
+
+function readVersionHeader(headerDir: string, path: string): { version: VersionInfo; file: { path: string; sha256: string; lines: number } } {
   const pp = new Preprocessor(headerDir);
   pp.include(VERSION_HEADER, { allowFunctionLikeMacros: true, directivesOnly: true });
   const value = (name: string): number | undefined => {
@@ -94,7 +129,7 @@ function syntheticToken(text: string, header: string, line: number): Token {
   return { kind: 'ident', text, file: header, header, line, col: 1, bol: true, spaceBefore: false, endLine: line, endCol: text.length };
 }
 
-function externalRecordBody(name: string): RecordBodyAst {
+function externalRecordBody(name: string, packed: boolean): RecordBodyAst {
   const ext = EXTERNAL_RECORDS[name]!;
   const keyword = syntheticToken(ext.kind, ext.file, ext.line);
   const members: MemberAst[] = ext.fields.map((f, i) => {
@@ -103,21 +138,122 @@ function externalRecordBody(name: string): RecordBodyAst {
     const tok = syntheticToken(f.name, ext.file, ext.line + 1 + i);
     return { name: f.name, type: { kind: 'scalar', ctype: f.ctype, info }, packed: false, first: tok, last: tok };
   });
-  return { kind: ext.kind, packed: false, members, keyword, close: keyword };
+  return { kind: ext.kind, packed, members, keyword, close: keyword };
+}
+
+/** Options of {@link extractSpec}. */
+export interface ExtractOptions {
+  /** The kernel release, for a folder without linux/version.h (`--release`). */
+  release?: string;
+  /** How provenance.headerDir names the folder (default: not recorded). */
+  headerDirLabel?: string;
+  /** The ABIs to extract for (default: all of abi.ts's, x86-64 first). */
+  abis?: readonly AbiInfo[];
+}
+
+/** What one ABI's pass over the headers produced. */
+interface AbiPass {
+  abi: Abi;
+  records: NamedRecord[];
+  enums: EnumDef[];
+  constants: Constant[];
+  flagSets: FlagSet[];
+  files: { path: string; sha256: string; lines: number }[];
+  mainSha256: string;
 }
 
 /**
- * Extracts the spec from `headerDir` (a folder holding `linux/io_uring.h`).
+ * Extracts the spec from `headerDir` (a folder holding `linux/io_uring.h`), once per ABI: the
+ * conditionals abi.ts knows take each ABI's values, plain `char` its signedness, known records
+ * its packing. Everything but record layouts must come out the same on every ABI; a record laid
+ * out differently somewhere gets `variants`.
  * @throws ExtractError naming file:line:column for anything the extractor does not understand
  * @throws SpecValidationError if the result does not match the schema (a bug in the extractor)
  */
-export function extractSpec(headerDir: string): Spec {
+export function extractSpec(headerDir: string, options: ExtractOptions = {}): Spec {
   const mainPath = join(headerDir, MAIN_HEADER);
   if (!existsSync(mainPath)) throw new ExtractError({ file: mainPath, line: 1, col: 1 }, `no ${MAIN_HEADER} in ${headerDir}`);
-  const pp = new Preprocessor(headerDir);
+  const { version, from, file: versionFile } = readVersion(headerDir, options.release);
+  const abis = options.abis ?? ABIS;
+  const passes = abis.map((abi) => extractForAbi(headerDir, abiRecord(abi)));
+  const first = passes[0]!;
+  const records = mergeAbiLayouts(passes, headerDir);
+
+  const spec: Spec = {
+    $schema: './schema/io_uring.schema.json',
+    formatVersion: 2,
+    provenance: {
+      linuxVersionCode: version.code,
+      release: version.release,
+      releaseFrom: from,
+      sha256: first.mainSha256,
+      headers: [...first.files, ...(versionFile === undefined ? [] : [versionFile])],
+      extractor: EXTRACTOR_ID,
+      ...(options.headerDirLabel === undefined ? {} : { headerDir: options.headerDirLabel }),
+    },
+    abis: passes.map((p) => p.abi),
+    records,
+    enums: first.enums,
+    constants: first.constants,
+    flagSets: first.flagSets,
+  };
+  return validateSpec(JSON.parse(JSON.stringify(spec)) as unknown, `spec extracted from ${headerDir}`);
+}
+
+/**
+ * The first ABI's records, each with `variants` for the ABIs that lay it out differently.
+ * Anything else that differs between ABIs (a constant, an enum, a record or field that exists
+ * on one only) is an error: the spec format has per-ABI layouts, not per-ABI names or values.
+ */
+function mergeAbiLayouts(passes: readonly AbiPass[], headerDir: string): NamedRecord[] {
+  const first = passes[0]!;
+  // Each item by name; the first one that differs on another ABI is named where the first ABI's pass found it.
+  const same = (what: string, get: (p: AbiPass) => readonly { name: string | null; file: string; line: number }[]): void => {
+    const items = get(first);
+    for (const p of passes.slice(1)) {
+      const other = get(p);
+      const len = Math.max(items.length, other.length);
+      for (let i = 0; i < len; i++) {
+        const a = items[i];
+        const b = other[i];
+        const key = (x: typeof a): string => (x === undefined ? '' : what === 'records' ? `${x.name}` : JSON.stringify(x));
+        if (key(a) === key(b)) continue;
+        const at = a ?? b!;
+        throw new ExtractError(
+          { file: join(headerDir, at.file), line: at.line, col: 1 },
+          `${what.replace(/s$/, '')} ${at.name ?? '(anonymous)'} differs between ${first.abi.name} and ${p.abi.name} (an #ifdef on an architecture name?); the spec records per-ABI record layouts only, not per-ABI names or values`,
+        );
+      }
+    }
+  };
+  same('constants', (p) => p.constants);
+  same('enums', (p) => p.enums);
+  same('records', (p) => p.records);
+  const sets = JSON.stringify(first.flagSets);
+  if (passes.some((p) => JSON.stringify(p.flagSets) !== sets)) throw new ExtractError({ file: join(headerDir, MAIN_HEADER), line: 1, col: 1 }, 'the flag sets differ between ABIs');
+  const shape = (fields: readonly Field[]): unknown =>
+    fields.map((f) => ({ name: f.name, ctype: f.ctype, array: f.array, type: 'record' in f.type ? shape(f.type.record.fields) : f.type }));
+  return first.records.map((r, i) => {
+    const variants: RecordVariant[] = [];
+    for (const p of passes.slice(1)) {
+      const other = p.records[i]!;
+      const layout = { size: other.size, align: other.align, packed: other.packed, fields: other.fields };
+      if (JSON.stringify(layout) === JSON.stringify({ size: r.size, align: r.align, packed: r.packed, fields: r.fields })) continue;
+      if (JSON.stringify(shape(other.fields)) !== JSON.stringify(shape(r.fields))) {
+        throw new ExtractError({ file: join(headerDir, r.file), line: r.line, col: 1 }, `${r.kind} ${r.name} has different fields on ${first.abi.name} and ${p.abi.name}; the spec records per-ABI offsets and sizes of the same fields only`);
+      }
+      const existing = variants.find((v) => JSON.stringify({ size: v.size, align: v.align, packed: v.packed, fields: v.fields }) === JSON.stringify(layout));
+      if (existing) existing.abis.push(p.abi.name);
+      else variants.push({ abis: [p.abi.name], ...layout });
+    }
+    return variants.length === 0 ? r : { ...r, variants };
+  });
+}
+
+function extractForAbi(headerDir: string, abi: Abi): AbiPass {
+  const pp = new Preprocessor(headerDir, abi);
   pp.include(MAIN_HEADER);
   for (const header of listSubHeaders(headerDir)) if (!pp.hasRead(header)) pp.include(header);
-  const { version, file: versionFile } = readVersion(headerDir);
 
   const parsed = parseDeclarations(pp.output);
 
@@ -139,11 +275,12 @@ export function extractSpec(headerDir: string): Spec {
   const ctx = {
     namedRecord: (name: string) => layouts.get(name),
     memberDoc: (m: MemberAst) => docs.member.get(m),
+    charSigned: abi.charSigned,
   };
   for (const name of Object.keys(EXTERNAL_RECORDS)) {
-    if (!parsed.externalRecords.has(name)) continue;
-    const body = layoutRecord(externalRecordBody(name), ctx);
     const ext = EXTERNAL_RECORDS[name]!;
+    if (!parsed.externalRecords.has(name) && ext.always !== true) continue;
+    const body = layoutRecord(externalRecordBody(name, (ext.packedOn ?? []).includes(abi.name)), ctx);
     layouts.set(name, body);
     records.push({ name, kind: body.kind, file: ext.file, line: ext.line, external: true, size: body.size, align: body.align, packed: body.packed, fields: body.fields });
   }
@@ -191,9 +328,11 @@ export function extractSpec(headerDir: string): Spec {
     const header = docs.groupHeader.get(m.name);
     ordered.push({ index: m.streamIndex, tiebreak: i, candidate: { name: m.name, sourceGroup: `defines:${run}`, ...(header === undefined ? {} : { header }) } });
   });
+  const implicit = new Set<string>();
   for (const e of parsed.enums) {
     if (e.name !== null) continue;
     e.members.forEach((m, i) => {
+      if (m.expr === undefined && i > 0) implicit.add(m.name);
       const header = docs.groupHeader.get(m.name);
       ordered.push({
         index: e.streamIndex,
@@ -203,26 +342,20 @@ export function extractSpec(headerDir: string): Spec {
     });
   }
   ordered.sort((a, b) => a.index - b.index || a.tiebreak - b.tiebreak);
-  const flagSets = groupFlagSets(ordered.map((o) => o.candidate), (path) => findField(records, path) !== undefined);
+  const grouped = groupFlagSets(ordered.map((o) => o.candidate), (path) => findField(records, path) !== undefined);
+  const values = new Map<string, bigint>([...constants.map((c) => [c.name, BigInt(c.value)] as const), ...enums.flatMap((e) => e.members.map((m) => [m.name, BigInt(m.value)] as const))]);
+  const flagSets = classifyFlagSets(grouped, values, implicit);
 
   const mainFile = pp.files.find((f) => f.header === MAIN_HEADER)!;
-  const spec: Spec = {
-    $schema: './schema/io_uring.schema.json',
-    formatVersion: 1,
-    provenance: {
-      linuxVersionCode: version.code,
-      release: version.release,
-      sha256: mainFile.sha256,
-      headers: [...pp.files.map((f) => ({ path: f.header, sha256: f.sha256, lines: f.lines })), versionFile],
-      extractor: EXTRACTOR_ID,
-    },
-    abi: { name: 'x86_64-linux-gnu', endian: 'little', pointerSize: 8, longSize: 8 },
+  return {
+    abi,
     records,
     enums: orderedEnums,
     constants,
     flagSets,
+    files: pp.files.map((f) => ({ path: f.header, sha256: f.sha256, lines: f.lines })),
+    mainSha256: mainFile.sha256,
   };
-  return validateSpec(JSON.parse(JSON.stringify(spec)) as unknown, `spec extracted from ${headerDir}`);
 }
 
 /** The spec as the bytes written to disk: 2-space JSON with a trailing newline. */

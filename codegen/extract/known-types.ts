@@ -1,9 +1,12 @@
 /**
  * What the io_uring headers take from other headers without defining it: the scalar typedefs
  * of linux/types.h (and friends) and the records of linux/time_types.h. The extractor does
- * not read those headers; it knows them from this table, for x86_64 LP64. A name missing
- * here is an error, never a guess.
+ * not read those headers; it knows them from this table, for the LP64 ABIs of abi.ts (the
+ * sizes are the same on all of them; plain `char`'s signedness and `packed` on
+ * `struct epoll_event` are not, and are decided per ABI). A name missing here is an error,
+ * never a guess.
  */
+import type { AbiName } from '../spec/types.js';
 import type { IntTypeName } from './evaluate.js';
 
 /** A scalar type: what the layout needs plus the C integer type it is (for casts in expressions). */
@@ -22,7 +25,7 @@ export interface ScalarInfo {
   intType: IntTypeName;
 }
 
-/** The C integer types on x86_64 LP64, by canonical name. */
+/** The C integer types on LP64, by canonical name (plain `char` as on x86-64; layout applies the ABI's signedness). */
 export const C_INTEGER_TYPES: Readonly<Record<IntTypeName, ScalarInfo>> = {
   char: { bits: 8, signed: true, endian: 'native', align: 1, intType: 'char' },
   'signed char': { bits: 8, signed: true, endian: 'native', align: 1, intType: 'signed char' },
@@ -104,6 +107,14 @@ export interface ExternalRecord {
   file: string;
   line: number;
   fields: { name: string; ctype: string }[];
+  /** ABIs on which the record is `__attribute__((packed))` (EPOLL_PACKED is x86-64 only). */
+  packedOn?: AbiName[];
+  /**
+   * Part of every spec even when no io_uring header names it, because an op reads or writes it
+   * (IORING_OP_EPOLL_CTL and EPOLL_WAIT take `struct epoll_event`); codegen then sizes such
+   * buffers per ABI from the spec instead of from a number in ops.json.
+   */
+  always?: boolean;
 }
 
 /** Records from outside the io_uring headers, keyed by tag. */
@@ -116,5 +127,16 @@ export const EXTERNAL_RECORDS: Readonly<Record<string, ExternalRecord>> = {
       { name: 'tv_sec', ctype: '__kernel_time64_t' },
       { name: 'tv_nsec', ctype: 'long long' },
     ],
+  },
+  epoll_event: {
+    kind: 'struct',
+    file: 'linux/eventpoll.h',
+    line: 83,
+    fields: [
+      { name: 'events', ctype: '__poll_t' },
+      { name: 'data', ctype: '__u64' },
+    ],
+    packedOn: ['x86_64-linux-gnu'],
+    always: true,
   },
 };

@@ -1,5 +1,7 @@
 /**
- * Struct and union layout for x86_64 LP64 (the System V ABI as GCC implements it): each
+ * Struct and union layout for the LP64 ABIs (x86-64, arm64 and riscv64 agree on every rule
+ * below, as GCC implements them; what differs per ABI, plain char's signedness and which
+ * records are packed, comes in through the context and the parsed attributes): each
  * member at the next multiple of its alignment, a union's members all at 0, the record's
  * alignment the largest of its members', its size rounded up to that. GCC's attribute rules:
  * `packed` (on the record or the member) drops a member's alignment to 1; `aligned(N)` on a
@@ -18,6 +20,8 @@ export interface LayoutContext {
   namedRecord(name: string): { size: number; align: number } | undefined;
   /** The doc of a member, if the header has one. */
   memberDoc?(member: MemberAst): string | undefined;
+  /** Whether plain `char` is signed on the target ABI (default: as on x86-64, signed). */
+  charSigned?: boolean;
 }
 
 const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
@@ -45,7 +49,7 @@ export function layoutRecord(body: RecordBodyAst, ctx: LayoutContext): RecordBod
     let typeAlignedAttribute: number | undefined;
     switch (m.type.kind) {
       case 'scalar':
-        type = { kind: 'scalar', bits: m.type.info.bits, signed: m.type.info.signed, endian: m.type.info.endian };
+        type = { kind: 'scalar', bits: m.type.info.bits, signed: m.type.ctype === 'char' ? ctx.charSigned ?? m.type.info.signed : m.type.info.signed, endian: m.type.info.endian };
         ctype = m.type.ctype;
         elementSize = m.type.info.bits / 8;
         naturalAlign = m.type.info.align;

@@ -8,12 +8,17 @@
  * Deliberate differences from a full C preprocessor, all of them refusals, never guesses:
  * - An identifier left in an `#if` expression after macro expansion is an error (C would
  *   read it as 0): the macro may well be defined in a header we do not read.
- * - `#ifdef NAME` of a name this file set never defined is false, as in C; this is what makes
- *   `#ifdef __cplusplus` and `#ifndef UAPI_..._SKIP_LINUX_TIME_TYPES_H` work.
+ * - `#ifdef NAME`, `#ifndef NAME`, `defined(NAME)` and `#if NAME` of a name the io_uring
+ *   headers have not defined is an error unless abi.ts lists it (with its value on the target
+ *   ABI: `__x86_64__`, `__cplusplus`, RWF_* from linux/fs.h, ...), or it is the include-guard
+ *   pattern (`#ifndef X` directly followed by `#define X`). C would read an unknown name as
+ *   undefined, which is wrong when a header the compiler reads and we do not defines it.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Abi } from '../spec/types.js';
+import { ABIS, KNOWN_CONDITION_NAMES } from './abi.js';
 import { ExtractError } from './errors.js';
 import { evaluate } from './evaluate.js';
 import { lex, type Comment, type Token } from './lexer.js';
@@ -107,8 +112,11 @@ export class Preprocessor {
 
   private readonly conditionals: Conditional[] = [];
   private readonly including: string[] = [];
+  /** Every name a `#define` in an active region ever defined (a later #undef keeps it known). */
+  private readonly everDefined = new Set<string>();
 
-  constructor(readonly headerDir: string) {}
+  /** @param abi the target ABI: what the names of abi.ts's KNOWN_CONDITION_NAMES are there */
+  constructor(readonly headerDir: string, readonly abi: Abi = ABIS[0]!) {}
 
   /** True when the header was already read (include guards or not). */
   hasRead(header: string): boolean {
@@ -157,7 +165,7 @@ export class Preprocessor {
         let j = i + 1;
         while (j < tokens.length && !tokens[j]!.bol) j++;
         const line = tokens.slice(i, j);
-        const info = this.directive(file, line, options, previousDirective);
+        const info = this.directive(file, line, options, previousDirective, nextDirective(tokens, j));
         if (info) previousDirective = { kind: info.kind, ...(info.name === undefined ? {} : { name: info.name }), tokensSince: 0 };
         i = j;
         continue;
@@ -191,6 +199,7 @@ export class Preprocessor {
     line: Token[],
     options: IncludeOptions,
     previous: { kind: string; name?: string; tokensSince: number } | undefined,
+    next: { kind: string; name?: string } | undefined,
   ): { kind: string; name?: string } | undefined {
     const hash = line[0]!;
     const nameTok = line[1];
@@ -212,12 +221,14 @@ export class Preprocessor {
     switch (kind) {
       case 'ifdef': {
         const name = singleName();
-        conditional(() => this.macros.has(name.text));
+        conditional(() => this.isDefined(name, `#ifdef ${name.text}`));
         return { kind, name: name.text };
       }
       case 'ifndef': {
         const name = singleName();
-        conditional(() => !this.macros.has(name.text));
+        // `#ifndef X` right before `#define X`: an include guard (or a default), X is the headers' own.
+        const guard = next?.kind === 'define' && next.name === name.text;
+        conditional(() => (guard ? !this.macros.has(name.text) : !this.isDefined(name, `#ifndef ${name.text}`)));
         return { kind, name: name.text };
       }
       case 'if':
@@ -306,8 +317,25 @@ export class Preprocessor {
       return existing;
     }
     this.macros.set(macro.name, macro);
+    this.everDefined.add(macro.name);
     if (isIoUringHeader(file.header)) this.defines.push(macro);
     return macro;
+  }
+
+  /**
+   * Whether `name` is defined at this point, for a conditional: a macro of the headers read, or
+   * a name abi.ts knows (with its value on the target ABI). Anything else is an error.
+   */
+  private isDefined(name: Token, what: string): boolean {
+    if (this.macros.has(name.text) || this.everDefined.has(name.text)) return this.macros.has(name.text);
+    const known = KNOWN_CONDITION_NAMES[name.text];
+    if (known !== undefined) return known.value(this.abi) !== undefined;
+    throw new ExtractError(
+      name,
+      `${what}: ${name.text} is not defined by the io_uring headers read so far and is not a name the extractor knows. ` +
+        'C would take it from a header the extractor does not read (or read it as undefined), and either can change the layout or a value; ' +
+        `add it to KNOWN_CONDITION_NAMES in codegen/extract/abi.ts with its value on each ABI (${ABIS.map((a) => a.arch).join(', ')})`,
+    );
   }
 
   private condition(directive: Token, args: Token[]): boolean {
@@ -319,16 +347,33 @@ export class Preprocessor {
         const name = args[k + (paren ? 2 : 1)];
         if (name === undefined || name.kind !== 'ident') throw new ExtractError(name ?? t, "'defined' needs a macro name");
         if (paren && args[k + 3]?.text !== ')') throw new ExtractError(args[k + 3] ?? name, "expected ')' after defined(NAME");
-        replaced.push({ ...t, kind: 'number', text: this.macros.has(name.text) ? '1' : '0' });
+        replaced.push({ ...t, kind: 'number', text: this.isDefined(name, `defined(${name.text})`) ? '1' : '0' });
         k += paren ? 3 : 1;
         continue;
       }
       replaced.push(t);
     }
-    const expanded = this.expand(replaced, new Set());
+    // A name abi.ts knows stands for its value on the target ABI (0 where undefined, as in C).
+    const expanded = this.expand(replaced, new Set()).map((t) => {
+      const known = t.kind === 'ident' && !this.everDefined.has(t.text) ? KNOWN_CONDITION_NAMES[t.text] : undefined;
+      return known === undefined ? t : { ...t, kind: 'number' as const, text: String(known.value(this.abi) ?? 0) };
+    });
     const result = evaluate(expanded, {
       identifier: () => undefined,
     }, directive);
     return result.value !== 0n;
   }
+}
+
+/** The directive that follows position `from` in a file's tokens (its kind and first argument), if any. */
+function nextDirective(tokens: readonly Token[], from: number): { kind: string; name?: string } | undefined {
+  for (let k = from; k < tokens.length; k++) {
+    const t = tokens[k]!;
+    if (!(t.bol && t.kind === 'punct' && t.text === '#')) continue;
+    const kind = tokens[k + 1];
+    if (kind === undefined || kind.bol) return undefined;
+    const arg = tokens[k + 2];
+    return { kind: kind.text, ...(arg !== undefined && !arg.bol && arg.kind === 'ident' ? { name: arg.text } : {}) };
+  }
+  return undefined;
 }

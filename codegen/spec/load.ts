@@ -58,8 +58,26 @@ export function formatAjvErrors(errors: ErrorObject[] | null | undefined, data: 
   return [...new Set(lines)];
 }
 
-/** Validates an already-parsed spec object; throws {@link SpecValidationError}. */
-export function validateSpec(data: unknown, file = 'spec'): Spec {
+/**
+ * A spec of format 1 (one x86-64 `abi`, flag sets without `kind`, no `releaseFrom`) in format
+ * 2's shape, so `--diff` and the downgrade guard can read a spec an older checkout wrote.
+ * Anything else is returned as it is.
+ */
+export function upgradeSpecFormat(data: unknown): unknown {
+  if (data === null || typeof data !== 'object' || (data as { formatVersion?: unknown }).formatVersion !== 1) return data;
+  const { abi, ...rest } = data as Record<string, unknown> & { abi?: Record<string, unknown> };
+  const provenance = { ...(rest.provenance as Record<string, unknown>) };
+  if (provenance.releaseFrom === undefined) provenance.releaseFrom = 'linux/version.h';
+  const flagSets = Array.isArray(rest.flagSets)
+    ? (rest.flagSets as Record<string, unknown>[]).map(({ members, ...set }) => ({ ...set, kind: 'bits', members }))
+    : rest.flagSets;
+  const abis = abi === undefined ? undefined : [{ ...abi, arch: abi.name === 'aarch64-linux-gnu' ? 'arm64' : 'x64', charSigned: abi.name !== 'aarch64-linux-gnu' }];
+  return { ...rest, formatVersion: 2, provenance, ...(abis === undefined ? {} : { abis }), flagSets };
+}
+
+/** Validates an already-parsed spec object (format 1 is read as format 2); throws {@link SpecValidationError}. */
+export function validateSpec(input: unknown, file = 'spec'): Spec {
+  const data = upgradeSpecFormat(input);
   const { spec } = getValidators();
   if (!spec(data)) throw new SpecValidationError(file, formatAjvErrors(spec.errors, data));
   return data as Spec;

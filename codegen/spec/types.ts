@@ -5,28 +5,76 @@
 
 export interface Spec {
   $schema?: string;
-  formatVersion: 1;
+  formatVersion: 2;
   provenance: Provenance;
-  abi: Abi;
+  /** The ABIs the layouts were computed for; `records` describe the first, `variants` the others where they differ. */
+  abis: Abi[];
   records: NamedRecord[];
   enums: EnumDef[];
   constants: Constant[];
+  flagSets: FlagSet[];
+  /**
+   * Names an accepted downgrade kept from the spec it replaced because this header lacks them
+   * (`npm run spec -- --allow-downgrade`): not from this header, not cross-checked against it.
+   * Codegen merges them in (see codegen/spec/carried.ts); everything above is the header's own.
+   */
+  carried?: Carried;
+}
+
+export interface SpecSource {
+  release: string;
+  linuxVersionCode: number;
+  sha256: string;
+}
+
+export interface Carried {
+  /** The spec(s) the names came from. */
+  from: SpecSource[];
+  /** Records this header lacks, or has with fewer fields (the newer layout replaces the header's). */
+  records: NamedRecord[];
+  /** Enums this header lacks, or members of its enums it lacks (a partial enum lists only those). */
+  enums: EnumDef[];
+  constants: Constant[];
+  /** Flag sets (or members of them) this header lacks. */
   flagSets: FlagSet[];
 }
 
 export interface Provenance {
   linuxVersionCode: number;
   release: string;
+  /** Where the release came from: the header folder's linux/version.h, or `--release`. */
+  releaseFrom: 'linux/version.h' | '--release';
   sha256: string;
   headers: { path: string; sha256: string; lines: number }[];
   extractor: string;
+  /**
+   * The header folder as given to `npm run spec`, relative to the repository when it was given
+   * relative: tests that compare the spec with C look for the headers there first (and check
+   * every sha256 above).
+   */
+  headerDir?: string;
 }
 
+export type AbiName = 'x86_64-linux-gnu' | 'aarch64-linux-gnu' | 'riscv64-linux-gnu';
+
 export interface Abi {
-  name: 'x86_64-linux-gnu' | 'aarch64-linux-gnu';
+  name: AbiName;
+  /** Node's `process.arch` for it. */
+  arch: 'x64' | 'arm64' | 'riscv64';
   endian: 'little';
   pointerSize: 8;
   longSize: 8;
+  /** Whether plain `char` is signed. */
+  charSigned: boolean;
+}
+
+/** A record's layout on the ABIs where it differs from the first ABI's. */
+export interface RecordVariant {
+  abis: AbiName[];
+  size: number;
+  align: Align;
+  packed: boolean;
+  fields: Field[];
 }
 
 export type Align = 1 | 2 | 4 | 8 | 16;
@@ -86,6 +134,8 @@ export interface NamedRecord {
   packed: boolean;
   fields: Field[];
   doc?: string;
+  /** Layouts on other ABIs, where they differ from this one (the first ABI's). */
+  variants?: RecordVariant[];
 }
 
 export interface EnumMember {
@@ -123,6 +173,10 @@ export interface FlagSet {
   prefixes?: string[];
   field?: string;
   auto?: boolean;
+  /** `bits`: flags ORed together (codegen emits a mask of them); `values`: an enumeration, commands or special values (no mask). */
+  kind: 'bits' | 'values';
+  /** Members of a `bits` set that are counts, shifts, bit numbers or bounds, not flags: left out of its mask. */
+  counts?: string[];
   members: string[];
 }
 
@@ -150,6 +204,8 @@ export interface OpArg {
   countArg?: string;
   elementSize?: number;
   elementSizeArg?: string;
+  /** bytes: a record of the spec whose per-ABI size is the element size (with countArg) or the minimum size. */
+  record?: string;
   access?: 'read' | 'write' | 'readwrite';
   flagSet?: string;
   allowUnknownBits?: boolean;

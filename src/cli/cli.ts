@@ -39,7 +39,7 @@ Commands:
   demo
       A few seconds that show the library working here: the probe summary, a file read
       through the Promise API and a batch of NOPs through the raw API (npm run demo).
-  spec --header DIR [--out FILE] [--json]
+  spec --header DIR [--out FILE] [--release X.Y.Z] [--allow-downgrade] [--no-c-check] [--json]
   spec --diff OLD.json NEW.json [--json]
       Extract a spec from DIR/linux/io_uring.h and print what changed, or compare two specs.
   codegen [--check] [--spec FILE] [--ops FILE] [--out DIR] [--quiet]
@@ -77,14 +77,19 @@ Prints the probe summary, then reads a temporary 4 MiB file with concurrent Prom
 reads (checking every byte) and runs 100,000 NOPs in batches of 32 through the raw API.
 Exits 1 when io_uring is not available here.
 `,
-  spec: `Usage: tsuring spec --header DIR [--out FILE] [--json]
+  spec: `Usage: tsuring spec --header DIR [--out FILE] [--release X.Y.Z] [--allow-downgrade] [--no-c-check] [--json]
        tsuring spec --diff OLD.json NEW.json [--json]
 
---header DIR   extract the spec from DIR/linux/io_uring.h (and DIR/linux/io_uring/*.h,
-               DIR/linux/version.h) into FILE (default: spec/io_uring.json of the checkout);
-               when FILE exists, print what changed against it
---diff A B     print what changed between two spec files
---json         the change report as JSON
+--header DIR        extract the spec from DIR/linux/io_uring.h (and DIR/linux/io_uring/*.h,
+                    DIR/linux/version.h) into FILE (default: spec/io_uring.json of the checkout),
+                    after comparing it with every C compiler found (x86-64, arm64, riscv64);
+                    when FILE exists, print what changed against it and what to do next
+--release X.Y.Z     the kernel release, for a folder without linux/version.h
+--allow-downgrade   replace FILE with an older kernel's spec (refused otherwise), keeping
+                    the names that header lacks as "carried" so src/ still builds
+--no-c-check        skip the C cross-check (says so)
+--diff A B          print what changed between two spec files
+--json              the change report as JSON
 
 Runs codegen/extract (the same as \`npm run spec -- ...\`); needs a checkout with \`npm ci\` done.
 `,
@@ -169,6 +174,9 @@ async function specCommand(args: readonly string[], io: CliOutput): Promise<numb
     header: { type: 'string' },
     out: { type: 'string' },
     diff: { type: 'string' },
+    release: { type: 'string' },
+    'allow-downgrade': { type: 'boolean' },
+    'no-c-check': { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -187,6 +195,9 @@ async function specCommand(args: readonly string[], io: CliOutput): Promise<numb
     if (values.header === undefined) throw new UsageError('give --header DIR or --diff OLD.json NEW.json');
     forward.push('--header', String(values.header));
     if (values.out !== undefined) forward.push('--out', String(values.out));
+    if (values.release !== undefined) forward.push('--release', String(values.release));
+    if (values['allow-downgrade'] === true) forward.push('--allow-downgrade');
+    if (values['no-c-check'] === true) forward.push('--no-c-check');
   }
   if (values.json === true) forward.push('--json');
   const tool = await loadTool<{ main: (argv: readonly string[], log?: (s: string) => void, warn?: (s: string) => void) => number }>('codegen/extract/cli.ts', io);

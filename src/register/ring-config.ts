@@ -126,7 +126,7 @@ export class RingEventfd implements Disposable {
 
 /**
  * Registers the calling process's current credentials (`IORING_REGISTER_PERSONALITY`) and
- * returns their id. Ops run with them when `sqe.fields.personality = id`, even after the
+ * returns their id. Ops run with them when `sqe.unsafeFields.personality = id`, even after the
  * process changes its own credentials.
  */
 export function registerPersonality(ring: IoUring): number {

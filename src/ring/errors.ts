@@ -13,6 +13,8 @@ export type RingStateErrorCode =
   | 'ERR_RING_NOT_ENABLED'
   | 'ERR_RING_WOULD_BLOCK'
   | 'ERR_RING_BUSY'
+  /** The call cannot run from inside the ring's own callback (a `forEachCqe` callback); call it after the reap returns. */
+  | 'ERR_RING_REENTRANT'
   /** An SQE with IOSQE_CQE_SKIP_SUCCESS pins memory but no later linked op posts a CQE for it. */
   | 'ERR_RING_SKIP_SUCCESS_UNLINKED';
 

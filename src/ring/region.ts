@@ -2,13 +2,21 @@
  * A mapping of ring memory: one of the kernel's regions (SQ ring, CQ ring, SQE array) or
  * memory the library maps itself for `IORING_SETUP_NO_MMAP`.
  *
- * The region hands out its ArrayBuffer only to the ring, which keeps every view over it
- * in private fields and drops them before unmapping. Unmapping happens exactly once;
- * afterwards `buffer()` throws instead of returning memory that would SIGSEGV.
+ * Two ways to end:
+ * - {@link Region.unmap}: for memory no view outside the ring ever saw (the kernel's
+ *   regions; a NO_MMAP region whose setup failed). Unmapping happens exactly once;
+ *   afterwards `buffer()` throws instead of returning memory that would SIGSEGV.
+ * - {@link Region.retire}: for library memory whose views were handed to builders (SQEs
+ *   written in place). Views of a `koffi.view` ArrayBuffer can outlive anything we do, and
+ *   reading them after `munmap` kills the process. So the pages are replaced by fresh zero
+ *   pages at the same address (the kernel keeps the old ones it pinned, and writes that it
+ *   still makes while it tears the ring down land there), and the range is unmapped only
+ *   once the ArrayBuffer itself has been garbage-collected, when no view can exist.
  *
  * @module
  */
 import {
+  replaceWithZeroPages,
   externalView,
   MAP_ANONYMOUS,
   MAP_HUGETLB,
@@ -91,4 +99,25 @@ export class Region {
     this.#buffer = null;
     munmapRegion(this.address, this.length);
   }
+
+  /**
+   * Ends memory whose views may have escaped (see the module comment): zero pages now,
+   * `munmap` once the ArrayBuffer is collected. Idempotent.
+   */
+  retire(): void {
+    const buffer = this.#buffer;
+    if (buffer === null) return;
+    this.#buffer = null;
+    replaceWithZeroPages(this.address, this.length);
+    unmapWhenCollected.register(buffer, { address: this.address, length: this.length });
+  }
 }
+
+/** Unmaps a retired region once its ArrayBuffer (and so every view over it) is gone. */
+const unmapWhenCollected = new FinalizationRegistry<{ address: number; length: number }>(({ address, length }) => {
+  try {
+    munmapRegion(address, length);
+  } catch {
+    /* nothing to report to; the range stays mapped */
+  }
+});

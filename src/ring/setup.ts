@@ -25,6 +25,7 @@ import {
   IORING_SETUP_TASKRUN_FLAG,
   SetupFlags,
 } from '../../generated/constants.js';
+import { isMainThread } from 'node:worker_threads';
 import { checkIntRange } from '../abi/check.js';
 import { ArgumentError, describeReceived } from '../errors.js';
 
@@ -100,16 +101,35 @@ export interface IoUringOptions {
    */
   prefer?: readonly (PreferableFlag | readonly PreferableFlag[])[];
   /**
-   * Most operations in flight at once (between `getSqe()` and their final CQE).
-   * `getSqe()` returns null past it. Default: the CQ size, so the CQ cannot overflow.
+   * Most operations in flight at once (between `getSqe()` and their final CQE):
+   * `getSqe()` returns null past it. Default: no limit, as in liburing (`getSqe()` returns
+   * null only when the SQ is full; a CQ that overflows is buffered by the kernel,
+   * `IORING_FEAT_NODROP`). Set it to the CQ size to make overflow impossible.
    */
   maxInFlight?: number;
+  /**
+   * Other rings post completions to this one (`IORING_OP_MSG_RING`): waiting with nothing in
+   * flight (`submitAndWait(n)`, `waitCqe()` without a timeout) then blocks until one arrives,
+   * instead of throwing `ERR_RING_WOULD_BLOCK`. Default false.
+   */
+  msgRingTarget?: boolean;
   /**
    * Register the ring fd with itself (`IORING_REGISTER_RING_FDS`, Linux 5.18), which
    * makes every `io_uring_enter` cheaper. Default true; skipped silently where the
    * kernel lacks it.
    */
   registerRingFd?: boolean;
+  /**
+   * Where the ring's SQ, CQ and SQE array live (`params.mapping` says which was used):
+   * - `'auto'` (default): memory the library maps and the kernel pins
+   *   (`IORING_SETUP_NO_MMAP`), so builders write SQEs in place and CQEs are read where the
+   *   kernel wrote them, when the kernel accepts it for this size (Linux 6.5 for rings of
+   *   one page each, about 6.13 for larger ones); otherwise `'kernel'`.
+   * - `'user'`: the library's memory or an error (the same as `noMmap: true`).
+   * - `'kernel'`: the kernel's own memory, mapped with `mmap`; SQEs are prepared in JS-owned
+   *   staging memory and copied into the mapping at submit.
+   */
+  ringMemory?: 'auto' | 'user' | 'kernel';
 }
 
 /** Options that may appear in {@link IoUringOptions.prefer}. */
@@ -149,13 +169,16 @@ export interface ResolvedSetup {
   wqFd: number;
   hugePages: boolean | 'try';
   maxInFlight: number | undefined;
+  msgRingTarget: boolean;
   registerRingFd: boolean;
+  /** {@link IoUringOptions.ringMemory}, resolved ('user' also when `noMmap` asked for it). */
+  ringMemory: 'auto' | 'user' | 'kernel';
 }
 
 const KNOWN_OPTIONS = new Set<string>([
   'entries', 'cqEntries', 'clamp', 'iopoll', 'hybridIopoll', 'sqPoll', 'attachWq', 'coopTaskrun', 'taskrunFlag',
   'singleIssuer', 'deferTaskrun', 'submitAll', 'disabled', 'sqe128', 'cqe32', 'noSqArray', 'noMmap',
-  'registeredFdOnly', 'prefer', 'maxInFlight', 'registerRingFd',
+  'registeredFdOnly', 'prefer', 'maxInFlight', 'msgRingTarget', 'registerRingFd', 'ringMemory',
 ]);
 
 function optionError(option: string, message: string): ArgumentError {
@@ -275,7 +298,37 @@ export function resolveSetup(options: IoUringOptions): ResolvedSetup {
   let maxInFlight: number | undefined;
   if (options.maxInFlight !== undefined) maxInFlight = checkIntRange('IoUring: options.maxInFlight', options.maxInFlight, 1, 1 << 24);
   const registerRingFd = options.registerRingFd === undefined ? true : flagOption(options, 'registerRingFd');
-  return { entries, cqEntries, required, preferred, sqThreadIdle, sqThreadCpu, wqFd, hugePages, maxInFlight, registerRingFd };
+  const ringMemory = resolveRingMemory(options.ringMemory, required | (options.ringMemory === 'user' ? IORING_SETUP_NO_MMAP : 0));
+  if (ringMemory === 'user') required |= IORING_SETUP_NO_MMAP;
+  const msgRingTarget = flagOption(options, 'msgRingTarget');
+  return { entries, cqEntries, required, preferred, sqThreadIdle, sqThreadCpu, wqFd, hugePages, maxInFlight, msgRingTarget, registerRingFd, ringMemory };
+}
+
+/**
+ * Where the ring memory may live (see {@link IoUringOptions.ringMemory}): 'auto' (try the
+ * library's memory first), 'user' (NO_MMAP is required: `noMmap` or `ringMemory: 'user'`)
+ * or 'kernel'. Refuses SQPOLL inside a Worker: the SQ thread keeps running after the
+ * Worker's JavaScript is torn down and would complete reads into buffers the Worker's heap
+ * no longer owns.
+ */
+function resolveRingMemory(value: unknown, required: number): 'auto' | 'user' | 'kernel' {
+  if (value !== undefined && value !== 'auto' && value !== 'user' && value !== 'kernel') {
+    throw new ArgumentError('ERR_INVALID_ARG_VALUE', 'IoUring: options.ringMemory', `expected 'auto', 'user' or 'kernel', received ${describeReceived(value)}`);
+  }
+  if ((required & IORING_SETUP_SQPOLL) !== 0 && !isMainThread) {
+    throw optionError(
+      'sqPoll',
+      'SQPOLL is refused inside a Worker thread: its kernel thread would go on reading SQEs and completing I/O into the ' +
+        "Worker's memory after worker.terminate() freed it. Create SQPOLL rings on the main thread",
+    );
+  }
+  const noMmap = (required & IORING_SETUP_NO_MMAP) !== 0;
+  if (value === 'kernel') {
+    if (noMmap) throw optionError('ringMemory', "'kernel' contradicts noMmap / registeredFdOnly, which need the library's memory (NO_MMAP)");
+    return 'kernel';
+  }
+  if (value === 'user' || noMmap) return 'user';
+  return 'auto';
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
  * The SQE handle `ring.getSqe()` returns.
  *
- * Builders write into JS-owned staging memory; the ring copies the SQE into the kernel's
- * mapped array when it submits. So the handle can expose its DataView freely: no view of
- * kernel memory is ever reachable from it.
+ * Builders write through {@link Sqe.view}: on a ring in shared memory (`params.mapping`
+ * `'shared'`) that is the kernel's SQE array itself, a `SharedArrayBuffer` that stays
+ * ordinary JS memory after the ring closes; on a mapped ring it is JS-owned staging memory
+ * that the ring copies into the kernel's array when it submits. Either way no view of
+ * memory that can be unmapped is ever reachable from a handle.
  *
  * A handle belongs to one SQ position and is reused: it is yours from `getSqe()` until
- * `submit()`. Pinning memory through a handle that was already submitted throws.
+ * `submit()`. Writing or pinning through a handle that was already submitted throws.
  *
  * @module
  */
@@ -67,9 +69,10 @@ export class Sqe implements SqeTarget {
   }
 
   /**
-   * A DataView over the staging memory of this SQE (not the kernel's ring), for builders.
-   * Throws once the SQE was submitted (or withdrawn) or the ring closed, so a builder
-   * called on a stale handle fails instead of silently writing into a slot no one submits.
+   * The memory this SQE is prepared in, for builders (`prep*` functions): the SQE's bytes
+   * start at {@link Sqe.offset}. Like {@link Sqe.unsafeFields}, writes here are not checked;
+   * use a builder. Throws once the SQE was submitted (or withdrawn) or the ring closed, so a
+   * builder called on a stale handle fails instead of writing into a slot no one submits.
    */
   get view(): DataView {
     this.#slot('Sqe.view');
@@ -162,11 +165,16 @@ export class Sqe implements SqeTarget {
   }
 
   /**
-   * The raw SQE fields through the generated accessor, for fields no builder sets
-   * (`personality`, `ioprio`, ...). `userData` here is ignored: the ring owns `user_data`.
+   * **Unsafe.** The raw SQE fields through the generated accessor, for fields no builder
+   * sets (`personality`, `ioprio`, `nopFlags`, ...). Nothing written here is checked: the
+   * kernel trusts `addr`, `len` and every other field as written, so raising a length past
+   * the buffer a builder pinned, or pointing `addr` at memory nothing keeps alive, lets the
+   * kernel read or write outside your buffers. Set only fields whose meaning you know, after
+   * the `prep*` call (which zeroes the slot). `userData` here is overwritten at submit: the
+   * ring owns `user_data` (use {@link Sqe.userData}).
    */
-  get fields(): IoUringSqe {
-    this.#slot('Sqe.fields');
+  get unsafeFields(): IoUringSqe {
+    this.#slot('Sqe.unsafeFields');
     this.#fields ??= new IoUringSqe(this.#view, this.offset);
     return this.#fields;
   }

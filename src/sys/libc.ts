@@ -150,6 +150,8 @@ export const MAP_SHARED = 0x01;
 export const MAP_PRIVATE = 0x02;
 /** `MAP_ANONYMOUS`. */
 export const MAP_ANONYMOUS = 0x20;
+/** `MAP_FIXED`: map at exactly the given address, replacing what is there. */
+export const MAP_FIXED = 0x10;
 /** `MAP_POPULATE`: fault the pages in now, so the kernel never faults on ring memory. */
 export const MAP_POPULATE = 0x8000;
 /** `MAP_HUGETLB`. */
@@ -307,6 +309,19 @@ export function mmapRegion(length: number, prot: number, flags: number, fd: numb
     throw new Error(`mmap returned an address that does not fit a JS number exactly: ${String(addr)}`);
   }
   return addr;
+}
+
+/**
+ * Replaces the pages of a private anonymous mapping with fresh zero pages, keeping the
+ * address range mapped (`mmap` with `MAP_FIXED`). Views over the range stay valid and read
+ * zeros; whoever still holds a reference to the old pages (the kernel, for memory it
+ * pinned) keeps them, and its later writes land there, not in the new pages.
+ *
+ * @throws {@link IoUringError} with `syscall: 'mmap'`.
+ */
+export function replaceWithZeroPages(address: number, length: number): void {
+  const addr = cMmap(address, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (addr === -1) throw errorFromErrno(lastErrno(), 'mmap', `(MAP_FIXED over ${length} bytes at 0x${address.toString(16)})`);
 }
 
 /**

@@ -119,7 +119,7 @@ describe('AbortSignal', () => {
     }
   });
 
-  it('a cancel that must wait for room, and finds its target already done, leaves no unhandled rejection', async () => {
+  it('every slot taken by idle pipe reads: an abort still takes effect at once (cancels never wait for room)', async () => {
     await ring.close();
     ring = new AsyncIoUring({ entries: 4, maxInFlight: 2 });
     const [r, w] = await pipe();
@@ -132,20 +132,75 @@ describe('AbortSignal', () => {
       const ac = new AbortController();
       const first = ring.read(r, Buffer.alloc(1), -1, { signal: ac.signal });
       const second = ring.read(r, Buffer.alloc(1));
+      const third = ring.read(r, Buffer.alloc(1), -1, { signal: ac.signal }); // waits for room
       await sleep(5);
       expect(ring.ring.inFlight).toBe(2);
-      // Both slots are taken, so the cancel for `first` has to wait for room...
-      ac.abort();
       expect(ring.waiting).toBe(1);
-      // ...and by the time it gets some, `first` has completed: the kernel answers ENOENT.
-      writeSync(w, 'ab');
-      await expect(first).rejects.toBeInstanceOf(AbortError);
+      // Both slots are taken and nothing will ever complete by itself: the cancel cannot
+      // wait for room (it would wait forever). It goes through IORING_REGISTER_SYNC_CANCEL.
+      const aborted = Promise.allSettled([first, third]);
+      ac.abort();
+      for (const outcome of await aborted) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(AbortError) });
+      expect(ring.waiting).toBe(0);
+      // The unaborted read is untouched and still gets its byte.
+      writeSync(w, 'a');
       expect(await second).toBe(1);
-      await until(() => ring.waiting === 0 && ring.ring.inFlight === 0, 2000, 'the queued cancel to run');
+      await until(() => ring.pending === 0, 2000, 'the ring to settle');
       await sleep(20); // unhandled rejections are reported after a macrotask
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
+      closeSync(r);
+      closeSync(w);
+    }
+  });
+
+  it('1,000 ops on one signal with 128 in flight: all reject with AbortError, one listener, no MaxListenersExceededWarning', async () => {
+    await ring.close();
+    ring = new AsyncIoUring({ entries: 64, maxInFlight: 128 });
+    const [r, w] = await pipe();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    try {
+      const ac = new AbortController();
+      const ops = Array.from({ length: 1000 }, () => ring.read(r, Buffer.alloc(1), -1, { signal: ac.signal }));
+      await sleep(10);
+      expect(ring.ring.inFlight).toBe(128);
+      expect(ring.waiting).toBe(872);
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+      ac.abort();
+      const results = await Promise.allSettled(ops);
+      expect(results.filter((x) => x.status === 'rejected' && x.reason instanceof AbortError)).toHaveLength(1000);
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      await until(() => ring.pending === 0, 5000, 'every cancel to land');
+      await sleep(20);
+      expect(warnings.filter((x) => x.name === 'MaxListenersExceededWarning')).toEqual([]);
+      // The pipe still holds what is written next: no cancelled read consumed anything.
+      writeSync(w, 'x');
+      expect(await ring.read(r, Buffer.alloc(1))).toBe(1);
+    } finally {
+      process.off('warning', onWarning);
+      closeSync(r);
+      closeSync(w);
+    }
+  });
+
+  it('signals shared by ops that finish normally: the listener goes with the last one', async () => {
+    const ac = new AbortController();
+    await Promise.all(Array.from({ length: 50 }, () => ring.nop({ signal: ac.signal })));
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    const [r, w] = await pipe();
+    try {
+      const pending = ring.read(r, Buffer.alloc(1), -1, { signal: ac.signal });
+      await ring.nop({ signal: ac.signal });
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1); // still one op on it
+      writeSync(w, 'z');
+      expect(await pending).toBe(1);
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    } finally {
       closeSync(r);
       closeSync(w);
     }

@@ -2,10 +2,13 @@
  * Shared by the emitter tests: where things are, the mini fixtures, and a C compiler probe.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostAbi } from '../../codegen/extract/abi.js';
+import { loadSpec } from '../../codegen/spec/load.js';
+import { specHeaderDir } from '../extract/repo.js';
 import { findCCompiler } from '../support/cc.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,12 +26,18 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `tsuring-${prefix}-`));
 }
 
-/** The C compiler, or why the C cross-checks cannot run here. */
-export function cCompiler(): { cc: string } | { skip: string } {
-  if (!existsSync(join(HEADERS, 'linux-7.2', 'linux', 'io_uring.h'))) return { skip: `no kernel headers at ${HEADERS} (../shared beside the repository)` };
+/**
+ * The C compiler and the header folder the spec under test came from (found from its
+ * provenance, so these tests follow an upgraded spec), or why the C comparisons cannot run here.
+ * They compile and run programs, so they need this machine's own compiler and ABI.
+ */
+export function cCompiler(): { cc: string; headerDir: string } | { skip: string } {
+  const where = specHeaderDir(loadSpec(REAL_SPEC));
+  if ('skip' in where) return where;
+  if (hostAbi() === undefined) return { skip: `no spec ABI for this machine (${process.arch})` };
   const cc = findCCompiler();
-  if (cc !== null) return { cc };
-  return { skip: 'no C compiler (cc, gcc or clang) on PATH' };
+  if (cc !== null) return { cc, headerDir: where.dir };
+  return { skip: 'no C compiler ($CC, cc, gcc or clang) on PATH' };
 }
 
 /** Compiles `source` against a header folder and returns what the program prints. */

@@ -24,15 +24,18 @@ describe('npm run spec', () => {
 
   it('writes a valid spec, reports "up to date" on a rerun, and prints the change report when the header changed', () => {
     const out = join(work, 'spec.json');
-    const first = run(['--header', headerDir(V1), '--out', out]);
+    const v1 = headerDir(V1);
+    const first = run(['--header', v1, '--out', out]);
     expect(first).toMatchObject({ code: 0, err: '' });
-    expect(first.out).toMatch(/^Wrote .*spec\.json: Linux 6\.2\.0, 1 records, 0 enums, 1 constants, 1 flag sets\.\n$/);
+    expect(first.out).toMatch(/^Wrote .*spec\.json: Linux 6\.2\.0, 2 records, 0 enums, 1 constants, 1 flag sets\.$/m);
+    expect(first.out).toMatch(/^C cross-check of Linux 6\.2\.0 /m);
+    expect(first.out).toMatch(/^What to do next:$/m);
     const bytes = readFileSync(out, 'utf8');
     expect(bytes.endsWith('}\n')).toBe(true);
     expect(bytes.startsWith('{\n  "$schema": "./schema/io_uring.schema.json",\n')).toBe(true);
     expect(loadSpec(out).constants.map((c) => c.name)).toEqual(['IORING_SETUP_A']);
 
-    expect(run(['--header', headerDir(V1), '--out', out]).out).toMatch(/is up to date/);
+    expect(run(['--header', v1, '--out', out]).out).toMatch(/is up to date/);
     expect(readFileSync(out, 'utf8')).toBe(bytes);
 
     const third = run(['--header', headerDir(V2), '--out', out]);

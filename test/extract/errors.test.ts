@@ -35,6 +35,10 @@ const cases: { kind: string; header: string; line: number; col: number; message:
   { kind: 'unterminated #if', header: '#define A 1\n#ifdef A\n#define B 2\n', line: 2, col: 2, message: /unterminated #ifdef: no matching #endif/ },
   { kind: '#endif without #if', header: '#define A 1\n#endif\n', line: 2, col: 2, message: /#endif without #if/ },
   { kind: '#if on a macro the extractor cannot see', header: '#if __BITS_PER_LONG == 64\n#endif\n', line: 1, col: 5, message: /unknown identifier '__BITS_PER_LONG'/ },
+  { kind: '#ifdef of a name from a header the extractor does not read', header: 'struct s {\n#ifdef RWF_ATOMIC\n\t__u64 user_data;\n#else\n\t__u32 user_data;\n#endif\n};\n', line: 2, col: 8, message: /#ifdef RWF_ATOMIC: RWF_ATOMIC is not defined by the io_uring headers read so far and is not a name the extractor knows.*KNOWN_CONDITION_NAMES in codegen\/extract\/abi\.ts/ },
+  { kind: '#if defined() of an unknown name', header: '#define A 1\n#if defined(A) && defined(__SOMETHING_ELSE__)\n#define B 2\n#endif\n', line: 2, col: 27, message: /defined\(__SOMETHING_ELSE__\): __SOMETHING_ELSE__ is not defined by the io_uring headers/ },
+  { kind: '#ifndef of an unknown name that is not an include guard', header: '#ifndef SOME_OPT_OUT\n#define IORING_X 1\n#endif\n', line: 1, col: 9, message: /#ifndef SOME_OPT_OUT: SOME_OPT_OUT is not defined/ },
+  { kind: 'a name whose value differs by architecture in a constant', header: '#ifdef __x86_64__\n#define IORING_ARCH_X 1\n#else\n#define IORING_ARCH_X 2\n#endif\n', line: 2, col: 1, message: /IORING_ARCH_X differs between x86_64-linux-gnu and aarch64-linux-gnu \(an #ifdef on an architecture name\?\)/ },
   { kind: 'typedef', header: '\ntypedef __u32 ring_id_t;\n', line: 2, col: 1, message: /typedef is not supported/ },
   { kind: 'pointer member', header: 'struct s {\n\tchar *name;\n};\n', line: 2, col: 7, message: /pointer members are not supported/ },
   { kind: 'undefined struct', header: 'struct s {\n\tstruct elsewhere e;\n};\n', line: 2, col: 2, message: /struct elsewhere is not defined before this use/ },
@@ -73,9 +77,35 @@ describe('ExtractError: constructs the extractor does not understand', () => {
     expect(extractSpec(dir).constants.map((c) => c.name)).toEqual(['IORING_Y', 'IORING_X']);
   });
 
-  it('names linux/version.h when it is missing', () => {
+  it('names linux/version.h when it is missing, and asks for --release rather than borrowing another', () => {
     const dir = headerDir('#define A 1\n');
     rmSync(join(dir, 'linux/version.h'));
-    expect(() => extractSpec(dir)).toThrow(/linux\/version\.h:1:1: linux\/version\.h not found/);
+    expect(() => extractSpec(dir)).toThrow(/linux\/version\.h:1:1: linux\/version\.h not found in .*give the kernel release .* with --release X\.Y\.Z \(never another folder's version\.h/);
+  });
+});
+
+describe('--release for headers without linux/version.h', () => {
+  it('takes the release given, computes LINUX_VERSION_CODE as KERNEL_VERSION does, and says where it came from', () => {
+    const dir = headerDir('#define IORING_A 1\n', { 'linux/version.h': null });
+    const spec = extractSpec(dir, { release: '7.3.300' });
+    expect(spec.provenance).toMatchObject({ release: '7.3.300', linuxVersionCode: (7 << 16) + (3 << 8) + 255, releaseFrom: '--release' });
+    expect(spec.provenance.headers.map((h) => h.path)).toEqual(['linux/io_uring.h']);
+  });
+
+  it('refuses a malformed release, and one that disagrees with a version.h that is there', () => {
+    const bare = headerDir('#define IORING_A 1\n', { 'linux/version.h': null });
+    expect(() => extractSpec(bare, { release: '7.3' })).toThrow(/--release 7\.3: expected MAJOR\.MINOR\.PATCH/);
+    const withVersion = headerDir('#define IORING_A 1\n');
+    expect(() => extractSpec(withVersion, { release: '7.3.0' })).toThrow(/--release 7\.3\.0 disagrees with linux\/version\.h, which says 6\.2\.0/);
+    expect(extractSpec(withVersion).provenance).toMatchObject({ releaseFrom: 'linux/version.h' });
+  });
+});
+
+describe('names the extractor knows, per ABI', () => {
+  it('takes __x86_64__, __aarch64__ and __riscv per ABI and lays a record out per ABI from them', () => {
+    const dir = headerDir('struct s {\n\t__u32 a;\n#if defined(__x86_64__) || defined(__cplusplus) || defined(__KERNEL__)\n\t__u32 pad_for_x86;\n#else\n\t__u16 pad_for_x86;\n#endif\n};\n');
+    expect(() => extractSpec(dir)).toThrow(/struct s has different fields on x86_64-linux-gnu and aarch64-linux-gnu/);
+    const same = headerDir('struct s {\n#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && __SIZEOF_LONG__ == 8\n\t__u64 a;\n#endif\n#ifdef __cplusplus\n\t__u8 never;\n#endif\n};\n');
+    expect(extractSpec(same).records.find((r) => r.name === 's')?.fields.map((f) => f.name)).toEqual(['a']);
   });
 });

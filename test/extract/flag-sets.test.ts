@@ -88,3 +88,42 @@ enum named { NAMED_A, NAMED_B };
     expect(spec.flagSets.filter((s) => s.auto).map((s) => s.name)).toEqual([]);
   });
 });
+
+describe('bits or values', () => {
+  const spec = extractSpec(
+    headerDir(
+      [
+        '#define IORING_FUTURE_COPY_MAX\t\t16',
+        '#define IORING_FUTURE_COPY_F_SRC\t(1U << 0)',
+        '#define IORING_FUTURE_COPY_F_DST\t(1U << 1)',
+        '#define IORING_FUTURE_COPY_F_ALL\t(IORING_FUTURE_COPY_F_SRC | IORING_FUTURE_COPY_F_DST)',
+        'struct s { __u32 a; };',
+        'enum {',
+        '\tIORING_WIDGET_OP_A,',
+        '\tIORING_WIDGET_OP_B,',
+        '};',
+        '#define IORING_GADGET_KIND_ONE\t1',
+        '#define IORING_GADGET_KIND_THREE\t3',
+        '#define IORING_SETUP_A\t(1U << 0)',
+        '#define IORING_SETUP_B\t(1U << 1)',
+        '#define IORING_OFF_SQ_RING\t0ULL',
+        '#define IORING_OFF_SQES\t0x10000000ULL',
+        '',
+      ].join('\n'),
+    ),
+  );
+  const set = (name: string) => spec.flagSets.find((s) => s.name === name)!;
+
+  it('keeps a count beside flags out of the flags (FutureCopy: MAX = 16 is not bit 4)', () => {
+    expect(set('FutureCopy')).toMatchObject({ kind: 'bits', counts: ['IORING_FUTURE_COPY_MAX'], auto: true });
+    expect(set('FutureCopy').members).toContain('IORING_FUTURE_COPY_MAX');
+  });
+
+  it('calls an enumeration, and values that are not single bits, values (no mask); flags bits; and a rule can say', () => {
+    expect(set('WidgetOp').kind).toBe('values');
+    expect(set('GadgetKind').kind).toBe('values');
+    expect(set('SetupFlags')).toMatchObject({ kind: 'bits' });
+    expect(set('SetupFlags').counts).toBeUndefined();
+    expect(set('MmapOffsets').kind).toBe('values');
+  });
+});

@@ -224,7 +224,7 @@ extern "C" {
 #if 0
 #pragma anything goes in a skipped group
 #endif
-#ifdef NOT_DEFINED
+#ifdef __KERNEL__
 #define NEVER 1
 #endif
 #define CONTINUED (1 + \\
@@ -244,7 +244,7 @@ extern "C" {
     expect(spec.constants.map((c) => [c.name, c.value])).toEqual([['FROM_SUB', '9'], ['PICKED', '1'], ['CONTINUED', '3']]);
     expect(spec.constants.find((c) => c.name === 'FROM_SUB')!.file).toBe('linux/io_uring/sub.h');
     expect(spec.provenance.headers.map((h) => h.path)).toEqual(['linux/io_uring.h', 'linux/io_uring/sub.h', 'linux/io_uring/zz_other.h', 'linux/version.h']);
-    expect(spec.records.map((r) => r.name)).toEqual(['zz']);
+    expect(spec.records.map((r) => r.name)).toEqual(['epoll_event', 'zz']);
     expect(spec.provenance).toMatchObject({ linuxVersionCode: 393728, release: '6.2.0' });
   });
 });

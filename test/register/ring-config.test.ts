@@ -85,9 +85,9 @@ describe('personality', () => {
     const ring = newRing();
     const id = registerPersonality(ring);
     expect(id).toBeGreaterThan(0);
-    expect(run(ring, (s) => { prepNop(s); s.fields.personality = id; }).res).toBe(0);
+    expect(run(ring, (s) => { prepNop(s); s.unsafeFields.personality = id; }).res).toBe(0);
     unregisterPersonality(ring, id);
-    expect(run(ring, (s) => { prepNop(s); s.fields.personality = id; }).res).toBe(EINVAL);
+    expect(run(ring, (s) => { prepNop(s); s.unsafeFields.personality = id; }).res).toBe(EINVAL);
     expect(codeOf(() => unregisterPersonality(ring, id))).toBe('EINVAL');
     expect(() => unregisterPersonality(ring, 0)).toThrow(ArgumentError);
   });

@@ -160,13 +160,16 @@ const AS_CHILD =
 import { IoUring, prepNop } from '@repo/src/index.js';
 const existing = new IoUring({ entries: 8 });
 const out = { cases: {} };
-for (const [label, spare] of [['0.5 MiB spare', 512 * 1024], ['1.5 MiB spare', 1536 * 1024], ['64 MiB spare', 64 * 1024 * 1024]]) {
+for (const [label, spare, ringMemory] of [
+  ['0.5 MiB spare', 512 * 1024, 'kernel'], ['1.5 MiB spare', 1536 * 1024, 'kernel'], ['64 MiB spare', 64 * 1024 * 1024, 'kernel'],
+  ['0.5 MiB spare, library memory', 512 * 1024, 'auto'],
+]) {
   globalThis.gc();
   const before = { fds: fds(), maps: ringMaps() };
   setLimit(RLIMIT_AS, vmSize() + spare);
   let r;
   try {
-    const ring = new IoUring({ entries: 32768 });
+    const ring = new IoUring({ entries: 32768, ringMemory });
     r = { ok: true, value: ring.params.mapping };
     ring.close();
   } catch (e) {
@@ -405,6 +408,10 @@ describe('environment faults (each in a child process)', () => {
     expect(half.message).toMatch(/2097152 bytes at offset 0x10000000 of fd/); // the SQE array, after the rings were mapped
     expect(half.hint).toMatch(/RLIMIT_AS/);
     expect(out.cases['64 MiB spare']!.result).toEqual({ ok: true, value: 'kernel-single' });
+    // The library's own ring memory (NO_MMAP, the default where the kernel has it) is the
+    // first mapping: it fails before io_uring_setup is reached.
+    const library = out.cases['0.5 MiB spare, library memory']!.result;
+    expect(library).toMatchObject({ ok: false, code: 'ENOMEM', syscall: 'mmap' });
     expect(out.existingWorks).toBe(1);
   }, hangAfter(60_000));
 

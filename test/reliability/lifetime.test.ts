@@ -105,7 +105,7 @@ while (done < READS + CONTROL_WRONG) {
     const buf = makeBuffer(len);
     prepRead(sqe, fd, buf, len, control ? off + 1 : off);
     if (rnd(2) === 0) { sqe.async(); asyncReads++; }
-    sqe.userData = { ref: new WeakRef(buf), len, want: sum(content, off, len), addr: Number(sqe.fields.addr), control };
+    sqe.userData = { ref: new WeakRef(buf), len, want: sum(content, off, len), addr: Number(sqe.unsafeFields.addr), control };
     issued++;
     if (issued % GC_EVERY === 0) collect(issued / GC_EVERY);
   }

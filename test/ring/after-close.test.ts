@@ -83,12 +83,13 @@ function exercise(options, label) {
   ring.submitAndWait(3);
   const staged = ring.getSqe();
   prepRead(staged, fd, Buffer.alloc(4), 4, 0);
-  const fieldsBefore = staged.fields; // the generated accessor over JS staging memory
+  const fieldsBefore = staged.unsafeFields; // the generated accessor over JS memory (staging, or the shared SQE array)
   ring.close();
   return { ring, kept, seen, staged, buf, fieldsBefore };
 }
 
-const main = exercise({ entries: 8 }, 'kernel mapping');
+const main = exercise({ entries: 8 }, 'default mapping');
+out.misc.mainMapping = main.ring.params.mapping;
 const stale = main.staged;
 const handler = { complete() {} };
 const resource = { release() {} };
@@ -106,6 +107,7 @@ out.builders.prepRead = attempt(() => prepRead(stale, fd, Buffer.alloc(4), 4, 0)
 out.misc.closeTwice = attempt(() => { main.ring.close(); main.ring.close(); main.ring[Symbol.dispose](); return 'fine'; });
 
 for (const [label, options] of [
+  ['kernel memory', { entries: 8, ringMemory: 'kernel' }],
   ['noMmap', { entries: 8, noMmap: true }],
   ['registeredFdOnly', { entries: 8, noMmap: true, registeredFdOnly: true }],
   ['cqe32', { entries: 8, cqe32: true }],
@@ -173,7 +175,7 @@ describe('after close()', () => {
     }
 
     // Sqe: everything but the slot's plain numbers.
-    expect(Object.keys(report.sqe)).toEqual(expect.arrayContaining(['view', 'id', 'userData', 'userData=', 'flags', 'flags=', 'fields', 'pin', 'link', 'skipSuccess']));
+    expect(Object.keys(report.sqe)).toEqual(expect.arrayContaining(['view', 'id', 'userData', 'userData=', 'flags', 'flags=', 'unsafeFields', 'pin', 'link', 'skipSuccess']));
     for (const [name, outcome] of Object.entries(report.sqe)) {
       const allowed = SQE_ALLOWED[name];
       if (allowed !== undefined) expect(outcome, `Sqe.${name}`).toMatch(allowed);
@@ -190,8 +192,10 @@ describe('after close()', () => {
     expect(still.userData).toBe('read');
     expect(still.res).toBe(4);
     expect(report.misc.readData).toEqual([0x7f, 0x45, 0x4c, 0x46]);
-    // The generated accessor fetched before close reads JS staging memory: harmless.
+    // The generated accessor fetched before close reads JS memory (staging, or the shared
+    // SQE array, which stays ordinary JS memory after close): harmless.
     expect(report.misc.staleFieldsOpcode).toMatch(/^ok:\d+$/);
+    expect(['user', 'kernel-single', 'kernel-split']).toContain(report.misc.mainMapping);
 
     // Rings in unmapped user memory or without an fd: every CQ/SQ read throws. Setup refusing
     // them is right only on a kernel older than 6.5 (NO_MMAP, REGISTERED_FD_ONLY).

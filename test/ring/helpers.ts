@@ -8,7 +8,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { release } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-export { fdCount, ioUringMappings, mapsLines, vmSizeKiB } from '../support/proc.js';
+export { fdCount, ioUringMappings, mapsLines, settleGc, vmSizeKiB } from '../support/proc.js';
 import {
   IORING_SETUP_CQSIZE,
   IORING_SETUP_NO_MMAP,

@@ -23,7 +23,7 @@ import { prepNop, prepRead, prepTimeout } from '../../generated/ops.js';
 import { IoUring } from '../../src/ring/ring.js';
 import type { IoUringOptions } from '../../src/ring/setup.js';
 import { IoUringError } from '../../src/sys/errors.js';
-import { closeQuietly, fdCount, fileWith, ioUringMappings, kernelRefusal, makeTempDir, mapsLines, timed, vmSizeKiB } from './helpers.js';
+import { closeQuietly, fdCount, fileWith, ioUringMappings, kernelRefusal, makeTempDir, mapsLines, settleGc, timed, vmSizeKiB } from './helpers.js';
 
 // V8 maps and unmaps 256 KiB heap pages on its own, by dozens over 1,000 cycles; one leaked
 // region per cycle would add 1,000 lines. Ring mappings and descriptors are compared exactly.
@@ -74,7 +74,7 @@ describe(`${CYCLES} create/close cycles`, () => {
     ['NO_MMAP + REGISTERED_FD_ONLY', { entries: 256, noMmap: true, registeredFdOnly: true }, true, 8 * 1024, IORING_SETUP_NO_MMAP | IORING_SETUP_REGISTERED_FD_ONLY],
   ];
   for (const [name, options, withNop, vmBudget, needs] of cases) {
-    it(name, (ctx) => {
+    it(name, async (ctx) => {
       if (needs !== 0) {
         const refusal = kernelRefusal(needs);
         if (refusal !== null) {
@@ -84,9 +84,12 @@ describe(`${CYCLES} create/close cycles`, () => {
         }
       }
       cycle(options, withNop, CYCLES); // warm-up: JIT, V8 heap pages (256 KiB mappings), koffi caches
+      await settleGc();
       const before = snapshot();
       const { ms } = timed(() => cycle(options, withNop, CYCLES));
       console.info(`[info] ${CYCLES} cycles (${name}): ${ms.toFixed(0)} ms`);
+      // Library ring memory is unmapped once its views are collected: let that happen.
+      await settleGc();
       expectNoLeak(before, name, vmBudget);
       // Every ring unregistered its fd from the task's 16-slot table: a new one still can.
       using ring = new IoUring({ entries: 4 });

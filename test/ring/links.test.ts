@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warningsDuring } from '../support/warnings.js';
-import { IORING_OP_FSYNC, IORING_OP_READ, IORING_OP_WRITE, IOSQE_CQE_SKIP_SUCCESS, IOSQE_IO_HARDLINK, IOSQE_IO_LINK } from '../../generated/constants.js';
+import { IORING_OP_CLOSE, IORING_OP_FSYNC, IORING_OP_READ, IORING_OP_WRITE, IOSQE_CQE_SKIP_SUCCESS, IOSQE_IO_HARDLINK, IOSQE_IO_LINK } from '../../generated/constants.js';
 import { prepClose, prepFsync, prepNop, prepRead, prepWrite } from '../../generated/ops.js';
 import { RingStateError } from '../../src/ring/errors.js';
 import { IoUring } from '../../src/ring/ring.js';
@@ -52,7 +52,7 @@ describe('linked chains with skipSuccess', () => {
     expect(w.flags).toBe(IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS);
     const readId = r.id;
 
-    expect(ring.inFlight).toBe(3);
+    expect(ring.staged).toBe(3);
     expect(ring.submitAndWait(1)).toBe(3);
     const cqes = drain(ring);
     expect(cqes).toHaveLength(1);
@@ -229,16 +229,18 @@ describe('linked chains with skipSuccess', () => {
     expect(ring.inFlight).toBe(0);
     expect(ring.waitCqe(20)).toBeNull();
 
-    // Failing, it does post: the CQE arrives with an id the ring no longer knows (-1). A CLOSE
-    // of a descriptor that is not open pins nothing and fails (-EBADF) on every kernel.
+    // Failing, it does post, and keeps its identity (id, userData, opcode): the ring keeps
+    // an untracked op's tag until its slot is needed again. A CLOSE of a descriptor that is
+    // not open pins nothing and fails (-EBADF) on every kernel.
     const failing = ring.getSqe()!;
     prepClose(failing, 0x7ffffff0);
     failing.skipSuccess();
-    failing.userData = 'forgotten';
+    failing.userData = 'remembered';
+    const failingId = failing.id;
     ring.submitAndWait(1, 1000);
     const got = drain(ring);
     expect(got).toHaveLength(1);
-    expect(got[0]).toMatchObject({ id: -1, userData: undefined, opcode: -1, res: -9 });
+    expect(got[0]).toMatchObject({ id: failingId, userData: 'remembered', opcode: IORING_OP_CLOSE, res: -9 });
     expect(ring.inFlight).toBe(0);
   });
 

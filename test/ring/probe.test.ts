@@ -52,7 +52,7 @@ describe('probe', () => {
       return;
     }
     const sqe = ring.getSqe()!;
-    sqe.fields.opcode = missing.opcode; // the raw field: no builder, no probe check
+    sqe.unsafeFields.opcode = missing.opcode; // the raw field: no builder, no probe check
     sqe.userData = missing.name;
     ring.submitAndWait(1);
     expect(drain(ring)).toMatchObject([{ userData: missing.name, res: -22 }]);
@@ -64,8 +64,8 @@ describe('probe', () => {
     console.info(`[info] builders refused on this kernel: ${builders.map(([name]) => name).join(', ') || 'none'}`);
     for (const [name, info] of builders) {
       const sqe = ring.getSqe()!;
-      sqe.fields.opcode = IORING_OP_NOP;
-      sqe.fields.len = 0x5a5a; // a marker: a builder that wrote anything would zero it
+      sqe.unsafeFields.opcode = IORING_OP_NOP;
+      sqe.unsafeFields.len = 0x5a5a; // a marker: a builder that wrote anything would zero it
       const builder = (ops as unknown as Record<string, (...args: unknown[]) => void>)[name]!;
       let caught: unknown;
       try {
@@ -82,7 +82,7 @@ describe('probe', () => {
       expect(err.minKernel).toBe(info.minKernel);
       expect(err.message).toContain(`${name}: ${info.opcodeName} is not supported by the running kernel`);
       expect(err.message).toContain(`Linux ${info.minKernel}`);
-      expect(sqe.fields.len).toBe(0x5a5a);
+      expect(sqe.unsafeFields.len).toBe(0x5a5a);
       expect(ring.discardSqe(sqe)).toBe(true);
     }
     expect(ring.inFlight).toBe(0);

@@ -33,7 +33,8 @@ function thrown(fn: () => unknown): RingStateError {
 
 describe('SQ full', () => {
   it('getSqe() returns null once the SQ has no room; getSqeOrThrow says ERR_RING_SQ_FULL; submit makes room', () => {
-    using ring = new IoUring({ entries: 8 }); // maxInFlight defaults to the CQ size (16)
+    using ring = new IoUring({ entries: 8 }); // maxInFlight: no limit by default, as in liburing
+    expect(ring.params.maxInFlight).toBe(Infinity);
     expect(ring.sqSpaceLeft).toBe(8);
     for (let i = 0; i < 8; i++) {
       const sqe = ring.getSqe();
@@ -43,17 +44,39 @@ describe('SQ full', () => {
     }
     expect(ring.getSqe()).toBeNull();
     expect(ring.getSqe()).toBeNull(); // and stays null, with nothing acquired
-    expect(ring.inFlight).toBe(8);
+    expect(ring.inFlight).toBe(0); // prepared, not submitted: staged
+    expect(ring.sqReady).toBe(8);
     const err = thrown(() => ring.getSqeOrThrow());
     expect(err.code).toBe('ERR_RING_SQ_FULL');
     expect(err.message).toMatch(/submission queue is full \(8 entries\).*submit\(\)/);
     expect(ring.staged).toBe(8);
     expect(ring.submit()).toBe(8);
     expect(ring.staged).toBe(0);
+    expect(ring.inFlight).toBe(8);
+    expect(ring.sqReady).toBe(0);
     expect(ring.sqSpaceLeft).toBe(8); // the kernel consumed them
     expect(ring.getSqeOrThrow()).not.toBeNull();
     ring.submitAndWait(9);
     expect(drain(ring)).toHaveLength(9);
+    expect(ring.inFlight).toBe(0);
+  });
+
+  it('without maxInFlight, getSqe() fails only when the SQ is full: more ops than the CQ holds can be in flight', () => {
+    using ring = new IoUring({ entries: 8 }); // CQ: 16
+    for (let batch = 0; batch < 4; batch++) {
+      for (let i = 0; i < 8; i++) {
+        const sqe = ring.getSqe();
+        expect(sqe, `batch ${batch}, SQE ${i}`).not.toBeNull();
+        prepNop(sqe!);
+        sqe!.userData = batch * 8 + i;
+      }
+      expect(ring.getSqe()).toBeNull(); // the SQ is full, not the op table
+      expect(ring.submit()).toBe(8);
+    }
+    expect(ring.inFlight).toBe(32);
+    // 16 in the CQ, 16 held back by the kernel (IORING_FEAT_NODROP); reaping gets all 32, in order.
+    const got = drain(ring);
+    expect(got.map((c) => c.userData)).toEqual(Array.from({ length: 32 }, (_, i) => i));
     expect(ring.inFlight).toBe(0);
   });
 
@@ -80,7 +103,7 @@ describe('SQ full', () => {
     expect(ring.inFlight).toBe(0);
   });
 
-  it('discardSqe withdraws only the last SQE acquired, releasing its slot and pins', () => {
+  it('discardSqe withdraws the last SQE acquired (its position freed), or an earlier one (sent as a NOP no one sees)', () => {
     using ring = new IoUring({ entries: 8 });
     const a = ring.getSqe()!;
     prepNop(a);
@@ -91,11 +114,9 @@ describe('SQ full', () => {
     const c = ring.getSqe()!;
     prepRead(c, 0, Buffer.alloc(8), 8, 0); // pins its buffer
     c.userData = 'c';
-    expect(ring.inFlight).toBe(3);
-    expect(ring.discardSqe(a)).toBe(false); // not the last
+    expect(ring.staged).toBe(3);
     expect(ring.discardSqe(c)).toBe(true);
     expect(ring.discardSqe(c)).toBe(false); // already gone
-    expect(ring.inFlight).toBe(2);
     expect(ring.staged).toBe(2);
     expect(() => c.userData).toThrow(expect.objectContaining({ code: 'ERR_RING_SQE_STALE' }));
     // The position is handed out again, zeroed: left unfilled it goes out as a NOP.
@@ -107,6 +128,21 @@ describe('SQ full', () => {
     expect(got.map((x) => x.userData)).toEqual(['a', 'b', 'unfilled']);
     expect(got.every((x) => x.opcode === IORING_OP_NOP && x.res === 0)).toBe(true);
     expect(ring.discardSqe(b)).toBe(false); // submitted: not withdrawable
+    expect(ring.inFlight).toBe(0);
+
+    // An earlier one: it keeps its position (the SQ is in order), goes out as a NOP, and its
+    // completion is consumed silently; its pins and tag are dropped at once.
+    const first = ring.getSqe()!;
+    const buf = Buffer.alloc(8);
+    prepRead(first, 0, buf, 8, 0);
+    first.userData = 'withdrawn';
+    const second = ring.getSqe()!;
+    prepNop(second);
+    second.userData = 'kept';
+    expect(ring.discardSqe(first)).toBe(true);
+    expect(ring.discardSqe(first)).toBe(false);
+    ring.submitAndWait(2);
+    expect(drain(ring).map((x) => x.userData)).toEqual(['kept']);
     expect(ring.inFlight).toBe(0);
   });
 });

@@ -107,14 +107,14 @@ describe('mmap failing half-way through setup', () => {
     [2, 'the second mapping (SQE array), after the first succeeded'],
   ] as const) {
     it(`failing ${what} closes the ring fd and unmaps what was mapped`, () => {
-      new IoUring({ entries: 8 }).close(); // warm-up
+      new IoUring({ entries: 8, ringMemory: 'kernel' }).close(); // warm-up
       const before = snapshot();
       for (let i = 0; i < 10; i++) {
         faults.mmapCalls = 0;
         faults.failMmapAt = at;
         let caught: unknown;
         try {
-          new IoUring({ entries: 8 });
+          new IoUring({ entries: 8, ringMemory: 'kernel' });
         } catch (err) {
           caught = err;
         }
@@ -125,7 +125,7 @@ describe('mmap failing half-way through setup', () => {
       }
       expectSame(snapshot(), before);
       faults.failMmapAt = 0;
-      using ring = new IoUring({ entries: 8 });
+      using ring = new IoUring({ entries: 8, ringMemory: 'kernel' });
       works(ring);
     });
   }
@@ -163,7 +163,7 @@ describe("the three-region mapping ('kernel-split')", () => {
   it('maps SQ ring, CQ ring and SQE array separately and works', () => {
     const before = snapshot();
     faults.hideSingleMmap = true;
-    const ring = new IoUring({ entries: 8, maxInFlight: 64 });
+    const ring = new IoUring({ entries: 8, maxInFlight: 64, ringMemory: 'kernel' });
     expect(ring.params.mapping).toBe('kernel-split');
     expect(ring.params.features & IORING_FEAT_SINGLE_MMAP).toBe(0);
     expect(ioUringMappings() - before.ringMaps).toBe(3);
@@ -184,7 +184,7 @@ describe("the three-region mapping ('kernel-split')", () => {
 
   it('with CQE32 and SQE128', () => {
     faults.hideSingleMmap = true;
-    using ring = new IoUring({ entries: 8, cqe32: true, sqe128: true });
+    using ring = new IoUring({ entries: 8, cqe32: true, sqe128: true, ringMemory: 'kernel' });
     expect(ring.params).toMatchObject({ mapping: 'kernel-split', cqeSize: 32, sqeSize: 128 });
     works(ring);
   });

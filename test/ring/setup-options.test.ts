@@ -99,13 +99,38 @@ function nopAndRead(ring: IoUring, expect_: Expect = {}): void {
   expect(ring.inFlight).toBe(0);
 }
 
+/**
+ * `mapping`: what the ring memory must be. 'kernel' (the kernel's pages, staged SQEs) or
+ * 'user' (the library's memory, NO_MMAP, SQEs written in place).
+ */
 function expectParams(ring: IoUring, flags: number, mapping: 'kernel' | 'user'): void {
   const p = ring.params;
   expect(setupFlagNames(p.setupFlags & flags)).toEqual(setupFlagNames(flags));
   expect(p.features & IORING_FEAT_NODROP).not.toBe(0);
-  if (mapping === 'user') expect(p.mapping).toBe('user');
-  else expect(p.mapping).toBe((p.features & IORING_FEAT_SINGLE_MMAP) !== 0 ? 'kernel-single' : 'kernel-split');
+  if (mapping === 'user') {
+    expect(p.mapping).toBe('user');
+    expect(p.sqeInPlace).toBe(true);
+    expect(p.setupFlags & IORING_SETUP_NO_MMAP).toBe(IORING_SETUP_NO_MMAP);
+  } else {
+    expect(p.mapping).toBe((p.features & IORING_FEAT_SINGLE_MMAP) !== 0 ? 'kernel-single' : 'kernel-split');
+    expect(p.sqeInPlace).toBe(false);
+  }
   expect(Object.isFrozen(p)).toBe(true);
+}
+
+/**
+ * Whether the kernel takes the library's ring memory for these options: asked with
+ * `ringMemory: 'user'`, which fails with EINVAL where it does not (no NO_MMAP before 6.5,
+ * or memory larger than a page before about 6.13).
+ */
+function userMemoryAccepted(options: IoUringOptions): boolean {
+  try {
+    new IoUring({ ...options, ringMemory: 'user' }).close();
+    return true;
+  } catch (err) {
+    if ((err instanceof IoUringError && err.code === 'EINVAL') || (err as { code?: string }).code === 'ERR_INVALID_ARG_VALUE') return false;
+    throw err;
+  }
 }
 
 interface Case {
@@ -131,7 +156,7 @@ const cases: Case[] = [
     check: (r) => {
       expect(r.params.sqEntries).toBe(4);
       expect(r.params.cqEntries).toBe(64);
-      expect(r.params.maxInFlight).toBe(64);
+      expect(r.params.maxInFlight).toBe(Infinity); // no limit unless asked (liburing parity)
     },
   },
   {
@@ -266,9 +291,9 @@ const cases: Case[] = [
       const sqe = r.getSqe()!;
       prepNop(sqe);
       // IORING_NOP_CQE32 (Linux 6.18) posts sqe->off and sqe->addr as big_cqe[0..1].
-      sqe.fields.nopFlags = IORING_NOP_CQE32;
-      sqe.fields.off = 0x11223344;
-      sqe.fields.addr = 0x55667788;
+      sqe.unsafeFields.nopFlags = IORING_NOP_CQE32;
+      sqe.unsafeFields.off = 0x11223344;
+      sqe.unsafeFields.addr = 0x55667788;
       r.submitAndWait(1);
       const [c] = drain(r);
       if (c!.res === -22) {
@@ -339,13 +364,18 @@ const cases: Case[] = [
 describe('setup options on the running kernel', () => {
   afterAll(() => other?.close());
 
-  for (const c of cases) {
-    it(c.name, (ctx) => {
+  // Every case twice: with the default ring memory ('auto': the library's where the kernel
+  // takes it, which it must then be) and with ringMemory 'kernel' (the kernel's pages and
+  // the staging copy, the path older kernels take).
+  for (const c of cases) for (const memory of ['auto', 'kernel'] as const) {
+    it(`${c.name} [ringMemory ${memory}]`, (ctx) => {
       requireKernel(ctx, c.name, c.flags, c.fill);
       const fdsBefore = fdCount();
-      const ring = new IoUring(c.options());
+      const options: IoUringOptions = { ...c.options(), ...(memory === 'kernel' && c.mapping !== 'user' ? { ringMemory: 'kernel' as const } : {}) };
+      const expected = c.mapping ?? (memory === 'auto' && userMemoryAccepted(c.options()) ? 'user' : 'kernel');
+      const ring = new IoUring(options);
       try {
-        expectParams(ring, c.flags, c.mapping ?? 'kernel');
+        expectParams(ring, c.flags, expected);
         if ((c.flags & IORING_SETUP_REGISTERED_FD_ONLY) !== 0) expect(fdCount()).toBe(fdsBefore);
         c.first?.(ring);
         nopAndRead(ring, c.readRes === undefined ? {} : { readRes: c.readRes });

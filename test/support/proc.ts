@@ -25,3 +25,17 @@ export function vmSizeKiB(): number {
   if (m === null) throw new Error('no VmSize in /proc/self/status');
   return Number(m[1]);
 }
+
+/**
+ * Forces full garbage collections and lets FinalizationRegistry callbacks run (they are
+ * tasks queued after a GC), so resources released on collection are gone. Needs
+ * `--expose-gc` (the vitest config passes it).
+ */
+export async function settleGc(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('settleGc needs node --expose-gc');
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * `io_uring_enter` for a ring: submitting what is published, waking the SQ thread, and
+ * waiting for completions (with or without a timeout, resuming after signals).
+ *
+ * @module
+ */
+import {
+  IORING_ENTER_EXT_ARG,
+  IORING_ENTER_GETEVENTS,
+  IORING_ENTER_SQ_WAKEUP,
+  IORING_FEAT_EXT_ARG,
+  IORING_OP_TIMEOUT,
+  IORING_SQ_NEED_WAKEUP,
+} from '../../generated/constants.js';
+import { SIZEOF_IO_URING_GETEVENTS_ARG } from '../../generated/structs.js';
+import { ArgumentError, describeReceived } from '../errors.js';
+import { IoUringError } from '../sys/errors.js';
+import { ioUringEnter } from '../sys/libc.js';
+import type { RingCore } from './core.js';
+import { CQE_USER_DATA_WORD } from './cqueue.js';
+
+/** Lets the kernel post overflowed CQEs and run deferred completion work. */
+export function flushCq(core: RingCore): void {
+  ioUringEnter(core.enterFd, 0, 0, core.enterFlags | IORING_ENTER_GETEVENTS);
+}
+
+/**
+ * Hands published SQEs to the kernel. With SQPOLL no system call is made unless the SQ
+ * thread sleeps (`IORING_SQ_NEED_WAKEUP`): it picks the SQEs up by itself.
+ * @returns SQEs the kernel consumed (with SQPOLL: `published`, the count just published).
+ */
+export function enterSubmit(core: RingCore, published: number): number {
+  if (core.sqPoll) {
+    // The SQ tail store (release) precedes this load of the flags: if the thread went to
+    // sleep before seeing the new tail, it set NEED_WAKEUP first, and we see it here.
+    if ((Atomics.load(core.sq.sq, core.sq.at.sqFlags) & IORING_SQ_NEED_WAKEUP) !== 0) {
+      ioUringEnter(core.enterFd, 0, 0, core.enterFlags | IORING_ENTER_SQ_WAKEUP);
+    }
+    return published;
+  }
+  const pending = core.sq.ready();
+  if (pending === 0) return 0;
+  return ioUringEnter(core.enterFd, pending, 0, core.enterFlags);
+}
+
+/**
+ * Submits what is published and waits until `waitNr` CQEs are ready (or, with `timeoutMs`,
+ * until the time runs out: the kernel's ETIME returns normally). Signals never end the
+ * wait early.
+ * @returns SQEs the kernel consumed.
+ */
+export function enterAndWait(core: RingCore, toSubmit: number, waitNr: number, timeoutMs: number | undefined): number {
+  let flags = core.enterFlags | IORING_ENTER_GETEVENTS;
+  if (core.sqPoll && (Atomics.load(core.sq.sq, core.sq.at.sqFlags) & IORING_SQ_NEED_WAKEUP) !== 0) flags |= IORING_ENTER_SQ_WAKEUP;
+  // A signal cuts the kernel's wait short. With nothing submitted the call fails with EINTR
+  // and ioUringEnter repeats it (or onEintr below does, with the time left); but a call that
+  // submitted SQEs reports their count instead, exactly as if the wait had ended. So after a
+  // call that got as far as waiting, wait again unless the wait really ended (waitEnded).
+  const tailBefore = Atomics.load(core.cq.ring, core.cq.at.cqTail);
+  if (timeoutMs === undefined) {
+    const submitted = ioUringEnter(core.enterFd, toSubmit, waitNr, flags);
+    if (submitted === toSubmit) {
+      while (!waitEnded(core, waitNr, tailBefore)) ioUringEnter(core.enterFd, 0, waitNr, flags);
+    }
+    return submitted;
+  }
+  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs === Infinity) {
+    throw new ArgumentError('ERR_OUT_OF_RANGE', 'timeoutMs', `expected a finite number of milliseconds ≥ 0, received ${describeReceived(timeoutMs)}`);
+  }
+  if ((core.params.features & IORING_FEAT_EXT_ARG) === 0) {
+    throw new IoUringError(-95, 'io_uring_enter', '', 'Waiting with a timeout needs IORING_FEAT_EXT_ARG (Linux 5.11 or newer)');
+  }
+  const deadline = performance.now() + timeoutMs;
+  setWaitTimeout(core, timeoutMs);
+  // A signal (a child's SIGCHLD is enough) interrupts the wait; resume with what remains.
+  const onEintr = (): boolean => {
+    setWaitTimeout(core, Math.max(0, deadline - performance.now()));
+    return true;
+  };
+  let submitted = -1;
+  for (;;) {
+    let r: number;
+    try {
+      r = ioUringEnter(core.enterFd, toSubmit, waitNr, flags | IORING_ENTER_EXT_ARG, core.waitArgAddress, SIZEOF_IO_URING_GETEVENTS_ARG, onEintr);
+    } catch (err) {
+      // ETIME: the time ran out; a call that submitted anything returns its count instead.
+      if (err instanceof IoUringError && err.code === 'ETIME') return Math.max(submitted, 0);
+      throw err;
+    }
+    if (submitted < 0) submitted = r;
+    if (r !== toSubmit || waitEnded(core, waitNr, tailBefore)) return submitted;
+    const left = deadline - performance.now();
+    if (left <= 0) return submitted;
+    setWaitTimeout(core, left);
+    toSubmit = 0;
+  }
+}
+
+/**
+ * Whether a wait for `waitNr` CQEs that started when the CQ tail was `tailBefore` is over:
+ * enough CQEs are ready (the kernel caps the count at the CQ size), or a TIMEOUT op
+ * completed meanwhile (which wakes every waiter early, by the kernel's design).
+ */
+function waitEnded(core: RingCore, waitNr: number, tailBefore: number): boolean {
+  const cq = core.cq;
+  const tail = Atomics.load(cq.ring, cq.at.cqTail);
+  if (((tail - cq.head) >>> 0) >= Math.min(waitNr, cq.mask + 1)) return true;
+  const table = core.table;
+  for (let p = tailBefore; p !== tail; p = (p + 1) >>> 0) {
+    const w = cq.wordOf(p);
+    const slot = table.slotOf(cq.ring[w + CQE_USER_DATA_WORD]!, cq.ring[w + CQE_USER_DATA_WORD + 1]!);
+    if (slot >= 0 && table.opcode[slot] === IORING_OP_TIMEOUT) return true;
+  }
+  return false;
+}
+
+function setWaitTimeout(core: RingCore, ms: number): void {
+  const ns = Math.round(ms * 1e6);
+  const sec = Math.floor(ns / 1e9);
+  core.waitTs.tvSec = sec;
+  core.waitTs.tvNsec = ns - sec * 1e9;
+}
