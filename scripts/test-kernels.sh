@@ -24,13 +24,14 @@
 #   FILTER...   after the options: vitest file filters for the main run (e.g. test/ring/links),
 #               to look at a few files on the other kernels; CI gives none
 # environment: TSURING_KVM_HARNESS (default scripts/vm/run-in-vm.sh), TSURING_TEST_SLOWDOWN
-# (default 30 under TCG, 2 under KVM), TSURING_TEST_TIMEOUT_MS (vitest's per-test timeout in
-# the guests, default 900000).
+# (hang detectors stretch by it; default 30 under TCG, 2 under KVM), TSURING_TEST_STRESS (share
+# of the stress loops' iterations; default 0.1 under TCG, 1 under KVM), TSURING_TEST_TIMEOUT_MS
+# (vitest's per-test timeout in the guests, default 900000).
 # Needs root (the harness does; apt-get installs what is missing).
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-usage() { sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 kernels=6.1,6.12 accel=auto mode=parallel cpus= limit=3000 out= install=1
 while getopts k:a:j:c:t:o:nh opt; do
   case $opt in
@@ -95,13 +96,16 @@ if [ "$accel" = auto ]; then
   if [ -w /dev/kvm ] && { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }; then accel=kvm; else accel=tcg; fi
 fi
 slowdown=${TSURING_TEST_SLOWDOWN:-$([ "$accel" = tcg ] && echo 30 || echo 2)}
+# Stress loops (100,000 reads under forced GCs, 10,000 races, create/close cycles, fuzz runs)
+# run this share of their iterations: under TCG the full counts alone would take over an hour.
+stress=${TSURING_TEST_STRESS:-$([ "$accel" = tcg ] && echo 0.1 || echo 1)}
 [ -n "$out" ] || out=$(mktemp -d /var/tmp/tsuring-kernels.XXXXXX)
 mkdir -p "$out" && out=$(cd "$out" && pwd -P)
 case $out in *[[:space:],]*) die "-o $out: the harness cannot share paths with spaces or commas" ;; esac
 
 say "host-only test files (never touch the kernel; run once on the host by npm test, not in the guests):"
 sed -n 's/^\([^#][^ ]*\) # \(.*\)$/  \1: \2/p' "$repo/test/host-only.txt" >&2
-say "kernels: $(for k in "${wanted[@]}"; do printf '%s ' "${kver[$k]}"; done)| accel $accel (slowdown x$slowdown) | $mode, $cpus vCPU(s) each | limit ${limit}s | results in $out"
+say "kernels: $(for k in "${wanted[@]}"; do printf '%s ' "${kver[$k]}"; done)| accel $accel (slowdown x$slowdown, stress loops x$stress) | $mode, $cpus vCPU(s) each | limit ${limit}s | results in $out"
 
 # A fresh copy of the working tree (tracked and untracked files, not ignored ones) per guest,
 # with the host's node_modules (CI has just run npm ci there).
@@ -121,7 +125,7 @@ run_one() { # KERNEL-LABEL
   t0=$(date +%s)
   for attempt in 1 2; do
     "$harness" -a "$accel" -k "${kver[$k]}" -c "$cpus" -t "$limit" -d "$dir/dmesg.txt" -w "$dir" \
-      -e "TSURING_TEST_SLOWDOWN=$slowdown" -e "TSURING_TEST_TIMEOUT_MS=${TSURING_TEST_TIMEOUT_MS:-900000}" \
+      -e "TSURING_TEST_SLOWDOWN=$slowdown" -e "TSURING_TEST_STRESS=$stress" -e "TSURING_TEST_TIMEOUT_MS=${TSURING_TEST_TIMEOUT_MS:-900000}" \
       "$dir/project" bash scripts/test-kernels-guest.sh "$dir" "${filters[@]}" > "$dir/console.txt" 2> "$dir/harness.txt"
     rc=$?
     # 125: the guest never ran the command (boot or mount failure): once more, after saying why.

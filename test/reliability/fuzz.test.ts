@@ -25,7 +25,7 @@ import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hangAfter } from '../support/slow.js';
+import { hangAfter, stressCount } from '../support/slow.js';
 import { prepCancel, prepNop, prepRead, prepTimeout, prepWrite } from '../../generated/ops.js';
 import type { Cqe } from '../../src/ring/cqe.js';
 import { IoUring } from '../../src/ring/ring.js';
@@ -284,7 +284,7 @@ class Harness {
 }
 
 describe('fuzzing: random op sequences against a model', () => {
-  it('at least 10,000 ops complete exactly once, as the model allows; no close gives up on an op', async () => {
+  it(`at least ${stressCount(10_000)} ops complete exactly once, as the model allows; no close gives up on an op`, async () => {
     const abandoned: string[] = [];
     const onWarning = (w: Error & { code?: string }): void => {
       if (w.code === 'TSURING_CLOSE_ABANDONED') abandoned.push(w.message);
@@ -312,10 +312,10 @@ describe('fuzzing: random op sequences against a model', () => {
         completions += h.completions;
         runs++;
       }),
-      { seed, numRuns: 200, verbose: 1 },
+      { seed, numRuns: stressCount(200), verbose: 1 },
     );
     console.info(`[info] fuzzing: ${runs} sequences, ${ops} ops, ${completions} completions checked, ${closes} closes with work in flight`);
-    expect(ops).toBeGreaterThanOrEqual(10_000);
+    expect(ops).toBeGreaterThanOrEqual(stressCount(10_000));
     await new Promise((resolve) => setImmediate(resolve));
     process.off('warning', onWarning);
     expect(abandoned, `seed ${seed}`).toEqual([]);

@@ -34,7 +34,7 @@
  *    climb steadily either.
  */
 import { describe, expect, it } from 'vitest';
-import { hangAfter } from '../support/slow.js';
+import { hangAfter, STRESS, stressCount } from '../support/slow.js';
 import { describeExit, lastJson, runChild } from '../support/child.js';
 
 const MAPS_TOLERANCE = 64;
@@ -100,7 +100,7 @@ for (const [name, fn] of Object.entries(modes)) {
   // Warm-up: the JIT, koffi's caches and V8's heap size. V8 keeps growing its committed
   // heap (not the heap used) over the first ~15,000 AsyncIoUring create/close cycles
   // (measured: +90 MiB of 256 KiB pages, then flat), so that mode warms up longer.
-  const warmUp = name.startsWith('AsyncIoUring') ? 15_000 : 1000;
+  const warmUp = Math.round((name.startsWith('AsyncIoUring') ? 15_000 : 1000) * Number(process.env.STRESS));
   for (let i = 0; i < warmUp; i++) await fn();
   const before = await snapshot();
   const t0 = performance.now();
@@ -138,12 +138,13 @@ async function mem() {
   const m = process.memoryUsage();
   return { heap: m.heapUsed, rss: m.rss };
 }
-await run(100_000);
+const RUN = Number(process.env.RUN);
+await run(RUN);
 const before = await mem();
 const samples = [];
 const t0 = performance.now();
 for (let k = 0; k < 10; k++) {
-  await run(100_000);
+  await run(RUN);
   samples.push(await mem());
 }
 const ms = performance.now() - t0;
@@ -160,15 +161,16 @@ interface Snap {
 }
 
 describe('no leaks', () => {
-  it('10,000 create/close cycles per mode leave descriptors and ring mappings exactly where they were', async () => {
-    const result = await runChild(CYCLES_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000, env: { CYCLES: '10000' } });
+  it(`${stressCount(10_000)} create/close cycles per mode leave descriptors and ring mappings exactly where they were`, async () => {
+    const cycles = stressCount(10_000);
+    const result = await runChild(CYCLES_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000, env: { CYCLES: String(cycles), STRESS: String(STRESS) } });
     expect(result.code, describeExit(result)).toBe(0);
     const report = lastJson<Record<string, { before: Snap; after: Snap; ms: number } | boolean>>(result);
     const modes = Object.entries(report).filter(([, v]) => typeof v === 'object') as [string, { before: Snap; after: Snap; ms: number }][];
     expect(modes.length).toBe(4);
     for (const [name, { before, after, ms }] of modes) {
       console.info(
-        `[info] 10,000 cycles, ${name}: ${ms} ms; fds ${before.fds} -> ${after.fds}, io_uring maps ${before.ringMaps} -> ${after.ringMaps}, ` +
+        `[info] ${cycles} cycles, ${name}: ${ms} ms; fds ${before.fds} -> ${after.fds}, io_uring maps ${before.ringMaps} -> ${after.ringMaps}, ` +
           `maps lines ${before.lines} -> ${after.lines}, heap used ${Math.round((after.heap - before.heap) / 1024)} KiB`,
       );
       expect(after.fds, `${name}: descriptors`).toBe(before.fds);
@@ -181,18 +183,19 @@ describe('no leaks', () => {
     expect(report.ringFdRegisteredAfter).toBe(true);
   }, hangAfter(150_000));
 
-  it('1,000,000 NOPs through AsyncIoUring leave heap and RSS flat after GC', async () => {
-    const result = await runChild(NOPS_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000 });
+  it(`${10 * stressCount(100_000, 1000)} NOPs through AsyncIoUring leave heap and RSS flat after GC`, async () => {
+    const run = stressCount(100_000, 1000);
+    const result = await runChild(NOPS_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000, env: { RUN: String(run) } });
     expect(result.code, describeExit(result)).toBe(0);
     const r = lastJson<{ before: { heap: number; rss: number }; samples: { heap: number; rss: number }[]; ms: number; completed: number; pending: number }>(result);
-    expect(r.completed).toBe(1_100_000);
+    expect(r.completed).toBe(11 * run);
     expect(r.pending).toBe(0);
     const last = r.samples[r.samples.length - 1]!;
     const heapGrowth = last.heap - r.before.heap;
     const rssGrowth = last.rss - r.before.rss;
     const kib = (n: number): string => `${(n / 1024).toFixed(0)} KiB`;
     console.info(
-      `[info] 1,000,000 NOPs in ${r.ms} ms; heap after GC ${kib(r.before.heap)} -> ${kib(last.heap)} (${kib(heapGrowth)}), RSS ${kib(r.before.rss)} -> ${kib(last.rss)} (${kib(rssGrowth)}); ` +
+      `[info] ${10 * run} NOPs in ${r.ms} ms; heap after GC ${kib(r.before.heap)} -> ${kib(last.heap)} (${kib(heapGrowth)}), RSS ${kib(r.before.rss)} -> ${kib(last.rss)} (${kib(rssGrowth)}); ` +
         `heap per 100k: ${r.samples.map((s) => kib(s.heap - r.before.heap)).join(', ')}`,
     );
     expect(heapGrowth).toBeLessThan(HEAP_BOUND);
