@@ -22,6 +22,8 @@ export interface Ctx {
   seqFile: string;
   timing: Timing;
   tcpTiming: Timing;
+  /** How long an echo server may take to start before the run fails (default 20 s; tests on slow machines give more). */
+  serverStartMs?: number;
 }
 
 /** A measurement the rounds repeat. */
@@ -172,7 +174,7 @@ async function runEcho(ctx: Ctx, impl: ServerImpl, size: number): Promise<Sample
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
-      const timer = setTimeout(() => reject(new RunError(`echo server (${impl}) did not start: ${serverErr.trim()}`)), 20_000);
+      const timer = setTimeout(() => reject(new RunError(`echo server (${impl}) did not start: ${serverErr.trim()}`)), ctx.serverStartMs ?? 20_000);
       server.stdout!.setEncoding('utf8').on('data', (d: string) => {
         out += d;
         const skip = /^SKIP (.*)$/m.exec(out);

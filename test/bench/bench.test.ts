@@ -111,7 +111,7 @@ describe('bench workers (child processes)', () => {
 
   it('TCP echo: each server answers the load generator', async () => {
     const { specs } = buildPlan();
-    const ctx: Ctx = { runner, cBinary: null, setupFlags: 0, randFile, seqFile, timing: tiny, tcpTiming: { warmup: 0.05, seconds: 0.1 } };
+    const ctx: Ctx = { runner, cBinary: null, setupFlags: 0, randFile, seqFile, timing: tiny, tcpTiming: { warmup: 0.05, seconds: 0.1 }, serverStartMs: hangAfter(20_000) };
     for (const id of ['tcp.64.tsuring', 'tcp.64.tsuring-tcp', 'tcp.4096.net']) {
       const spec = specs.find((s) => s.id === id)!;
       try {
