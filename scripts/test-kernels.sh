@@ -115,6 +115,10 @@ copy_tree() {
   (cd "$repo" && git ls-files -z -co --exclude-standard --deduplicate \
     | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -C "$dst" -xf - || return 1
   if [ -d "$repo/node_modules" ]; then cp -a "$repo/node_modules" "$dst/"; else (cd "$dst" && npm ci --ignore-scripts >&2); fi
+  # ../shared beside the copy as beside the repository (the kernel headers some tests read):
+  # a link to the host's, which the guest sees at the same path.
+  [ -d "$repo/../shared" ] && ln -sfn "$(cd "$repo/../shared" && pwd -P)" "$dst/../shared"
+  return 0
 }
 
 pids=()

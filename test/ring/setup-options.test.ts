@@ -9,6 +9,7 @@ import { accessSync, constants, openSync, readdirSync, readFileSync, writeFileSy
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { hangAfter } from '../support/slow.js';
 import {
   IORING_FEAT_NODROP,
   IORING_FEAT_SINGLE_MMAP,
@@ -184,7 +185,7 @@ const cases: Case[] = [
     options: () => ({ entries: 8, sqPoll: { idleMs: 20 } }),
     check: (r) => {
       // Past the idle time the thread sleeps and says so; a submit must wake it.
-      const deadline = performance.now() + 2000;
+      const deadline = performance.now() + hangAfter(2000);
       while ((r.sqFlags & IORING_SQ_NEED_WAKEUP) === 0 && performance.now() < deadline) sleepMs(10);
       expect(r.sqFlags & IORING_SQ_NEED_WAKEUP).not.toBe(0);
       nopAndRead(r);
