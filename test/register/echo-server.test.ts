@@ -15,8 +15,9 @@ import { echoRoundTrip } from '../support/net.js';
 import { hangAfter } from '../support/slow.js';
 
 
+/** Polls `cond`; `timeoutMs` is a hang detector, stretched on a slow machine (support/slow.ts). */
 async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + hangAfter(timeoutMs);
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
@@ -42,7 +43,7 @@ describe('multishot echo server', () => {
       expect(server.stats.accepted).toBe(100);
       expect(server.stats.bytesEchoed).toBe(total);
       // The server closes each connection once it has seen EOF and sent everything back.
-      await until(() => server.connections === 0, hangAfter(5000), 'every connection to close');
+      await until(() => server.connections === 0, 5000, 'every connection to close');
       expect(server.pool.heldByUser).toBe(0);
       expect(server.pool.inKernel).toBe(64);
       expect(server.pool.status().available).toBe(64);
