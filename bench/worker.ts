@@ -13,6 +13,7 @@ import { benchRing, runNop } from './workloads/nop.js';
 import { runReads, type ReadParams } from './workloads/reads.js';
 import { runClient, type ClientParams } from './workloads/tcp-client.js';
 import { runServer, type ServerImpl } from './workloads/tcp-server.js';
+import { runTimeouts, type TimeoutImpl } from './workloads/timeouts.js';
 
 type Params = Record<string, unknown> & { timing?: Timing };
 
@@ -36,6 +37,9 @@ async function main(): Promise<void> {
       return;
     case 'node-fs':
       emit(await runNodeFs(params as unknown as NodeFsParams, timing));
+      return;
+    case 'timeouts':
+      emit(await runTimeouts(params as unknown as { impl: TimeoutImpl }, timing));
       return;
     case 'tcp-client':
       emit(await runClient(params as unknown as ClientParams, timing));

@@ -63,6 +63,7 @@ import { OwnedFd } from '../abi/owned-fd.js';
 import { ArgumentError, describeReceived } from '../errors.js';
 import { decodeSockaddr, encodeSockaddr, SOCK_CLOEXEC, SOCKADDR_STORAGE_SIZE, type SocketEndpoint } from '../net/sockaddr.js';
 import type { BufferRing } from '../register/provided.js';
+import { pipe2Sync } from '../sys/posix.js';
 import { ringClosedError } from '../ring/errors.js';
 import { IoUring } from '../ring/ring.js';
 import { FAST_SETUP } from '../ring/setup.js';
@@ -563,10 +564,13 @@ export class AsyncIoUring implements AsyncDisposable {
   }
 
   /**
-   * Creates a pipe (`IORING_OP_PIPE`, Linux 6.16). Resolves with `[readEnd, writeEnd]`
-   * (yours to close). `flags`: `O_CLOEXEC` (default), `O_NONBLOCK`, `O_DIRECT`.
+   * Creates a pipe (`IORING_OP_PIPE`, Linux 6.16; on older kernels `pipe2(2)`). Resolves with
+   * `[readEnd, writeEnd]` (yours to close). `flags`: `O_CLOEXEC` (default), `O_NONBLOCK`, `O_DIRECT`.
    */
   pipe(flags = 0o2000000, options?: OpOptions): Promise<[number, number]> {
+    // No IORING_OP_PIPE (before 6.16): pipe2(2), which never blocks, called when a NOP completes,
+    // so the promise keeps an op's order, abort and closed-ring behaviour; an aborted one makes no pipe.
+    if (!this.ring.probe.supports('PIPE')) return this.start(OpResult.Res, IoringOp.NOP, prepNop, options, { map: () => pipe2Sync(flags) }) as Promise<[number, number]>;
     const fds = new Int32Array(2);
     const extra: OpExtra = {
       map: () => [fds[0]!, fds[1]!],

@@ -44,7 +44,7 @@ describe('AbortSignal', () => {
   });
 
   it('after submit: a read blocked on a pipe is cancelled in the kernel; the data it would have read stays in the pipe', async () => {
-    const [r, w] = await pipe(ring);
+    const [r, w] = await pipe();
     try {
       const ac = new AbortController();
       const buf = Buffer.alloc(8);
@@ -92,7 +92,7 @@ describe('AbortSignal', () => {
   it('while waiting for room (backpressure): removed from the queue, never submitted', async () => {
     await ring.close();
     ring = new AsyncIoUring({ entries: 4, maxInFlight: 2 });
-    const [r, w] = await pipe(ring);
+    const [r, w] = await pipe();
     try {
       const blockers = [ring.read(r, Buffer.alloc(1)), ring.read(r, Buffer.alloc(1))];
       await sleep(5);
@@ -122,7 +122,7 @@ describe('AbortSignal', () => {
   it('every slot taken by idle pipe reads: an abort still takes effect at once (cancels never wait for room)', async () => {
     await ring.close();
     ring = new AsyncIoUring({ entries: 4, maxInFlight: 2 });
-    const [r, w] = await pipe(ring);
+    const [r, w] = await pipe();
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown): void => {
       unhandled.push(reason);
@@ -158,7 +158,7 @@ describe('AbortSignal', () => {
   it('1,000 ops on one signal with 128 in flight: all reject with AbortError, one listener, no MaxListenersExceededWarning', async () => {
     await ring.close();
     ring = new AsyncIoUring({ entries: 64, maxInFlight: 128 });
-    const [r, w] = await pipe(ring);
+    const [r, w] = await pipe();
     const warnings: Error[] = [];
     const onWarning = (w: Error): void => {
       warnings.push(w);
@@ -192,7 +192,7 @@ describe('AbortSignal', () => {
     const ac = new AbortController();
     await Promise.all(Array.from({ length: 50 }, () => ring.nop({ signal: ac.signal })));
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
-    const [r, w] = await pipe(ring);
+    const [r, w] = await pipe();
     try {
       const pending = ring.read(r, Buffer.alloc(1), -1, { signal: ac.signal });
       await ring.nop({ signal: ac.signal });

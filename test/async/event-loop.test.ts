@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AsyncIoUring } from '../../src/async/async-ring.js';
 import { lastJson, runChild } from '../support/child.js';
+import { hangAfter } from '../support/slow.js';
+import { warningsDuring } from '../support/warnings.js';
 import { pipe, sleep, tempDir } from './helpers.js';
 
 let dir: string;
@@ -60,20 +62,33 @@ describe('on the event loop', () => {
       if (running) setImmediate(tick);
     };
     setImmediate(tick);
-    const t0 = performance.now();
-    // Expiries spread over 200–600 ms: all 10,000 are in flight at once, then complete gradually.
-    const ops = Array.from({ length: n }, (_, i) => ring.timeout(200 + (i * 400) / n).then(() => void completed++));
+    // Expiries at absolute points on CLOCK_MONOTONIC (process.hrtime's clock), from a start far
+    // enough ahead that all 10,000 are in flight before the first fires however slow this
+    // machine is at queueing them (three times what 1,000 NOPs took, times ten), then spread
+    // over 400 ms (times the machine's slowdown): they complete gradually. How fast ops are
+    // queued is measured in bench/ (the promise-timeouts row), not bounded here.
+    const c0 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: 1000 }, () => ring.nop()));
+    const queueNs = (process.hrtime.bigint() - c0) * 10n;
+    const startNs = process.hrtime.bigint() + 3n * queueNs + 200_000_000n;
+    const spreadNs = BigInt(hangAfter(400)) * 1_000_000n;
+    const at = (i: number): { sec: number; nsec: number } => {
+      const ns = startNs + (spreadNs * BigInt(i)) / BigInt(n);
+      return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
+    };
+    const ops = Array.from({ length: n }, (_, i) => ring.timeout(at(i), { absolute: true }).then(() => void completed++));
     await Promise.resolve(); // the batch's flush (queued by the first op) runs first
+    expect(process.hrtime.bigint()).toBeLessThan(startNs); // queued in time: none can have fired
     expect(ring.ring.inFlight).toBe(n);
+    expect(completed).toBe(0);
     await Promise.all(ops);
     running = false;
-    const elapsed = performance.now() - t0;
     expect(completed).toBe(n);
-    expect(elapsed).toBeGreaterThanOrEqual(580);
+    expect(process.hrtime.bigint()).toBeGreaterThanOrEqual(startNs + spreadNs - spreadNs / BigInt(n));
     // The loop kept turning: many ticks, and they saw the count grow in many small steps.
     const distinct = new Set(seenAtTick.filter((c) => c > 0 && c < n));
     expect(ticks).toBeGreaterThan(50);
-    expect(distinct.size).toBeGreaterThan(20);
+    expect(distinct.size).toBeGreaterThanOrEqual(5); // (how many depends on the machine's speed: any number > 1 shows the loop turning)
   });
 
   it('ops that complete inline (page-cache reads awaited in a loop) still let the loop turn', async () => {
@@ -108,17 +123,18 @@ describe('on the event loop', () => {
 
   it('close() with reads pending on pipes: they reject with ECANCELED, the ring closes, nothing hangs', async () => {
     const ring = new AsyncIoUring({ entries: 16 });
-    const pipes = await Promise.all(Array.from({ length: 8 }, () => pipe(ring)));
+    const pipes = await Promise.all(Array.from({ length: 8 }, () => pipe()));
     try {
       const reads = pipes.map(([r]) => ring.read(r, Buffer.alloc(16)));
-      const timer = ring.timeout(60_000);
+      const timer = ring.timeout(3_600_000);
+      const readsSettled = Promise.allSettled(reads); // handled before close rejects them
+      const timerSettled = timer.then(() => 'resolved', (e: unknown) => e);
       await sleep(10);
       expect(ring.ring.inFlight).toBe(9);
-      const t0 = performance.now();
-      await ring.close();
-      expect(performance.now() - t0).toBeLessThan(2000);
-      for (const r of await Promise.allSettled(reads)) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'ECANCELED', syscall: 'read' } });
-      await expect(timer).rejects.toMatchObject({ code: 'ECANCELED' });
+      // Cancelled, not waited for until close gives up on them (TSURING_CLOSE_ABANDONED).
+      expect(await warningsDuring(() => ring.close())).not.toContain('TSURING_CLOSE_ABANDONED');
+      for (const r of await readsSettled) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'ECANCELED', syscall: 'read' } });
+      expect(await timerSettled).toMatchObject({ code: 'ECANCELED' });
       expect(ring.ring.closed).toBe(true);
       await expect(ring.nop()).rejects.toMatchObject({ code: 'ERR_RING_CLOSED' });
       await ring.close(); // idempotent
@@ -141,9 +157,8 @@ const buf = Buffer.alloc(16);
 const n = await ring.read(openSync('package.json', 'r'), buf, 0);
 console.log(JSON.stringify({ n, text: buf.toString('utf8', 0, n) }));
 `);
-    expect(r.timedOut, r.stderr).toBe(false);
+    expect(r.timedOut, r.stderr).toBe(false); // held by the ring, it would run until killed as hung
     expect(r.code, r.stderr).toBe(0);
-    expect(r.ms).toBeLessThan(5000);
     expect(lastJson<{ n: number }>(r).n).toBe(16);
   });
 
@@ -172,7 +187,6 @@ for await (const ev of it) { console.log(JSON.stringify({ ev, at: Math.round(per
 `);
     expect(r.timedOut, r.stderr).toBe(false);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.ms).toBeLessThan(5000);
     expect(lastJson<{ ev: number; at: number }>(r)).toMatchObject({ ev: 1 });
   });
 });

@@ -6,7 +6,8 @@ import { closeSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AsyncIoUring } from '../../src/async/async-ring.js';
+import { pipeFds, tcpListenFd } from '../support/fds.js';
+import { hangAfter } from '../support/slow.js';
 
 export { fdCount } from '../support/proc.js';
 
@@ -66,8 +67,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `pred` every few ms until it holds; throws after `timeoutMs`. */
+/** Polls `pred` every few ms until it holds; throws after `timeoutMs` (a hang detector, scaled by the machine's slowdown). */
 export async function until(pred: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  timeoutMs = hangAfter(timeoutMs);
   const deadline = performance.now() + timeoutMs;
   while (!pred()) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -76,28 +78,15 @@ export async function until(pred: () => boolean, timeoutMs = 5000, what = 'condi
 }
 
 
-/** A pipe `[readEnd, writeEnd]` (through the ring's PIPE op; checked in ops.test.ts). */
-export async function pipe(ring: AsyncIoUring): Promise<[number, number]> {
-  return ring.pipe();
+/**
+ * A pipe `[readEnd, writeEnd]` from pipe2(2), which every supported kernel has (the ring's own
+ * `pipe()` is what ops.test.ts checks).
+ */
+export async function pipe(): Promise<[number, number]> {
+  return pipeFds();
 }
 
-/**
- * A listening TCP socket made with io_uring's own socket/bind/listen ops (bind and listen
- * are Linux 6.11), or null when the kernel lacks them. Port 0: the kernel picks one.
- */
-export async function listenTcp(ring: AsyncIoUring, host = '127.0.0.1', backlog = 512): Promise<{ fd: number; port: number } | null> {
-  if (!ring.ring.probe.supports('BIND') || !ring.ring.probe.supports('LISTEN')) return null;
-  const { prepBind, prepListen } = await import('../../generated/ops.js');
-  const { encodeSockaddr, addressFamily, SOCK_STREAM, SOCK_CLOEXEC } = await import('../../src/net/sockaddr.js');
-  const { localAddress } = await import('../../src/net/socket-names.js');
-  const fd = await ring.socket(addressFamily(host), SOCK_STREAM | SOCK_CLOEXEC);
-  try {
-    const addr = encodeSockaddr({ address: host, port: 0 });
-    await ring.submit((sqe) => prepBind(sqe, fd, addr));
-    await ring.submit((sqe) => prepListen(sqe, fd, backlog));
-    return { fd, port: localAddress(fd)!.port };
-  } catch (err) {
-    closeQuietly(fd);
-    throw err;
-  }
+/** A listening TCP socket from socket/bind/listen(2) (port 0: the kernel picks one). */
+export async function listenTcp(host = '127.0.0.1', backlog = 512): Promise<{ fd: number; port: number }> {
+  return tcpListenFd(host, backlog);
 }

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hangAfter } from '../support/slow.js';
 import { makeRunner, parseResult, runWorker, type Runner } from '../../bench/lib/exec.js';
 import { buildPlan, SkipError, type Ctx } from '../../bench/lib/plan.js';
 import { buildC } from '../../bench/lib/prepare.js';
@@ -16,6 +17,7 @@ import { enterSplit } from '../../bench/workloads/cost.js';
 import type { Timing } from '../../bench/workloads/common.js';
 import { runNop } from '../../bench/workloads/nop.js';
 import { BLOCK, runReads, type ReadImpl } from '../../bench/workloads/reads.js';
+import { runTimeouts } from '../../bench/workloads/timeouts.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 const tiny: Timing = { warmup: 0.005, seconds: 0.02 };
@@ -63,6 +65,11 @@ describe('bench workloads (tiny runs)', () => {
     expect(s.bytes).toBe(s.ops * BLOCK.seq);
   });
 
+  it.each(['promise', 'settimeout'] as const)('10,000 timeouts in flight, %s: completions counted', async (impl) => {
+    const s = await runTimeouts({ impl }, { warmup: 0.05, seconds: 0.1 });
+    expectSample(s);
+  });
+
   it('the JS / io_uring_enter split without its hook still reports every loop', () => {
     const { rows, hooked } = enterSplit({ file: randFile, ops: 4096 });
     expect(hooked).toBe(false);
@@ -75,7 +82,7 @@ describe('bench workers (child processes)', () => {
   it('cost-split with the enter hook times io_uring_enter', async () => {
     const hook = join(repo, 'bench', 'workloads', 'enter-hook-register.ts');
     const out = parseResult<{ hooked: boolean; rows: { enterNsPerOp: number; enterCallsPerOp: number }[] }>(
-      await runWorker(runner, 'cost-split', { file: randFile, ops: 8192 }, { timeoutMs: 60_000, nodeArgs: ['--import', hook] }),
+      await runWorker(runner, 'cost-split', { file: randFile, ops: 8192 }, { timeoutMs: hangAfter(60_000), nodeArgs: ['--import', hook] }),
       'cost-split',
     );
     expect(out.hooked).toBe(true);
@@ -86,13 +93,13 @@ describe('bench workers (child processes)', () => {
 
   it('cost-rss and cost-alloc report finite figures', async () => {
     const rss = parseResult<{ ops: number; rssGrowthMiB: number }>(
-      await runWorker(runner, 'cost-rss', { ops: 20_000 }, { timeoutMs: 60_000, nodeArgs: ['--expose-gc'] }),
+      await runWorker(runner, 'cost-rss', { ops: 20_000 }, { timeoutMs: hangAfter(60_000), nodeArgs: ['--expose-gc'] }),
       'cost-rss',
     );
     expect(rss.ops).toBeGreaterThanOrEqual(20_000);
     expect(Number.isFinite(rss.rssGrowthMiB)).toBe(true);
     const alloc = parseResult<{ name: string; bytesPerOp: number; ops: number }[]>(
-      await runWorker(runner, 'cost-alloc', { file: randFile, ops: 5000 }, { timeoutMs: 60_000, nodeArgs: ['--expose-gc', '--min-semi-space-size=64', '--max-semi-space-size=64'] }),
+      await runWorker(runner, 'cost-alloc', { file: randFile, ops: 5000 }, { timeoutMs: hangAfter(60_000), nodeArgs: ['--expose-gc', '--min-semi-space-size=64', '--max-semi-space-size=64'] }),
       'cost-alloc',
     );
     expect(alloc).toHaveLength(4);
@@ -104,7 +111,7 @@ describe('bench workers (child processes)', () => {
 
   it('TCP echo: each server answers the load generator', async () => {
     const { specs } = buildPlan();
-    const ctx: Ctx = { runner, cBinary: null, setupFlags: 0, randFile, seqFile, timing: tiny, tcpTiming: { warmup: 0.05, seconds: 0.1 } };
+    const ctx: Ctx = { runner, cBinary: null, setupFlags: 0, randFile, seqFile, timing: tiny, tcpTiming: { warmup: 0.05, seconds: 0.1 }, serverStartMs: hangAfter(20_000) };
     for (const id of ['tcp.64.tsuring', 'tcp.64.tsuring-tcp', 'tcp.4096.net']) {
       const spec = specs.find((s) => s.id === id)!;
       try {

@@ -28,7 +28,8 @@ const text = (file: string): string =>
 describe('npm run docs', () => {
   it('builds with zero warnings; guides in the navigation; builders documented', () => {
     const typedoc = join(REPO_ROOT, 'node_modules', 'typedoc', 'bin', 'typedoc');
-    const r = spawnSync(process.execPath, [typedoc, '--out', out], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 170_000 });
+    // No time limit of its own (how long typedoc takes is not what this checks): CI's limit holds.
+    const r = spawnSync(process.execPath, [typedoc, '--out', out], { cwd: REPO_ROOT, encoding: 'utf8' });
     const log = `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
     const warnings = log.split('\n').filter((l) => /\[(warning|error)\]/.test(l));
     expect(warnings, log).toEqual([]);
@@ -63,5 +64,5 @@ describe('npm run docs', () => {
     const outline = [...registration.matchAll(/<a href="#([^"]+)"><span>(.*?)<\/span>/g)].map((m) => `${m[1]} ${m[2]!.replace(/<[^>]+>/g, '')}`);
     expect(outline).toContain('registered-files-filetable-and-fixedfile Registered files: FileTable and FixedFile');
     expect(outline).toContain('registered-buffers-registeredbuffers Registered buffers: RegisteredBuffers');
-  }, 180_000);
+  }, 3_600_000);
 });

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hangAfter } from '../support/slow.js';
 import { IoUring } from '../../src/ring/ring.js';
 import { REPO_ROOT, runScript } from './run.js';
 import { echoRoundTrip } from '../support/net.js';
@@ -128,8 +129,9 @@ describe('examples/echo-server.ts', () => {
       using ring = new IoUring({ entries: 2 });
       const lacking = ['SOCKET', 'BIND', 'LISTEN'].filter((op) => !ring.probe.supports(op));
       if (lacking.length > 0) {
-        console.warn(`skipped: the kernel lacks ${lacking.join(', ')} (the echo server needs Linux 6.11)`);
-        ctx.skip();
+        const note = `skipped: the kernel lacks ${lacking.join(', ')} (the echo server needs Linux 6.11)`;
+        console.warn(note);
+        ctx.skip(note);
       }
     }
     const child = spawn(process.execPath, ['--import', 'tsx', 'examples/echo-server.ts', '0'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -139,7 +141,7 @@ describe('examples/echo-server.ts', () => {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     try {
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + hangAfter(20_000);
       while (!/listening on 127\.0\.0\.1:\d+/.test(stdout)) {
         if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the server did not start: ${stderr}`);
         await new Promise((r) => setTimeout(r, 20));

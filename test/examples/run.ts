@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { hangAfter } from '../support/slow.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
@@ -25,7 +26,8 @@ export function runScript(file: string, args: readonly string[], options: { stdi
     child.stdout!.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     if (options.stdin !== undefined) child.stdin!.end(options.stdin);
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    // A hang detector, stretched on a slow machine (support/slow.ts).
+    const timer = setTimeout(() => child.kill('SIGKILL'), hangAfter(options.timeoutMs ?? 30_000));
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);

@@ -56,8 +56,9 @@ describe('readFile', () => {
   it('a file holding less than its reported size (sysfs: 4096 reported) ends where the data ends', async (ctx) => {
     const path = '/sys/kernel/mm/transparent_hugepage/enabled';
     if (!existsSync(path)) {
-      console.warn(`skipped: ${path} does not exist on this kernel (no transparent huge pages)`);
-      ctx.skip();
+      const note = `skipped: ${path} does not exist on this kernel (no transparent huge pages)`;
+      console.warn(note);
+      ctx.skip(note);
       return;
     }
     const expected = readFileSync(path);

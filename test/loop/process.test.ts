@@ -43,13 +43,13 @@ ring.timeout(400, 1);
 const { ring, waker } = wire('${backend}', () => console.log('completed'));
 waker.arm();
 waker.unref();
-ring.timeout(8000, 1);
+ring.timeout(3_600_000, 1); // an hour: only a process that does not wait for it can exit
 process.on('exit', () => console.log(JSON.stringify({ exitAt: Math.round(performance.now() - t0) })));
 `);
     expect(r.timedOut).toBe(false);
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain('completed');
-    expect(lastJson<{ exitAt: number }>(r).exitAt).toBeLessThan(3000);
+    expect(lastJson<{ exitAt: number }>(r).exitAt).toBeGreaterThanOrEqual(0);
   });
 
   it('an exception thrown by onReady ends the process like any uncaught exception', async () => {
@@ -68,12 +68,11 @@ ring.nop(1);
     const r = await runChild(`${PRELUDE}
 const { ring, waker } = wire('${backend}', () => {});
 waker.arm();
-ring.timeout(8000, 1);
+ring.timeout(3_600_000, 1); // an hour: exiting at all shows process.exit() did not wait for it
 setTimeout(() => process.exit(0), 50);
 `);
     expect(r.timedOut).toBe(false);
     expect(r.code).toBe(0);
-    expect(r.ms).toBeLessThan(5000);
   });
 });
 
@@ -106,7 +105,7 @@ if (scenario === 'complete') {
   waker.close();
   ring.close();
 } else if (scenario === 'terminate') {
-  ring.timeout(8000, 1);
+  ring.timeout(3_600_000, 1); // an hour: terminate() ending the Worker at all shows it did not wait
   setInterval(() => {}, 1000); // something else keeps the Worker alive, as in real code
   // A pending threadpool read would hold up terminate() until the next completion
   // (documented): close that waker first. The poll backends need nothing.
@@ -117,7 +116,7 @@ if (scenario === 'complete') {
   setInterval(() => {}, 1000);
   report({ kind: 'armed', backend: waker.backend });
 } else if (scenario === 'exit') {
-  ring.timeout(8000, 1);
+  ring.timeout(3_600_000, 1); // an hour, as above
   report({ kind: 'armed', backend: waker.backend });
   parentPort.on('message', () => process.exit(5));
 }
@@ -185,7 +184,7 @@ describe('inside a Worker', () => {
     const out = await runWorker(backend, 'terminate');
     expect(out.messages[0]?.backend).toBe(backend);
     expect(out.exitCode).toBe(1); // what terminate() reports
-    expect(out.terminateMs).toBeLessThan(2000);
+    expect(out.terminateMs).toBeGreaterThanOrEqual(0); // it ended, before the hour-long timeout (the child would be killed as hung)
   });
 
   it('threadpool, documented limit: terminate() with a read pending waits for the next completion', async () => {
@@ -193,12 +192,11 @@ describe('inside a Worker', () => {
     expect(out.exitCode).toBe(1);
     // Asked at ~50 ms, the 700 ms timeout completes the read, then the Worker ends.
     expect(out.terminateMs).toBeGreaterThanOrEqual(400);
-    expect(out.terminateMs).toBeLessThan(3000);
   });
 
   it.each(['koffi', 'threadpool'] as const)('%s: process.exit() in the Worker while armed ends it at once', async (backend) => {
     const out = await runWorker(backend, 'exit');
     expect(out.exitCode).toBe(5);
-    expect(out.exitMs).toBeLessThan(2000);
+    expect(out.exitMs).toBeGreaterThanOrEqual(0); // it exited, before the hour-long timeout
   });
 });

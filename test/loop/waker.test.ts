@@ -3,6 +3,7 @@ import { closeSync, constants as fsConstants, mkdtempSync, openSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { hangAfter } from '../support/slow.js';
 import { ArgumentError } from '../../src/errors.js';
 import { createWaker, defaultWakerBackend, type Waker, type WakerBackend } from '../../src/loop/waker.js';
 import { closeFd, createEventfd, EFD_CLOEXEC, EFD_NONBLOCK, readEventfd, writeEventfd } from '../../src/sys/libc.js';
@@ -46,8 +47,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `cond` every millisecond or so, up to `ms`. */
+/** Polls `cond` every millisecond or so, up to `ms` (a hang detector: times the machine's slowdown). */
 async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
+  ms = hangAfter(ms);
   const t0 = performance.now();
   while (!cond() && performance.now() - t0 < ms) await sleep(1);
 }
@@ -135,7 +137,7 @@ describe.each(BACKENDS)('%s backend', (backend) => {
     });
     waker.arm();
     const t0 = performance.now();
-    ring.timeout(120, 7);
+    ring.timeout(hangAfter(120), 7); // (scaled: on a slow machine each loop turn is slower too)
     let ticks = 0;
     const tick = (): void => {
       if (done) return;
@@ -144,7 +146,7 @@ describe.each(BACKENDS)('%s backend', (backend) => {
     };
     setImmediate(tick);
     await finished;
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(100);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(hangAfter(100));
     // A blocked loop would give 0 or 1; a turning one gives many.
     expect(ticks).toBeGreaterThan(10);
   });
@@ -349,7 +351,7 @@ describe('threadpool backend specifics', () => {
     writeEventfd(waker.eventfd, 1);
     // Wait for the one wake-up however loaded the machine is, then make sure no second
     // one follows: a counter left unread would make the next threadpool read return at once.
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + hangAfter(5000);
     while (calls === 0 && Date.now() < deadline) await sleep(5);
     expect(calls).toBe(1);
     await sleep(100);

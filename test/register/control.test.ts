@@ -8,6 +8,7 @@ import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { hangAfter } from '../support/slow.js';
 import {
   IORING_ASYNC_CANCEL_ALL,
   IORING_ASYNC_CANCEL_ANY,
@@ -59,8 +60,8 @@ function tempFile(name: string): { fd: number; path: string } {
   return { fd, path };
 }
 
-function pipe(ring: IoUring): ReturnType<typeof makePipe> {
-  const p = makePipe(ring);
+function pipe(): ReturnType<typeof makePipe> {
+  const p = makePipe();
   cleanups.push(() => {
     p.read.close();
     p.write.close();
@@ -124,7 +125,7 @@ describe('links', () => {
 
   it('LINK_TIMEOUT fires: -ETIME for the timeout, -ECANCELED for the read it bounds', () => {
     const ring = newRing();
-    const p = pipe(ring);
+    const p = pipe();
     const r = ring.getSqeOrThrow();
     prepRead(r, p.read, Buffer.alloc(8), 8, -1);
     r.link().userData = 'read';
@@ -139,7 +140,7 @@ describe('links', () => {
 
   it('LINK_TIMEOUT that does not fire completes with -ECANCELED after the op succeeds', () => {
     const ring = newRing();
-    const p = pipe(ring);
+    const p = pipe();
     writeSync(p.write.fd, 'ready');
     const r = ring.getSqeOrThrow();
     prepRead(r, p.read, Buffer.alloc(8), 8, -1);
@@ -231,15 +232,15 @@ describe('timeouts', () => {
         at[String(c.userData)] = performance.now() - t0;
         seen.push(c);
       }
-      expect(performance.now() - t0).toBeLessThan(3000);
+      // A timeout read on the wrong clock would fire decades late: a hang, caught here.
+      expect(performance.now() - t0).toBeLessThan(hangAfter(3000));
     }
     expect(seen.every((c) => c.res === ETIME)).toBe(true);
-    // Each fired no earlier than asked (uptime has 10 ms resolution), and not absurdly late.
+    // Each fired no earlier than asked (uptime has 10 ms resolution).
     expect(at['mono-abs']).toBeGreaterThanOrEqual(50);
     expect(at['boot-abs']).toBeGreaterThanOrEqual(55);
     expect(at['real-abs']).toBeGreaterThanOrEqual(55);
     expect(at['boot-rel']).toBeGreaterThanOrEqual(45);
-    for (const v of Object.values(at)) expect(v).toBeLessThan(1500);
   });
 
   it('TIMEOUT_REMOVE cancels a pending timeout; an update re-arms it sooner', () => {
@@ -256,24 +257,23 @@ describe('timeouts', () => {
     // Removing it again: it is gone.
     expect(run(ring, (s) => prepTimeoutRemove(s, longId)).res).toBe(ENOENT);
 
+    // An hour-long timer: only the update (to 20 ms) can make it fire within the wait.
     const u = ring.getSqeOrThrow();
-    prepTimeout(u, { sec: 30, nsec: 0 }, 0);
+    prepTimeout(u, { sec: 3600, nsec: 0 }, 0);
     u.userData = 'rearmed';
     const uid = u.id;
     ring.submit();
-    const t0 = performance.now();
     const up = ring.getSqeOrThrow();
     prepTimeoutUpdate(up, { sec: 0, nsec: 20_000_000 }, uid);
     up.userData = 'update';
     expect(byTag(waitCqes(ring, 2))).toEqual({ rearmed: ETIME, update: 0 });
-    expect(performance.now() - t0).toBeLessThan(5000);
   });
 });
 
 describe('cancellation', () => {
   it('cancels a pending read on a pipe by its op id', () => {
     const ring = newRing();
-    const p = pipe(ring);
+    const p = pipe();
     const buf = Buffer.alloc(16);
     const r = ring.getSqeOrThrow();
     prepRead(r, p.read, buf, 16, -1);
@@ -292,8 +292,8 @@ describe('cancellation', () => {
 
   it('cancels by descriptor (one, or ALL on it), and ANY cancels everything', () => {
     const ring = newRing();
-    const p1 = pipe(ring);
-    const p2 = pipe(ring);
+    const p1 = pipe();
+    const p2 = pipe();
     const read = (fd: typeof p1.read, tag: string): void => {
       const sqe = ring.getSqeOrThrow();
       prepRead(sqe, fd, Buffer.alloc(4), 4, -1);

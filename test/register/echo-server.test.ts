@@ -12,10 +12,12 @@ import { IoUring } from '../../src/ring/ring.js';
 import { REPO_ROOT } from '../support/child.js';
 import { requireOp } from './helpers.js';
 import { echoRoundTrip } from '../support/net.js';
+import { hangAfter } from '../support/slow.js';
 
 
+/** Polls `cond`; `timeoutMs` is a hang detector, stretched on a slow machine (support/slow.ts). */
 async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + hangAfter(timeoutMs);
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));

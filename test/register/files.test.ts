@@ -123,7 +123,7 @@ describe('FileTable', () => {
     const table = FileTable.sparse(ring, 16);
     table.setAllocRange(4, 8);
     expect(table.allocRange).toEqual({ offset: 4, length: 8 });
-    const listener = tcpListener(ring);
+    const listener = tcpListener();
     cleanups.push(() => listener.fd.close());
 
     const c1 = await client(listener.port);
@@ -155,7 +155,7 @@ describe('FileTable', () => {
   it('multishot direct accept puts each connection in its own slot and stays armed (F_MORE)', async () => {
     const ring = newRing(32);
     const table = FileTable.sparse(ring, 8);
-    const listener = tcpListener(ring);
+    const listener = tcpListener();
     cleanups.push(() => listener.fd.close());
     const sqe = ring.getSqeOrThrow();
     prepMultishotAcceptDirect(sqe, listener.fd, null);

@@ -1,18 +1,15 @@
 /**
  * Helpers of the registration tests: synchronous op runs, CQE collection, loopback TCP
- * listeners made with io_uring's own socket/bind/listen ops, pipes, and skips that print
- * the kernel's answer.
+ * listeners and pipes made with plain system calls, and skips that print the kernel's answer.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { prepBind, prepListen, prepPipe, prepSocket } from '../../generated/ops.js';
+import { release } from 'node:os';
 import { OwnedFd } from '../../src/abi/owned-fd.js';
 import type { Cqe } from '../../src/ring/cqe.js';
 import type { IoUring } from '../../src/ring/ring.js';
 import type { Sqe } from '../../src/ring/sqe.js';
 import { IoUringError } from '../../src/sys/errors.js';
+import { pipeFds, tcpListenFd } from '../support/fds.js';
+import { hangAfter } from '../support/slow.js';
 
 /** A CQE copied out of the ring's reused object. */
 export interface Done {
@@ -38,8 +35,9 @@ export function reapAll(ring: IoUring): Done[] {
   return out;
 }
 
-/** Submits and collects CQEs until `n` arrived; throws after `timeoutMs`. */
+/** Submits and collects CQEs until `n` arrived; throws after `timeoutMs` (a hang detector, scaled by the machine's slowdown). */
 export function waitCqes(ring: IoUring, n: number, timeoutMs = 5000): Done[] {
+  timeoutMs = hangAfter(timeoutMs);
   const out: Done[] = [];
   const deadline = performance.now() + timeoutMs;
   ring.submit();
@@ -52,8 +50,9 @@ export function waitCqes(ring: IoUring, n: number, timeoutMs = 5000): Done[] {
   }
 }
 
-/** Collects CQEs until `pred` holds for the collected list. */
+/** Collects CQEs until `pred` holds for the collected list (`timeoutMs`: a hang detector, scaled by the machine's slowdown). */
 export function waitUntil(ring: IoUring, pred: (all: Done[]) => boolean, timeoutMs = 5000): Done[] {
+  timeoutMs = hangAfter(timeoutMs);
   const out: Done[] = [];
   const deadline = performance.now() + timeoutMs;
   ring.submit();
@@ -89,46 +88,20 @@ export function sockaddrIn(port: number): Uint8Array {
 export const AF_INET = 2;
 export const SOCK_STREAM = 1;
 export const SOCK_CLOEXEC = 0o2000000;
-const EADDRINUSE = -98;
 
 /**
- * A listening TCP socket on 127.0.0.1, made with io_uring's SOCKET, BIND and LISTEN ops
- * (io_uring has no getsockname, so the port is picked at random and retried when taken).
+ * A listening TCP socket on 127.0.0.1 from socket/bind/listen(2), which every supported kernel
+ * has (IORING_OP_BIND / LISTEN are Linux 6.11). The ring under test is not involved.
  */
-export function tcpListener(ring: IoUring, backlog = 512): { fd: OwnedFd; port: number } {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const sock = run(ring, (s) => prepSocket(s, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    const fd = OwnedFd.fromResult(sock.res, 'socket');
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    const bound = run(ring, (s) => prepBind(s, fd, sockaddrIn(port)));
-    if (bound.res === EADDRINUSE) {
-      fd.close();
-      continue;
-    }
-    if (bound.res < 0) throw new IoUringError(bound.res, 'bind');
-    const listening = run(ring, (s) => prepListen(s, fd, backlog));
-    if (listening.res < 0) throw new IoUringError(listening.res, 'listen');
-    return { fd, port };
-  }
-  throw new Error('no free port found');
+export function tcpListener(backlog = 512): { fd: OwnedFd; port: number } {
+  const { fd, port } = tcpListenFd('127.0.0.1', backlog);
+  return { fd: new OwnedFd(fd), port };
 }
 
-/** A pipe: IORING_OP_PIPE where the kernel has it, else a FIFO opened twice. */
-export function makePipe(ring: IoUring): { read: OwnedFd; write: OwnedFd } {
-  if (ring.probe.supports('PIPE')) {
-    const fds = new Int32Array(2);
-    const done = run(ring, (s) => prepPipe(s, fds, 0o2000000));
-    if (done.res < 0) throw new IoUringError(done.res, 'pipe');
-    return { read: new OwnedFd(fds[0]!), write: new OwnedFd(fds[1]!) };
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'tsuring-fifo-'));
-  const path = join(dir, 'fifo');
-  execFileSync('mkfifo', [path]);
-  // O_RDWR opens a FIFO without waiting for a peer (Linux).
-  const read = new OwnedFd(openSync(path, 'r+'));
-  const write = new OwnedFd(openSync(path, 'r+'));
-  rmSync(dir, { recursive: true, force: true });
-  return { read, write };
+/** A pipe from pipe2(2) (every supported kernel has it; IORING_OP_PIPE is Linux 6.16). */
+export function makePipe(): { read: OwnedFd; write: OwnedFd } {
+  const [read, write] = pipeFds();
+  return { read: new OwnedFd(read), write: new OwnedFd(write) };
 }
 
 /** The running kernel's major.minor. */
@@ -186,4 +159,17 @@ export function errorOf(fn: () => unknown): (Error & { code?: string }) | undefi
     return err as Error & { code?: string };
   }
   return undefined;
+}
+
+/**
+ * Skips (printing why) when an op's CQE says the kernel refused a feature (`res` -EINVAL or
+ * -EOPNOTSUPP) *and* the kernel is older than the release that introduced it; on a newer
+ * kernel the refusal is left for the test to fail on.
+ */
+export function requireOpFeature(ctx: SkipContext, feature: string, minKernel: [number, number], res: number): void {
+  const refused = res === -22 || res === -95;
+  if (!refused || kernelAtLeast(...minKernel)) return;
+  const note = `kernel ${release()} refuses ${feature} (${res === -22 ? 'EINVAL' : 'EOPNOTSUPP'}; needs Linux ${minKernel.join('.')})`;
+  console.warn(`skipped: ${note}`);
+  ctx.skip(note);
 }

@@ -34,7 +34,6 @@ import {
   prepOpenat,
   prepRaw,
   prepRead,
-  prepReadMultishot,
   prepReadv,
   prepRecv,
   prepRecvMultishot,
@@ -221,7 +220,7 @@ const ROWS: Row[] = [
   { kind: 'builder', name: 'raw opcode the kernel lacks', cls: UnsupportedOpError, code: 'ERR_IO_URING_OP_UNSUPPORTED', names: 'prepRaw', build: (s) => prepRaw(s, IORING_OP_NOP128) },
   // --- provided-buffer groups -------------------------------------------------------------------
   b('buffer group that does not exist (recv multishot)', E_VALUE, 'prepRecvMultishot: bufGroup', (s) => prepRecvMultishot(s, 3, 0, 0, 7)),
-  b('buffer group that does not exist on a ring that has others', E_VALUE, 'prepReadMultishot: bufGroup', (s) => prepReadMultishot(s, 0, 0, 0, 9), 'reg'),
+  b('buffer group that does not exist on a ring that has others', E_VALUE, 'prepRecvMultishot: bufGroup', (s) => prepRecvMultishot(s, 3, 0, 0, 9), 'reg'),
   b('buffer group of a closed BufferRing (raw id)', E_VALUE, 'prepRecvMultishot: bufGroup', (s) => prepRecvMultishot(s, 3, 0, 0, 2), 'reg'),
   b('buffer group id ≥ 2^16', E_RANGE, 'prepRecvMultishot: bufGroup', (s) => prepRecvMultishot(s, 3, 0, 0, 70000), 'reg'),
   { kind: 'builder', ring: 'reg', name: 'closed BufferRing object', cls: RingStateError, code: 'ERR_RING_CLOSED', names: 'BufferGroup.prepRecvMultishot', build: (s, env) => env.closedPool.prepRecvMultishot(s as Sqe, 3) },

@@ -25,6 +25,7 @@ import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hangAfter, stressCount } from '../support/slow.js';
 import { prepCancel, prepNop, prepRead, prepTimeout, prepWrite } from '../../generated/ops.js';
 import type { Cqe } from '../../src/ring/cqe.js';
 import { IoUring } from '../../src/ring/ring.js';
@@ -203,12 +204,10 @@ class Harness {
         this.reap(c.how, c.ms);
         break;
       case 'close': {
-        const t0 = performance.now();
         this.ring.close();
-        const ms = performance.now() - t0;
         if (this.ring.inFlight !== 0) this.fail(`close left ${this.ring.inFlight} in flight`);
-        // Everything in flight can be cancelled (the longest op is a 40 ms timeout).
-        if (ms > 1000) this.fail(`close took ${ms.toFixed(0)} ms: it did not cancel what was in flight`);
+        // Everything in flight can be cancelled: a close that gave up on an op instead warns
+        // TSURING_CLOSE_ABANDONED, which the test counts (warnings arrive on a later tick).
         this.pending.clear(); // ended by close: no CQE will name them
         this.staged = 0;
         this.lastSqe = null;
@@ -274,7 +273,7 @@ class Harness {
       this.prepare('cancel', (s) => prepCancel(s, op.id), [0, ENOENT, EALREADY]);
       this.submit();
     }
-    const deadline = performance.now() + 5000;
+    const deadline = performance.now() + hangAfter(5000);
     while (this.pending.size > 0) {
       if (performance.now() > deadline) this.fail(`ops never completed: ${JSON.stringify([...this.pending.values()].map((p) => p.kind))}`);
       this.ring.submitAndWait(1, 50);
@@ -285,7 +284,12 @@ class Harness {
 }
 
 describe('fuzzing: random op sequences against a model', () => {
-  it('at least 10,000 ops complete exactly once, as the model allows', () => {
+  it(`at least ${stressCount(10_000)} ops complete exactly once, as the model allows; no close gives up on an op`, async () => {
+    const abandoned: string[] = [];
+    const onWarning = (w: Error & { code?: string }): void => {
+      if (w.code === 'TSURING_CLOSE_ABANDONED') abandoned.push(w.message);
+    };
+    process.on('warning', onWarning);
     const seed = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : Date.now() ^ (process.pid << 8);
     console.info(`[info] fast-check seed ${seed} (re-run with FC_SEED=${seed})`);
     let ops = 0;
@@ -308,9 +312,12 @@ describe('fuzzing: random op sequences against a model', () => {
         completions += h.completions;
         runs++;
       }),
-      { seed, numRuns: 200, verbose: 1 },
+      { seed, numRuns: stressCount(200), verbose: 1 },
     );
     console.info(`[info] fuzzing: ${runs} sequences, ${ops} ops, ${completions} completions checked, ${closes} closes with work in flight`);
-    expect(ops).toBeGreaterThanOrEqual(10_000);
-  }, 120_000);
+    expect(ops).toBeGreaterThanOrEqual(stressCount(10_000));
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', onWarning);
+    expect(abandoned, `seed ${seed}`).toEqual([]);
+  }, hangAfter(120_000));
 });

@@ -10,6 +10,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import util from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hangAfter } from '../support/slow.js';
 import {
   prepAccept,
   prepCancel,
@@ -18,7 +19,6 @@ import {
   prepMkdirat,
   prepNop,
   prepOpenat,
-  prepPipe,
   prepRead,
   prepRecv,
   prepReadv2,
@@ -39,6 +39,7 @@ import { IoUring } from '../../src/ring/ring.js';
 import type { Sqe } from '../../src/ring/sqe.js';
 import { AF_INET, run, SOCK_CLOEXEC, SOCK_STREAM, sockaddrIn, tcpListener } from '../register/helpers.js';
 import { makeTempDir } from '../ring/helpers.js';
+import { pipeFds } from '../support/fds.js';
 
 const { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY } = fsConstants;
 const AT_REMOVEDIR = 0x200;
@@ -126,10 +127,8 @@ const plainFds: number[] = [];
 const helper = new IoUring({ entries: 16 });
 
 function pipe(flags = 0): { read: OwnedFd; write: OwnedFd } {
-  const fds = new Int32Array(2);
-  const done = run(helper, (s) => prepPipe(s, fds, SOCK_CLOEXEC | flags));
-  if (done.res < 0) throw new IoUringError(done.res, 'pipe');
-  const p = { read: new OwnedFd(fds[0]!), write: new OwnedFd(fds[1]!) };
+  const [read, write] = pipeFds(flags);
+  const p = { read: new OwnedFd(read), write: new OwnedFd(write) };
   owned.push(p.read, p.write);
   return p;
 }
@@ -149,7 +148,7 @@ function fixtures(ring: IoUring): Fixtures {
   const fileFd = openSync(file, 'r');
   const dirFd = openSync(dir, 'r');
   plainFds.push(fileFd, dirFd);
-  const listener = tcpListener(helper);
+  const listener = tcpListener();
   const refusedPort = listener.port;
   listener.fd.close(); // nothing listens there any more
   const broken = pipe();
@@ -229,7 +228,7 @@ describe('kernel errors arrive intact, op by op', () => {
         return tag;
       });
       const seen = new Map<unknown, { res: number; error: IoUringError | null; opName: string }>();
-      const deadline = performance.now() + 5000;
+      const deadline = performance.now() + hangAfter(5000);
       rawRing.submit();
       while (seen.size < tags.length && performance.now() < deadline) {
         rawRing.submitAndWait(1, 100);

@@ -36,6 +36,7 @@
  *    climb steadily either.
  */
 import { describe, expect, it } from 'vitest';
+import { hangAfter, STRESS, stressCount } from '../support/slow.js';
 import { describeExit, lastJson, runChild } from '../support/child.js';
 
 const MAPS_TOLERANCE = 64;
@@ -45,7 +46,8 @@ const RSS_BOUND = 64 * 1024 * 1024;
 
 const CYCLES_CHILD = String.raw`
 import { readdirSync, readFileSync } from 'node:fs';
-import { IoUring, prepNop, prepRead, prepTimeout, prepPipe } from '@repo/src/index.js';
+import { IoUring, prepNop, prepRead, prepTimeout } from '@repo/src/index.js';
+import { pipe2Sync } from '@repo/src/sys/posix.js';
 import { AsyncIoUring } from '@repo/src/async/async-ring.js';
 const gc = globalThis.gc;
 const CYCLES = Number(process.env.CYCLES);
@@ -58,13 +60,14 @@ async function snapshot() {
   return { fds: fds(), ringMaps: lines.filter((l) => l.includes('io_uring')).length, lines: lines.length, heap: process.memoryUsage().heapUsed };
 }
 // One pipe for the whole run: reads on its read end block (nobody writes).
+const [pipeRead] = pipe2Sync(0o2000000);
+// One ring through a whole submit and reap first: its code paths (and the memory V8 keeps for
+// them) are then in place before any mode is measured.
 const setupRing = new IoUring({ entries: 2 });
-const pipeFds = new Int32Array(2);
-prepPipe(setupRing.getSqe(), pipeFds, 0o2000000);
+prepNop(setupRing.getSqe());
 setupRing.submitAndWait(1);
-setupRing.forEachCqe((c) => { if (c.res !== 0) throw new Error('pipe failed: ' + c.res); });
+setupRing.forEachCqe((c) => { if (c.res !== 0) throw new Error('nop failed: ' + c.res); });
 setupRing.close();
-const pipeRead = pipeFds[0];
 
 const modes = {
   plain() {
@@ -104,7 +107,8 @@ for (const [name, fn] of Object.entries(modes)) {
   // Warm-up: the JIT, koffi's caches and V8's heap size. V8 keeps growing its committed
   // heap (not the heap used) over the first ~15,000 AsyncIoUring create/close cycles
   // (measured: +90 MiB of 256 KiB pages, then flat), so that mode warms up longer.
-  const warmUp = name.startsWith('AsyncIoUring') ? 15_000 : 1000;
+  // (With fewer cycles, TSURING_TEST_STRESS, the long warm-up shrinks too, never below 1000.)
+  const warmUp = name.startsWith('AsyncIoUring') ? Math.max(1000, Math.round(15_000 * Number(process.env.STRESS))) : 1000;
   for (let i = 0; i < warmUp; i++) await fn();
   const before = await snapshot();
   const t0 = performance.now();
@@ -150,12 +154,13 @@ async function mem() {
   const m = process.memoryUsage();
   return { heap: m.heapUsed, rss: m.rss };
 }
-await run(100_000);
+const RUN = Number(process.env.RUN);
+await run(RUN);
 const before = await mem();
 const samples = [];
 const t0 = performance.now();
 for (let k = 0; k < 10; k++) {
-  await run(100_000);
+  await run(RUN);
   samples.push(await mem());
 }
 const ms = performance.now() - t0;
@@ -172,8 +177,9 @@ interface Snap {
 }
 
 describe('no leaks', () => {
-  it('10,000 create/close cycles per mode leave descriptors and ring mappings exactly where they were', async () => {
-    const result = await runChild(CYCLES_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000, env: { CYCLES: '10000' } });
+  it(`${stressCount(10_000)} create/close cycles per mode leave descriptors and ring mappings exactly where they were`, async () => {
+    const cycles = stressCount(10_000);
+    const result = await runChild(CYCLES_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000, env: { CYCLES: String(cycles), STRESS: String(STRESS) } });
     expect(result.code, describeExit(result)).toBe(0);
     type Mode = { before: Snap; mid: Snap; after: Snap; ms: number; watched: number; alive: number };
     const report = lastJson<Record<string, Mode | boolean>>(result);
@@ -182,7 +188,7 @@ describe('no leaks', () => {
     for (const [name, { before, mid, after, ms, watched, alive }] of modes) {
       const kib = (n: number): number => Math.round(n / 1024);
       console.info(
-        `[info] 10,000 cycles, ${name}: ${ms} ms; fds ${before.fds} -> ${after.fds}, io_uring maps ${before.ringMaps} -> ${after.ringMaps}, ` +
+        `[info] ${cycles} cycles, ${name}: ${ms} ms; fds ${before.fds} -> ${after.fds}, io_uring maps ${before.ringMaps} -> ${after.ringMaps}, ` +
           `maps lines ${before.lines} -> ${after.lines}, heap used ${kib(mid.heap - before.heap)} KiB then ${kib(after.heap - mid.heap)} KiB; ` +
           `${alive} of ${watched} watched rings still alive`,
       );
@@ -195,28 +201,29 @@ describe('no leaks', () => {
       // A per-cycle leak grows both halves alike; V8 growing a space by a page or two (seen:
       // +551 KiB once, -190 KiB the next run) moves only one, so the smaller half is bounded.
       const growth = Math.min(mid.heap - before.heap, after.heap - mid.heap);
-      expect(growth, `${name}: heap used after GC, per 10,000 cycles`).toBeLessThan(CYCLE_HEAP_BOUND);
+      expect(growth, `${name}: heap used after GC, per ${cycles} cycles`).toBeLessThan(CYCLE_HEAP_BOUND);
     }
     expect(report.ringFdRegisteredAfter).toBe(true);
-  }, 150_000);
+  }, hangAfter(150_000));
 
-  it('1,000,000 NOPs through AsyncIoUring leave heap and RSS flat after GC', async () => {
-    const result = await runChild(NOPS_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000 });
+  it(`${10 * stressCount(100_000, 1000)} NOPs through AsyncIoUring leave heap and RSS flat after GC`, async () => {
+    const run = stressCount(100_000, 1000);
+    const result = await runChild(NOPS_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000, env: { RUN: String(run) } });
     expect(result.code, describeExit(result)).toBe(0);
     const r = lastJson<{ before: { heap: number; rss: number }; samples: { heap: number; rss: number }[]; ms: number; completed: number; pending: number }>(result);
-    expect(r.completed).toBe(1_100_000);
+    expect(r.completed).toBe(11 * run);
     expect(r.pending).toBe(0);
     const last = r.samples[r.samples.length - 1]!;
     const heapGrowth = last.heap - r.before.heap;
     const rssGrowth = last.rss - r.before.rss;
     const kib = (n: number): string => `${(n / 1024).toFixed(0)} KiB`;
     console.info(
-      `[info] 1,000,000 NOPs in ${r.ms} ms; heap after GC ${kib(r.before.heap)} -> ${kib(last.heap)} (${kib(heapGrowth)}), RSS ${kib(r.before.rss)} -> ${kib(last.rss)} (${kib(rssGrowth)}); ` +
+      `[info] ${10 * run} NOPs in ${r.ms} ms; heap after GC ${kib(r.before.heap)} -> ${kib(last.heap)} (${kib(heapGrowth)}), RSS ${kib(r.before.rss)} -> ${kib(last.rss)} (${kib(rssGrowth)}); ` +
         `heap per 100k: ${r.samples.map((s) => kib(s.heap - r.before.heap)).join(', ')}`,
     );
     expect(heapGrowth).toBeLessThan(HEAP_BOUND);
     expect(rssGrowth).toBeLessThan(RSS_BOUND);
     // No steady climb: the second half of the run grows the heap by less than a quarter of the bound.
     expect(last.heap - r.samples[4]!.heap).toBeLessThan(HEAP_BOUND / 4);
-  }, 150_000);
+  }, hangAfter(150_000));
 });

@@ -41,8 +41,12 @@
  *    no read buffer was collected before its promise settled; fds opened by ops that won
  *    against their abort are closed by the library (count back exactly).
  */
+import { release } from 'node:os';
 import { closeSync, openSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { kernelAtLeast } from '../register/helpers.js';
+import { hangAfter, stressCount } from '../support/slow.js';
+import { warningsDuring } from '../support/warnings.js';
 import { prepRead, prepTimeout } from '../../generated/ops.js';
 import { IoUring } from '../../src/ring/ring.js';
 import { describeExit, lastJson, runChild } from '../support/child.js';
@@ -151,23 +155,19 @@ const CLOSE_IN_FLIGHT_CHILD = String.raw`
 import { closeSync, openSync, readSync, writeSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IoUring, prepRead, prepPipe } from '@repo/src/index.js';
+import { IoUring, prepRead } from '@repo/src/index.js';
 import { AsyncIoUring } from '@repo/src/async/async-ring.js';
+import { pipe2Sync } from '@repo/src/sys/posix.js';
 const gc = globalThis.gc;
 const dir = mkdtempSync(join(tmpdir(), 'tsuring-close-'));
 writeFileSync(join(dir, 'data'), Buffer.alloc(1 << 20, 7));
 const fileFd = openSync(join(dir, 'data'), 'r');
 function makePipe() {
-  const r = new IoUring({ entries: 2 });
-  const fds = new Int32Array(2);
-  prepPipe(r.getSqe(), fds, 0o2000000 | 0o4000); // O_NONBLOCK: readSync below never blocks
-  r.submitAndWait(1);
-  r.forEachCqe((c) => { if (c.res !== 0) throw new Error('pipe ' + c.res); });
-  r.close();
-  return fds;
+  return pipe2Sync(0o2000000 | 0o4000); // O_NONBLOCK: readSync below never blocks
 }
 const out = { raw: [], promise: [] };
-for (let round = 0; round < 200; round++) {
+const ROUNDS = Number(process.env.ROUNDS);
+for (let round = 0; round < ROUNDS; round++) {
   const [pr, pw] = makePipe();
   const ring = new IoUring({ entries: 32 });
   (() => {
@@ -190,7 +190,7 @@ for (let round = 0; round < 200; round++) {
   closeSync(pr);
   closeSync(pw);
 }
-for (let round = 0; round < 100; round++) {
+for (let round = 0; round < ROUNDS / 2; round++) {
   const [pr, pw] = makePipe();
   const ring = new AsyncIoUring({ entries: 32 });
   const settled = (() => {
@@ -222,7 +222,7 @@ console.log(JSON.stringify(out));
 const AFTER_CLOSE_CHILD = String.raw`
 import { openSync, writeSync } from 'node:fs';
 import {
-  IoUring, prepNop, prepRead, prepPipe, FileTable, RegisteredBuffers, BufferRing, ProvidedBufferGroup, RingEventfd,
+  IoUring, prepNop, prepRead, FileTable, RegisteredBuffers, BufferRing, ProvidedBufferGroup, RingEventfd,
 } from '@repo/src/index.js';
 import { AsyncIoUring } from '@repo/src/async/async-ring.js';
 
@@ -311,10 +311,18 @@ all.main.legacy = ProvidedBufferGroup.create(ring, { count: 2, bufferSize: 8, bg
 all.main.eventfd = RingEventfd.create(ring);
 all.main.stagedSqe2 = ring.getSqe();
 ring.close();
-all.noMmap = await build({ entries: 8, noMmap: true }, 'noMmap');
-all.noMmap.ring.close();
-all.fdOnly = await build({ entries: 8, noMmap: true, registeredFdOnly: true }, 'fdOnly');
-all.fdOnly.ring.close();
+// NO_MMAP is Linux 6.5, REGISTERED_FD_ONLY too: on an older kernel setup refuses them (EINVAL),
+// reported so the test can tell that from a library failure.
+report.refused = {};
+for (const [label, options] of [['noMmap', { entries: 8, noMmap: true }], ['fdOnly', { entries: 8, noMmap: true, registeredFdOnly: true }]]) {
+  try {
+    all[label] = await build(options, label);
+    all[label].ring.close();
+  } catch (e) {
+    if (e.code !== 'EINVAL' || e.syscall !== 'io_uring_setup') throw e;
+    report.refused[label] = e.code;
+  }
+}
 all.cqe32 = await build({ entries: 8, cqe32: true }, 'cqe32');
 all.cqe32.ring.close();
 const aring = new AsyncIoUring({ entries: 8 });
@@ -344,7 +352,9 @@ const RACES_CHILD = String.raw`
 import { readdirSync, writeFileSync, mkdtempSync, rmSync, closeSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IoUring, prepRead, prepOpenat, prepTimeout, prepCancel, prepAccept, prepConnect, prepSocket, prepBind, prepListen } from '@repo/src/index.js';
+import { IoUring, prepRead, prepOpenat, prepTimeout, prepCancel, prepAccept, prepConnect, prepSocket } from '@repo/src/index.js';
+import { bindSync, listenSync, socketSync } from '@repo/src/sys/posix.js';
+import { localAddress } from '@repo/src/net/socket-names.js';
 import { AsyncIoUring, AbortError } from '@repo/src/async/async-ring.js';
 const gc = globalThis.gc;
 const RACES = Number(process.env.RACES);
@@ -366,14 +376,12 @@ function runSync(ring, fill) {
 const base = fdCount();
 const rfd = openSync(path, 'r');
 const helper = new IoUring({ entries: 8 });
-let listener = -1, port = 0;
-for (let attempt = 0; attempt < 50 && listener < 0; attempt++) {
-  const fd = runSync(helper, (s) => prepSocket(s, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  port = 20000 + rnd(40000);
-  if (runSync(helper, (s) => prepBind(s, fd, sockaddr(port))) !== 0) { closeSync(fd); continue; }
-  if (runSync(helper, (s) => prepListen(s, fd, 4096)) !== 0) throw new Error('listen');
-  listener = fd;
-}
+// The listener from socket/bind/listen(2), which every supported kernel has (IORING_OP_BIND
+// and LISTEN are Linux 6.11); the kernel picks the port.
+const listener = socketSync(AF_INET, SOCK_STREAM | SOCK_CLOEXEC);
+bindSync(listener, sockaddr(0));
+listenSync(listener, 4096);
+const port = localAddress(listener).port;
 const addr = sockaddr(port);
 
 // ---------------------------------------------------------------- raw API
@@ -452,7 +460,7 @@ for (let i = 0; i < RACES; i++) {
   if (i % 1000 === 999) gc();
 }
 ring.submit();
-const deadline = performance.now() + 20000;
+const deadline = performance.now() + 20000 * Math.max(1, Number(process.env.TSURING_TEST_SLOWDOWN ?? '1') || 1); // test/support/slow.ts
 while (pending.size > 0 && performance.now() < deadline) { ring.submitAndWait(1, 100); reapRaw(); }
 raw.leftPending = pending.size;
 raw.inFlightAfter = ring.inFlight;
@@ -516,26 +524,28 @@ console.log(JSON.stringify({ raw, prom, fdsBefore: base, fdsAfter: fdCount() }))
 `;
 
 describe('lifetime', () => {
-  it('100,000 raw reads (and 20,000 Promise reads) whose caller dropped the buffer, under GC stress: zero mismatches', async () => {
-    const result = await runChild(GC_STRESS_CHILD, { nodeArgs: GC_FLAGS, timeoutMs: 120_000, env: { READS: '100000', PROMISE_READS: '20000', GC_EVERY: '400' } });
+  it(`${stressCount(100_000)} raw reads (and ${stressCount(20_000)} Promise reads) whose caller dropped the buffer, under GC stress: zero mismatches`, async () => {
+    const reads = stressCount(100_000);
+    const promiseReads = stressCount(20_000);
+    const result = await runChild(GC_STRESS_CHILD, { nodeArgs: GC_FLAGS, timeoutMs: 120_000, env: { READS: String(reads), PROMISE_READS: String(promiseReads), GC_EVERY: '400' } });
     expect(result.code, describeExit(result)).toBe(0);
     const r = lastJson<Record<string, number>>(result);
     console.info(`[info] GC stress: ${JSON.stringify(r)}`);
-    expect(r.done).toBe(100_050);
+    expect(r.done).toBe(reads + 50);
     expect(r.bad).toBe(0);
     expect(r.lost).toBe(0);
     expect(r.moved).toBe(0);
-    expect(r.pDone).toBe(20_000);
+    expect(r.pDone).toBe(promiseReads);
     expect(r.pBad).toBe(0);
     // The controls: the same gc() collects unreferenced buffers, and wrong data is noticed.
     expect(r.controlCollected).toBe(100);
     expect(r.wrongControl).toBe(50);
-    expect(r.gcs).toBeGreaterThanOrEqual(Math.floor(100_050 / 400) + Math.floor(20_000 / 400));
-    expect(r.asyncReads).toBeGreaterThan(40_000);
-  }, 150_000);
+    expect(r.gcs).toBeGreaterThanOrEqual(Math.floor((reads + 50) / 400) + Math.floor(promiseReads / 400));
+    expect(r.asyncReads).toBeGreaterThan(reads * 0.4);
+  }, hangAfter(150_000));
 
   it('close() during in-flight reads into dropped buffers: cancelled, nothing written afterwards, process healthy', async () => {
-    const result = await runChild(CLOSE_IN_FLIGHT_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 60_000 });
+    const result = await runChild(CLOSE_IN_FLIGHT_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 60_000, env: { ROUNDS: String(stressCount(200, 4)) } });
     expect(result.signal, describeExit(result)).toBeNull();
     expect(result.code, describeExit(result)).toBe(0);
     const r = lastJson<{ raw: { inFlight: number; after: number; readBack: string }[]; promise: { pipeReads: string[]; fileReads: unknown[] }[] }>(result);
@@ -545,24 +555,23 @@ describe('lifetime', () => {
       for (const p of round.pipeReads) expect(p).toMatch(/^(ECANCELED|ERR_RING_CLOSED|EINTR)$/);
       for (const f of round.fileReads) expect(f === 4096 || f === 'rejected:ECANCELED').toBe(true);
     }
-  }, 90_000);
+  }, hangAfter(90_000));
 
-  it('close() cancels at once even when every staging slot still holds an earlier op (found by the fuzzer)', () => {
+  it('close() cancels at once even when every staging slot still holds an earlier op (found by the fuzzer)', async () => {
     // close() writes its ASYNC_CANCEL into the SQ slot's staging memory; it used to leave
     // the earlier op's fields there, and the kernel refuses a cancel with a stale `off`
-    // (EINVAL), so close() waited for the ops to end by themselves (here 5 s; up to 10 s).
+    // (EINVAL), so close() waited for the ops to end by themselves (here an hour: it would
+    // give up after its drain time, warning TSURING_CLOSE_ABANDONED).
     const fd = openSync(process.execPath, 'r');
     const ring = new IoUring({ entries: 4 });
     try {
       for (let i = 0; i < 4; i++) prepRead(ring.getSqeOrThrow(), fd, Buffer.alloc(8), 8, 4096 + i);
       ring.submitAndWait(4);
       ring.forEachCqe();
-      prepTimeout(ring.getSqeOrThrow(), { sec: 5, nsec: 0 }, 0);
+      prepTimeout(ring.getSqeOrThrow(), { sec: 3600, nsec: 0 }, 0);
       ring.submit();
       expect(ring.inFlight).toBe(1);
-      const t0 = performance.now();
-      ring.close();
-      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(await warningsDuring(() => ring.close())).not.toContain('TSURING_CLOSE_ABANDONED');
       expect(ring.inFlight).toBe(0);
     } finally {
       ring.close();
@@ -578,8 +587,13 @@ describe('lifetime', () => {
     const result = await runChild(AFTER_CLOSE_CHILD, { timeoutMs: 60_000 });
     expect(result.signal, describeExit(result)).toBeNull();
     expect(result.code, describeExit(result)).toBe(0);
-    const r = lastJson<{ members: number; objects: number; bytesRead: number; outcomes: Record<string, string> }>(result);
+    const r = lastJson<{ members: number; objects: number; bytesRead: number; outcomes: Record<string, string>; refused: Record<string, string> }>(result);
     console.info(`[info] after close: ${r.members} members of ${r.objects} objects swept, ${r.bytesRead} bytes of returned views read`);
+    // Setup refusing NO_MMAP rings is right only on a kernel older than 6.5 (then they are not swept).
+    if (Object.keys(r.refused).length > 0) {
+      expect(kernelAtLeast(6, 5), `refused ${JSON.stringify(r.refused)}`).toBe(false);
+      console.warn(`[note] after close: kernel ${release()} refuses ${Object.keys(r.refused).join(' and ')} rings (NO_MMAP needs Linux 6.5): not swept`);
+    }
     expect(r.members).toBeGreaterThan(400);
     // Whatever touches ring memory says so with ERR_RING_CLOSED (spot checks across kinds).
     const closed = /^throw:RingStateError:ERR_RING_CLOSED$/;
@@ -587,7 +601,7 @@ describe('lifetime', () => {
       'main.ring.cqReady', 'main.ring.sqFlags', 'main.ring.getSqe', 'main.ring.peekCqe', 'main.ring.submit',
       'main.stagedSqe.view', 'main.stagedSqe.registered', 'main.pool.status', 'main.pool.recycleMany',
       'noMmap.ring.cqReady', 'fdOnly.ring.peekCqe', 'cqe32.ring.forEachCqe', 'async.aring.ring.getSqe', 'main.table.slot',
-    ]) {
+    ].filter((n) => !(n.split('.')[0]! in r.refused))) {
       expect(r.outcomes[name] ?? 'not swept', name).toMatch(closed);
     }
     // JS-owned copies stay readable: the CQE snapshot, the views take() handed out.
@@ -596,10 +610,11 @@ describe('lifetime', () => {
     expect(r.bytesRead).toBeGreaterThan(4096); // a registered buffer, the taken views, probe data...
     // The Promise API after close: rejected promises, never a throw that escapes.
     expect(r.outcomes['async.aring.nop']).toBe('ok:promise');
-  }, 90_000);
+  }, hangAfter(90_000));
 
-  it('10,000 cancel-versus-complete races per API: one terminal result each, buffers held, won fds closed', async () => {
-    const result = await runChild(RACES_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000, env: { RACES: '10000' } });
+  it(`${stressCount(10_000, 200)} cancel-versus-complete races per API: one terminal result each, buffers held, won fds closed`, async () => {
+    const races = stressCount(10_000, 200);
+    const result = await runChild(RACES_CHILD, { nodeArgs: ['--expose-gc'], timeoutMs: 120_000, env: { RACES: String(races) } });
     expect(result.code, describeExit(result)).toBe(0);
     const r = lastJson<{
       raw: Record<string, unknown> & { ops: number; connects: number; cancels: number; duplicates: number; bufferDead: number; dataBad: number; leftPending: number; inFlightAfter: number; outcomes: Record<string, number>; cancelResults: Record<string, number>; fdsWon: number };
@@ -609,10 +624,10 @@ describe('lifetime', () => {
     }>(result);
     console.info(`[info] races raw: ${JSON.stringify(r.raw)}`);
     console.info(`[info] races promise: ${JSON.stringify(r.prom)}`);
-    const accepts = 10_000 / 4;
-    expect(r.raw.ops).toBe(10_000 + r.raw.connects); // each op and each connect exactly once
+    const accepts = races / 4;
+    expect(r.raw.ops).toBe(races + r.raw.connects); // each op and each connect exactly once
     expect(r.raw.connects).toBeGreaterThan(accepts / 4);
-    expect(r.raw.cancels).toBe(10_000);
+    expect(r.raw.cancels).toBe(races);
     expect(r.raw.duplicates).toBe(0);
     expect(r.raw.leftPending).toBe(0);
     expect(r.raw.inFlightAfter).toBe(0);
@@ -622,10 +637,10 @@ describe('lifetime', () => {
     const o = r.raw.outcomes;
     expect((o['timeout:-125'] ?? 0) > 0 && (o['timeout:-62'] ?? 0) > 0, JSON.stringify(o)).toBe(true);
     expect((o['accept:-125'] ?? 0) > 0 && (o['accept:ok'] ?? 0) > 0, JSON.stringify(o)).toBe(true);
-    expect((o['read:ok'] ?? 0) + (o['read:-125'] ?? 0)).toBe(2500);
-    expect((o['open:ok'] ?? 0) + (o['open:-125'] ?? 0)).toBe(2500);
+    expect((o['read:ok'] ?? 0) + (o['read:-125'] ?? 0)).toBe(races / 4);
+    expect((o['open:ok'] ?? 0) + (o['open:-125'] ?? 0)).toBe(races / 4);
     for (const res of Object.keys(r.raw.cancelResults)) expect(['0', '-2', '-114']).toContain(res);
-    expect(r.prom.settled).toBe(10_000);
+    expect(r.prom.settled).toBe(races);
     expect(r.prom.doubleSettled).toBe(0);
     expect(r.prom.hung).toBe(0);
     expect(r.prom.collectedEarly).toBe(0);
@@ -634,5 +649,5 @@ describe('lifetime', () => {
     expect((po['open:AbortError'] ?? 0) > 0 && (po['open:resolved'] ?? 0) > 0, JSON.stringify(po)).toBe(true);
     // Every descriptor an op created was closed: by the test for ops that resolved, by the library for the rest.
     expect(r.fdsAfter).toBe(r.fdsBefore);
-  }, 150_000);
+  }, hangAfter(150_000));
 });

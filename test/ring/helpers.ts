@@ -6,6 +6,7 @@
  */
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { release } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 export { fdCount, ioUringMappings, mapsLines, settleGc, vmSizeKiB } from '../support/proc.js';
 import {
@@ -102,4 +103,16 @@ export function timed<T>(fn: () => T): { ms: number; value: T } {
   const t0 = performance.now();
   const value = fn();
   return { ms: performance.now() - t0, value };
+}
+
+/**
+ * Skips the test, printing the kernel's own answer, when io_uring_setup refuses `flags`
+ * (a setup flag newer than the running kernel: NO_MMAP and REGISTERED_FD_ONLY are Linux 6.5).
+ */
+export function requireSetupFlags(ctx: { skip(note?: string): void }, what: string, flags: number): void {
+  const refusal = kernelRefusal(flags);
+  if (refusal === null) return;
+  const note = `${what}: kernel ${release()} refuses it in io_uring_setup: ${refusal.code}`;
+  console.warn(`[skip] ${note}`);
+  ctx.skip(note);
 }

@@ -121,10 +121,12 @@ describe('prefer negotiation', () => {
     expect(setupFlagNames(negotiated(ring))).toEqual(setupFlagNames(want));
   });
 
-  it('negotiating a registeredFdOnly ring leaves no throwaway ring registered (20 rounds, 16 slots)', () => {
-    if (kernelRefusal(IORING_SETUP_REGISTERED_FD_ONLY | IORING_SETUP_NO_MMAP) !== null) {
-      console.warn('[note] REGISTERED_FD_ONLY unsupported here; nothing to check');
-      return;
+  it('negotiating a registeredFdOnly ring leaves no throwaway ring registered (20 rounds, 16 slots)', (ctx) => {
+    const refusal = kernelRefusal(IORING_SETUP_REGISTERED_FD_ONLY | IORING_SETUP_NO_MMAP);
+    if (refusal !== null) {
+      const note = `REGISTERED_FD_ONLY (Linux 6.5): the running kernel refuses it (${refusal.code}); nothing to negotiate`;
+      console.warn(`[skip] ${note}`);
+      ctx.skip(note);
     }
     // The task's table of registered rings has 16 slots: a throwaway ring left in it per
     // negotiation would make the 17th setup fail.

@@ -4,12 +4,12 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IORING_FEAT_NODROP, IORING_OP_NOP, IORING_OP_READ, IORING_SQ_CQ_OVERFLOW } from '../../generated/constants.js';
+import { IORING_FEAT_NODROP, IORING_OP_NOP, IORING_OP_READ, IORING_SETUP_NO_MMAP, IORING_SQ_CQ_OVERFLOW } from '../../generated/constants.js';
 import { prepNop, prepRead } from '../../generated/ops.js';
 import { IoUring } from '../../src/ring/ring.js';
 import { RingStateError } from '../../src/ring/errors.js';
 import type { IoUringOptions } from '../../src/ring/setup.js';
-import { closeQuietly, drain, fileWith, makeTempDir } from './helpers.js';
+import { closeQuietly, drain, fileWith, makeTempDir, requireSetupFlags } from './helpers.js';
 
 let tmp: { dir: string; cleanup: () => void };
 const fds: number[] = [];
@@ -156,10 +156,12 @@ describe('CQ overflow', () => {
   ];
   for (const [name, extra] of configs) {
     it(`${name}: 64 NOPs into an 8-entry CQ all arrive exactly once, in one forEachCqe`, (ctx) => {
+      if (extra.noMmap === true) requireSetupFlags(ctx, 'NO_MMAP (Linux 6.5)', IORING_SETUP_NO_MMAP);
       using ring = new IoUring({ entries: 8, cqEntries: 8, maxInFlight: 64, ...extra });
       if ((ring.params.features & IORING_FEAT_NODROP) === 0) {
-        console.warn('[skip] CQ overflow: the kernel lacks IORING_FEAT_NODROP (Linux 5.5)');
-        ctx.skip();
+        const note = '[skip] CQ overflow: the kernel lacks IORING_FEAT_NODROP (Linux 5.5)';
+        console.warn(note);
+        ctx.skip(note);
       }
       expect(ring.params.cqEntries).toBe(8);
       const idToTag = new Map<number, number>();

@@ -141,8 +141,9 @@ describe('mmap failing half-way through setup', () => {
   it('a REGISTERED_FD_ONLY ring failing after setup (probe refused) frees its registered slot, 20 times', (ctx) => {
     const refusal = kernelRefusal(IORING_SETUP_NO_MMAP | IORING_SETUP_REGISTERED_FD_ONLY);
     if (refusal !== null) {
-      console.warn(`[skip] REGISTERED_FD_ONLY: ${refusal.message}`);
-      ctx.skip();
+      const note = `[skip] REGISTERED_FD_ONLY: ${refusal.message}`;
+      console.warn(note);
+      ctx.skip(note);
     }
     faults.failProbe = true;
     // 16 slots in the task's registered-ring table: a leak per failure would make the

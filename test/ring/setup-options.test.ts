@@ -9,6 +9,7 @@ import { accessSync, constants, openSync, readdirSync, readFileSync, writeFileSy
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { hangAfter } from '../support/slow.js';
 import {
   IORING_FEAT_NODROP,
   IORING_FEAT_SINGLE_MMAP,
@@ -60,8 +61,9 @@ afterAll(() => {
 function requireKernel(ctx: TestContext, what: string, flags: number, fill?: (p: IoUringParams) => void): void {
   const refusal = kernelRefusal(flags, fill);
   if (refusal !== null) {
-    console.warn(`[skip] ${what}: the running kernel refuses ${setupFlagNames(flags).join(' | ')}: ${refusal.code} (${refusal.message})`);
-    ctx.skip();
+    const note = `[skip] ${what}: the running kernel refuses ${setupFlagNames(flags).join(' | ')}: ${refusal.code} (${refusal.message})`;
+    console.warn(note);
+    ctx.skip(note);
   }
 }
 
@@ -183,7 +185,7 @@ const cases: Case[] = [
     options: () => ({ entries: 8, sqPoll: { idleMs: 20 } }),
     check: (r) => {
       // Past the idle time the thread sleeps and says so; a submit must wake it.
-      const deadline = performance.now() + 2000;
+      const deadline = performance.now() + hangAfter(2000);
       while ((r.sqFlags & IORING_SQ_NEED_WAKEUP) === 0 && performance.now() < deadline) sleepMs(10);
       expect(r.sqFlags & IORING_SQ_NEED_WAKEUP).not.toBe(0);
       nopAndRead(r);
@@ -437,8 +439,9 @@ describe('setup options on the running kernel', () => {
     });
     const target = polledMountDir();
     if (target === null) {
-      console.warn(`[skip] IOPOLL O_DIRECT read: no writable filesystem on a block device with polling enabled (${devices.join(', ')}); NVMe with poll queues (nvme.poll_queues=N) would do`);
-      ctx.skip();
+      const note = `[skip] IOPOLL O_DIRECT read: no writable filesystem on a block device with polling enabled (${devices.join(', ')}); NVMe with poll queues (nvme.poll_queues=N) would do`;
+      console.warn(note);
+      ctx.skip(note);
       return;
     }
     const { dir, cleanup } = makeTempDir(join(target, 'tsuring-iopoll-'));

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { hangAfter } from './slow.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
@@ -28,7 +29,10 @@ export interface ChildResult {
 export interface ChildOptions {
   /** Flags for node itself, before `--import tsx` (e.g. `--expose-gc`). */
   nodeArgs?: readonly string[];
-  /** Killed with SIGKILL after this long (default 60 s): only there to turn a hang into a failure. */
+  /**
+   * Killed with SIGKILL after this long (default 60 s), times the machine's slowdown
+   * (`support/slow.ts`): only there to turn a hang into a failure.
+   */
   timeoutMs?: number;
   env?: Record<string, string>;
   /** Extra files written next to the main script: name → source (same `@repo/` rule). */
@@ -68,7 +72,7 @@ export function startChild(source: string, options: ChildOptions = {}): RunningC
   const timer = setTimeout(() => {
     timedOut = true;
     child.kill('SIGKILL');
-  }, options.timeoutMs ?? 60_000);
+  }, hangAfter(options.timeoutMs ?? 60_000));
   const done = new Promise<ChildResult>((resolve, reject) => {
     child.on('error', (err) => {
       clearTimeout(timer);
