@@ -1,6 +1,8 @@
 /**
- * Echo servers for the TCP workload, one per process (the orchestrator starts it, reads
- * `PORT <n>` from its stdout, points the load generator at it, then kills it):
+ * Servers for the network rows, one per process (the orchestrator starts it, pinned to one
+ * CPU, reads `PORT <n>` from its stdout, points the C load generator `bench/c/echo-load.c`
+ * at it from another CPU, then kills it; `SKIP <reason>` instead of a port when this kernel
+ * or build cannot run it). Echo servers:
  *
  * - `tsuring`: the raw API on Node's event loop, shaped like `examples/echo-server.ts`: one
  *   multishot ACCEPT, one multishot RECV per connection picking buffers from a provided
@@ -12,16 +14,23 @@
  * - `tsuring-tcp`: the library's TCP helper (`createServer` on an `AsyncIoUring`), echoing
  *   with `for await (const chunk of conn) await conn.write(chunk)`.
  * - `net`: `net.createServer`, writing back each `'data'` chunk.
+ * - `tsuring-net`: the same code on `tsuring/net` (src/node/net), the drop-in `node:net`.
  *
- * All three set `TCP_NODELAY` on accepted sockets (the TCP helper does by default), so
- * Nagle's algorithm cannot hold back a split echo in any of them.
+ * HTTP servers (`node:http`, one short fixed response per request):
+ * - `http-net`: on `node:net`'s sockets (plain `http.createServer().listen()`);
+ * - `http-tsuring-net`: on `tsuring/net`'s sockets, handed to the same kind of `http.Server`
+ *   with `emit('connection', socket)`.
+ * The `tsuring-net` servers print `SKIP` while this build has no `tsuring/net`.
  *
- * Over IPC, `{ cmd: 'cpu' }` is answered with the process's CPU time, so the orchestrator
- * can report CPU per request for the measured window.
+ * All set `TCP_NODELAY` on accepted sockets (the TCP helper does by default), so Nagle's
+ * algorithm cannot hold back a split echo in any of them.
  *
  * @module
  */
-import { createServer as createNetServer, type Socket } from 'node:net';
+import { existsSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import * as nodeNet from 'node:net';
+import { fileURLToPath } from 'node:url';
 import {
   AsyncIoUring,
   AF_INET,
@@ -50,23 +59,52 @@ const ACCEPT_TAG = -1;
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
 
-function answerCpuQueries(): void {
-  process.on('message', (msg: unknown) => {
-    if ((msg as { cmd?: unknown } | null)?.cmd === 'cpu') process.send!({ cpu: process.cpuUsage() });
-  });
-  process.on('disconnect', () => process.exit(0));
+type NetModule = Pick<typeof nodeNet, 'createServer'>;
+
+/**
+ * `tsuring/net` of this build, or null while it has none (the rows that need it skip).
+ * Imported by path at run time, so the bench compiles without it.
+ */
+async function tsuringNet(): Promise<NetModule | null> {
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const url = new URL(`../../src/node/net/index.${ext}`, import.meta.url);
+  if (!existsSync(fileURLToPath(url))) return null;
+  const mod = (await import(url.href)) as { default?: NetModule; createServer?: NetModule['createServer'] };
+  return mod.default ?? (mod as NetModule);
 }
 
-function serveNet(): void {
-  const server = createNetServer({ noDelay: true }, (socket: Socket) => {
+function announce(server: nodeNet.Server): void {
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  process.stdout.write(`PORT ${address.port}\n`);
+}
+
+function serveNet(net: NetModule): void {
+  const server = net.createServer({ noDelay: true }, (socket: nodeNet.Socket) => {
+    socket.setNoDelay(true);
     socket.on('data', (chunk) => socket.write(chunk));
     socket.on('error', () => socket.destroy());
   });
-  server.listen(0, '127.0.0.1', () => {
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    process.stdout.write(`PORT ${address.port}\n`);
+  server.listen(0, '127.0.0.1', () => announce(server));
+}
+
+/** The HTTP rows' response body (the load generator counts responses by Content-Length). */
+const HTTP_BODY = Buffer.from('hello from the tsuring bench\n');
+
+function serveHttp(net: NetModule | null): void {
+  const http = createHttpServer({ noDelay: true, keepAliveTimeout: 60_000 }, (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': HTTP_BODY.byteLength });
+    res.end(HTTP_BODY);
   });
+  if (net === null) {
+    http.listen(0, '127.0.0.1', () => announce(http as unknown as nodeNet.Server));
+    return;
+  }
+  const server = net.createServer({ noDelay: true }, (socket: nodeNet.Socket) => {
+    socket.setNoDelay(true);
+    http.emit('connection', socket);
+  });
+  server.listen(0, '127.0.0.1', () => announce(server));
 }
 
 /** Runs one op before the server starts; returns its res. */
@@ -244,11 +282,32 @@ async function serveTcpHelper(): Promise<void> {
   process.stdout.write(`PORT ${server.port}\n`);
 }
 
-export type ServerImpl = 'tsuring' | 'tsuring-tcp' | 'net';
+export type ServerImpl = 'tsuring' | 'tsuring-tcp' | 'net' | 'tsuring-net' | 'http-net' | 'http-tsuring-net';
 
 export async function runServer(params: { impl: ServerImpl }): Promise<void> {
-  answerCpuQueries();
-  if (params.impl === 'net') serveNet();
-  else if (params.impl === 'tsuring-tcp') await serveTcpHelper();
-  else serveTsuring();
+  switch (params.impl) {
+    case 'net':
+      serveNet(nodeNet);
+      return;
+    case 'http-net':
+      serveHttp(null);
+      return;
+    case 'tsuring-net':
+    case 'http-tsuring-net': {
+      const net = await tsuringNet();
+      if (net === null) {
+        process.stdout.write('SKIP this build has no tsuring/net (src/node/net/index.ts)\n');
+        process.exit(0);
+      }
+      if (params.impl === 'tsuring-net') serveNet(net);
+      else serveHttp(net);
+      return;
+    }
+    case 'tsuring-tcp':
+      await serveTcpHelper();
+      return;
+    case 'tsuring':
+      serveTsuring();
+      return;
+  }
 }
