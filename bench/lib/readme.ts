@@ -72,7 +72,7 @@ function sqPollText(results: Results): string {
       `tsuring made ${t.enterCalls ?? 'an unknown number of'} \`io_uring_enter\` calls in ${t.ops.toLocaleString('en-US')} NOPs after the warm-up (${t.wakeups ?? '?'} of them to wake a sleeping SQ thread; without SQPOLL it would be ${Math.round(t.ops / q.batch).toLocaleString('en-US')}).${process}`,
     );
   }
-  if (q.liburing !== undefined) lines.push(`liburing, same loop: ${q.liburing.processEnters} calls over its whole process.`);
+  if (q.liburing !== undefined) lines.push(`liburing, same loop: ${q.liburing.processEnters} call${q.liburing.processEnters === 1 ? '' : 's'} over its whole process.`);
   if (q.error !== undefined) lines.push(`(Errors: ${q.error}.)`);
   return lines.join(' ');
 }
@@ -146,7 +146,7 @@ export function performanceSection(input: Results): string {
   parts.push('**Every comparison:**', '', markdownTable(results), '');
   parts.push(
     `**Network, server-bound.** The server runs pinned to ${results.config.pin != null ? `CPU ${results.config.pin.app}` : 'one CPU'} and the C load generator (\`bench/c/echo-load.c\`, epoll) to ${results.config.pin != null ? `CPU ${results.config.pin.other}` : 'another'}; ` +
-      "it keeps every connection's requests pipelined, so the server's CPU is what runs out (server cores ≈ 1). Server CPU from `/proc/PID/stat` at the window's ends:",
+      "it keeps every connection's requests pipelined, so the server's CPU is what runs out (server cores ≈ 1; the last column says whether it did). Server CPU from `/proc/PID/stat` at the window's ends:",
     '',
     networkMarkdown(results),
     '',

@@ -209,20 +209,31 @@ export function targetsMarkdown(results: Results): string {
   return ['| target row | at issue 14 | this run | target | |', '|---|---:|---:|---:|---|', ...rows].join('\n');
 }
 
+/** A server using at least this many cores is the bottleneck: the row measures it at saturation. */
+export const SATURATED_CORES = 0.9;
+
+/** Which side ran out of CPU in a network row: the server (what the rows mean to measure), the load generator, or neither. */
+export function boundBy(m: Pick<MeasurementResult, 'serverCores' | 'clientCores'>): string {
+  if (m.serverCores == null) return 'n/a';
+  if (m.serverCores >= SATURATED_CORES) return '✅ server';
+  if (m.clientCores != null && m.clientCores >= SATURATED_CORES) return '❌ load generator';
+  return '❌ neither (idle time: other load, or too few requests in flight)';
+}
+
 /** The network rows in Markdown: throughput, and the server's CPU per request and in all. */
 export function networkMarkdown(results: Results): string {
-  if (!results.measurements.some((m) => m.unit === 'req/s' && m.serverCores !== undefined)) return '(This run predates the server-bound network rows.)';
+  if (!results.measurements.some((m) => m.unit === 'req/s' && m.serverCores !== undefined)) return '(No server-bound network rows in this run.)';
   const rows = results.measurements
     .filter((m) => m.unit === 'req/s')
     .map((m) => {
-      if (m.skipped !== undefined) return `| ${m.workload} | ${m.impl} | skipped: ${m.skipped} | | | | |`;
+      if (m.skipped !== undefined) return `| ${m.workload} | ${m.impl} | skipped: ${m.skipped} | | | | | |`;
       const us = (v: number | null | undefined): string => (v == null ? 'n/a' : v.toFixed(2));
       const cores = (v: number | null | undefined): string => (v == null ? 'n/a' : v.toFixed(2));
-      return `| ${m.workload} | ${m.impl} | ${formatValue(m.median, m.unit)} | ${us(m.serverUserUsPerReq)} | ${us(m.serverSysUsPerReq)} | ${cores(m.serverCores)} | ${cores(m.clientCores)} |`;
+      return `| ${m.workload} | ${m.impl} | ${formatValue(m.median, m.unit)} | ${us(m.serverUserUsPerReq)} | ${us(m.serverSysUsPerReq)} | ${cores(m.serverCores)} | ${cores(m.clientCores)} | ${boundBy(m)} |`;
     });
   return [
-    '| workload | server | throughput | server user µs/req | server sys µs/req | server cores | load generator cores |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| workload | server | throughput | server user µs/req | server sys µs/req | server cores | load generator cores | saturated |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
     ...rows,
   ].join('\n');
 }

@@ -17,7 +17,7 @@ import { buildPlan, SkipError, TARGETS, type Ctx } from '../../bench/lib/plan.js
 import { buildC, buildLoadGenerator, describeMissingTools, detectTools, type Tools } from '../../bench/lib/prepare.js';
 import { parsePerfReport } from '../../bench/lib/perf.js';
 import { MARKERS, performanceSection, rewriteReadme, summarySection, unfitReason } from '../../bench/lib/readme.js';
-import { consoleReport, markdownTable, median, networkMarkdown, svgChart, targetRows, targetsMarkdown, type MeasurementResult, type Results } from '../../bench/lib/report.js';
+import { boundBy, consoleReport, markdownTable, median, networkMarkdown, svgChart, targetRows, targetsMarkdown, type MeasurementResult, type Results } from '../../bench/lib/report.js';
 import { countEnters, parsePerfStat, parseStraceSummary, syscallCounter } from '../../bench/lib/syscalls.js';
 import { enterSplit } from '../../bench/workloads/cost.js';
 import type { Sample, Timing } from '../../bench/workloads/common.js';
@@ -412,7 +412,9 @@ describe('bench reports', () => {
 
   it("the network table gives the server's CPU per request and how busy each side was", () => {
     const md = networkMarkdown(results);
-    expect(md).toContain('| tcp.64.tsuring | tsuring | 200k req/s | 2.00 | 3.00 | 0.99 | 0.40 |');
+    expect(md).toContain('| tcp.64.tsuring | tsuring | 200k req/s | 2.00 | 3.00 | 0.99 | 0.40 | ✅ server |');
+    expect(boundBy({ serverCores: 0.5, clientCores: 0.95 })).toMatch(/load generator/);
+    expect(boundBy({ serverCores: 0.5, clientCores: 0.5 })).toMatch(/neither/);
     expect(networkMarkdown({ ...results, measurements: [] })).toMatch(/predates/);
   });
 });
