@@ -6,7 +6,8 @@
  *   npx tsx examples/echo-server.ts [port]     # port 0 or none: pick a free one
  *
  * It prints `listening on 127.0.0.1:<port>` and stops cleanly on SIGINT (or SIGTERM).
- * Needs Linux 6.11 (IORING_OP_BIND / LISTEN; multishot recv itself is 6.0).
+ * Needs Linux 6.0 (multishot recv). It binds and listens with IORING_OP_BIND / LISTEN where
+ * the kernel has them (6.11) and with the bind(2) / listen(2) system calls elsewhere.
  *
  * Importable too: `EchoServer.start()` is what the tests drive.
  */
@@ -30,6 +31,8 @@ import {
   type Sqe,
 } from '../src/index.js';
 import { createWaker, type Waker } from '../src/loop/waker.js';
+import { listenNow } from '../src/net/listener.js';
+import { localAddress } from '../src/net/socket-names.js';
 
 const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;
@@ -103,10 +106,8 @@ export class EchoServer {
   static start(options: EchoServerOptions = {}): EchoServer {
     const ring = new IoUring({ entries: 256 });
     try {
-      for (const op of ['SOCKET', 'BIND', 'LISTEN']) {
-        if (!ring.probe.supports(op)) throw new Error(`this kernel lacks IORING_OP_${op} (the example needs Linux 6.11)`);
-      }
-      const { fd, port } = EchoServer.#listen(ring, options.port ?? 0);
+      const ops = ['SOCKET', 'BIND', 'LISTEN'].every((op) => ring.probe.supports(op));
+      const { fd, port } = ops ? EchoServer.#listen(ring, options.port ?? 0) : EchoServer.#listenWithSyscalls(options.port ?? 0);
       const pool = BufferRing.register(ring, { entries: options.buffers ?? 256, bufferSize: options.bufferSize ?? 4096 });
       const server = new EchoServer(ring, pool, fd, port);
       server.#armAccept();
@@ -117,6 +118,12 @@ export class EchoServer {
       ring.close();
       throw err;
     }
+  }
+
+  /** Before Linux 6.11 (no IORING_OP_BIND / LISTEN): the plain system calls. */
+  static #listenWithSyscalls(port: number): { fd: OwnedFd; port: number } {
+    const fd = listenNow({ endpoint: { address: '127.0.0.1', port }, backlog: 1024 });
+    return { fd, port: localAddress(fd.fd)!.port };
   }
 
   static #listen(ring: IoUring, wanted: number): { fd: OwnedFd; port: number } {

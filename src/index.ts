@@ -13,6 +13,7 @@
 export { IoUring, type RingParams } from './ring/ring.js';
 export { FAST_SETUP, type IoUringOptions, type NoMmapOptions, type PreferableFlag, type SqPollOptions } from './ring/setup.js';
 export { Sqe } from './ring/sqe.js';
+export { CancelKey } from './ring/cancel-keys.js';
 export type { Cqe } from './ring/cqe.js';
 export { Probe, type ProbedOp } from './ring/probe.js';
 export { RingStateError, type RingStateErrorCode } from './ring/errors.js';
@@ -59,7 +60,7 @@ export {
 export { Stats, STATX_SIZE, STATX_BASIC_STATS, STATX_BTIME, AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, makedev } from './async/statx.js';
 export { openFlagsOf, O_CLOEXEC, type OpenFlags } from './async/open-flags.js';
 export { readFile, writeFile, copyFile, type PathOrFd, type ReadFileOptions, type WriteFileOptions, type CopyFileOptions } from './fs/index.js';
-export { createServer, connect, Connection, TcpServer, type ServerOptions, type ConnectOptions } from './net/tcp.js';
+export { createServer, connect, Connection, TcpServer, type ServerOptions, type ConnectOptions, type ListenVia } from './net/tcp.js';
 export {
   encodeSockaddr,
   decodeSockaddr,

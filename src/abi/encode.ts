@@ -85,11 +85,15 @@ export function checkTimespec(name: string, value: unknown): Timespec {
   return ts;
 }
 
-/** Pins a `struct __kernel_timespec` holding `ts`; returns its address. */
+/**
+ * Pins a `struct __kernel_timespec` holding `ts`; returns its address. The kernel copies a
+ * timespec when it prepares the op (every op that takes one: TIMEOUT, LINK_TIMEOUT, the
+ * timeout updates), so it is held only until the SQE is consumed where the target can do so.
+ */
 export function encodeTimespec(target: SqeTarget, ts: Timespec): number {
   const mem = new Uint8Array(TIMESPEC_SIZE);
   const dv = new DataView(mem.buffer);
   setU64(dv, 0, ts.sec);
   setU64(dv, 8, ts.nsec);
-  return target.pin(mem);
+  return target.pinUntilConsumed !== undefined ? target.pinUntilConsumed(mem) : target.pin(mem);
 }

@@ -28,6 +28,13 @@ export interface SqeTarget {
    */
   pin(memory: ArrayBufferView): number;
   /**
+   * Like {@link SqeTarget.pin}, for memory the kernel copies when it takes the SQE (a
+   * timespec: TIMEOUT, LINK_TIMEOUT and timeout updates read it at prep): it is kept only
+   * until the kernel has consumed the SQE, so an op that posts no CQE on success
+   * (skip-success, e.g. on a LINK_TIMEOUT) does not hold it. Optional: without it, `pin`.
+   */
+  pinUntilConsumed?(memory: ArrayBufferView): number;
+  /**
    * What the running kernel lacks, from the ring's probe: index = opcode, 1 = unsupported.
    * Every builder reads `unsupportedOps[opcode]` first and throws `UnsupportedOpError`
    * (writing and pinning nothing) when it is 1. Absent, or 0 / past its length: the builder

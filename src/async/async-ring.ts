@@ -395,8 +395,9 @@ export class AsyncIoUring implements AsyncDisposable {
   /**
    * Receives as data comes, as an async iterator of chunks, with one multishot `RECV`
    * picking buffers from `buffers` (a {@link BufferRing} on this ring). By default each
-   * chunk is a view into the buffer ring, valid until you ask for the next chunk; see
-   * {@link RecvMultishot}. Ends (done) when the peer closes its side.
+   * chunk is a copy you own (the provided buffer goes back to the ring at once); with
+   * `{ borrow: true }` a chunk is a view into the buffer ring, valid until you ask for the
+   * next chunk. See {@link RecvMultishot}. Ends (done) when the peer closes its side.
    */
   recvMultishot(fd: FileRef, buffers: BufferRing, options?: RecvMultishotOptions): RecvMultishot {
     return new RecvMultishot(this, fd, buffers, options);

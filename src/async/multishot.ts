@@ -63,8 +63,15 @@ export interface RecvMultishotOptions extends MultishotOptions {
   /** `MSG_*` flags; default 0. */
   flags?: number | undefined;
   /**
-   * Yield copies (fresh `Buffer`s; each buffer goes back to the kernel at once) instead of
-   * views into the buffer ring that stay valid only until the next `next()`. Default false.
+   * **Borrowed chunks** (zero-copy): yield views into the buffer ring instead of copies.
+   * A borrowed chunk is valid only until the next `next()` (the next loop turn), when its
+   * buffer goes back to the kernel, which may then overwrite it. Default false: every chunk
+   * is a fresh `Buffer` that is yours to keep.
+   */
+  borrow?: boolean | undefined;
+  /**
+   * @deprecated Chunks are copies by default; `true` changes nothing. `false` is refused:
+   * ask for views with {@link RecvMultishotOptions.borrow} instead.
    */
   copy?: boolean | undefined;
 }
@@ -482,24 +489,30 @@ const starved = new WeakMap<BufferRing, RecvMultishot[]>();
  * (Linux 6.0) picking buffers from a {@link BufferRing}, yielding the bytes of each receive.
  * Done when the peer closes its side (a 0-byte receive).
  *
- * **Chunks are views** into the buffer ring's JS-owned memory (no copy): a chunk stays
- * valid until you ask for the next one (the next loop turn), when its buffer goes back to
- * the kernel, which may then overwrite it. Copy what you keep longer
- * (`Buffer.from(chunk)`), or pass `{ copy: true }` to get fresh `Buffer`s (each buffer is
- * then recycled at once). A view never dangles (the memory is ordinary JS memory), it can
- * only be overwritten.
+ * **Chunks are yours.** Each chunk is a fresh `Buffer` holding a copy of the received bytes
+ * (one allocation and one copy per receive), and its buffer goes back to the kernel when the
+ * chunk is handed out: keep it, collect and concatenate, hand it to `stream.pipeline` or an
+ * unawaited write.
  *
- * **Backpressure.** Chunks not yet asked for hold their buffers; when the ring runs out
- * (`ENOBUFS`) the receive stops, the bytes wait in the socket, and it is re-armed as soon
- * as any receiver of this iterator family returns a buffer to that ring. The JS queue is so
- * bounded by the ring's buffer count (and by `highWaterMark` with `copy`). Buffers you
+ * **Borrowed chunks** (`{ borrow: true }`, zero-copy) are views into the buffer ring's
+ * JS-owned memory instead, valid only until you ask for the next one (the next loop turn),
+ * when the buffer goes back to the kernel, which may then overwrite it. Use them only when
+ * each chunk is fully consumed within its loop turn (parsed, or written and awaited). A
+ * view never dangles (the memory is ordinary JS memory); it can only be overwritten.
+ *
+ * **Backpressure.** Chunks not yet asked for hold their buffers (copied or borrowed), and
+ * the JS queue pauses the receive at `highWaterMark` (see the module notes); when the ring
+ * runs out (`ENOBUFS`) the receive stops, the bytes wait in the socket, and it is re-armed
+ * as soon as any receiver of this iterator family returns a buffer to that ring. Buffers you
  * recycle yourself, outside these iterators, do not re-arm starved receivers.
  */
 export class RecvMultishot extends Multishot<Uint8Array> {
   readonly #fd: FileRef;
   readonly #pool: BufferRing;
   readonly #flags: number;
-  readonly #copy: boolean;
+  readonly #borrow: boolean;
+  /** A bad `borrow` / `copy` option: the first `next()` rejects with it. */
+  readonly #optionError: ArgumentError | undefined;
   /** Buffer of the chunk last handed out (recycled on the next `next()`), or -1. */
   #lastBid = -1;
   #starving = false;
@@ -513,10 +526,21 @@ export class RecvMultishot extends Multishot<Uint8Array> {
     this.#fd = fd;
     this.#pool = pool;
     this.#flags = options?.flags ?? 0;
-    this.#copy = options?.copy === true;
+    const borrow = options?.borrow;
+    const copy = options?.copy;
+    const what = 'AsyncIoUring.recvMultishot: options';
+    if (borrow !== undefined && typeof borrow !== 'boolean') {
+      this.#optionError = new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}.borrow`, `expected a boolean, received ${describeReceived(borrow)}`);
+    } else if (copy !== undefined && copy !== true) {
+      this.#optionError = new ArgumentError('ERR_INVALID_ARG_VALUE', `${what}.copy`, `chunks are copies by default; for views into the buffer ring (valid until the next turn) pass { borrow: true }, received copy: ${describeReceived(copy)}`);
+    } else if (borrow === true && copy === true) {
+      this.#optionError = new ArgumentError('ERR_INVALID_ARG_VALUE', what, '{ borrow: true } and { copy: true } contradict each other');
+    }
+    this.#borrow = borrow === true;
   }
 
   protected prep(sqe: Sqe): void {
+    if (this.#optionError !== undefined) throw this.#optionError;
     const pool = this.#pool;
     if (pool === null || typeof pool !== 'object' || typeof pool.prepRecvMultishot !== 'function') {
       throw new ArgumentError('ERR_INVALID_ARG_TYPE', 'AsyncIoUring.recvMultishot: buffers', `expected a BufferRing, received ${describeReceived(pool)}`);
@@ -536,12 +560,18 @@ export class RecvMultishot extends Multishot<Uint8Array> {
       if (res <= 0) {
         // A buffer with no data: give it straight back.
         this.#takeAndRecycle(flags);
-      } else if (this.#copy) {
-        this.push(this.#pool.takeCopy(cqe), -1);
-        kick(this.#pool);
-      } else {
+      } else if (this.#borrow) {
         const view = this.#pool.take(cqe);
         this.push(view, (flags & IORING_CQE_F_BUF_MORE) !== 0 ? -1 : flags >>> IORING_CQE_BUFFER_SHIFT);
+      } else {
+        // The consumer owns what it gets: a copy. Its buffer goes back when the copy is
+        // handed out, not now: a buffer recycled inside the reap loop could be filled again
+        // inside it, so the queue would be bounded by nothing while a fast peer sends. Held
+        // until then, the buffers run out instead (ENOBUFS, re-armed when one comes back).
+        const view = this.#pool.take(cqe);
+        const copy = Buffer.allocUnsafe(view.byteLength);
+        copy.set(view);
+        this.push(copy, (flags & IORING_CQE_F_BUF_MORE) !== 0 ? -1 : flags >>> IORING_CQE_BUFFER_SHIFT);
       }
       if (res > 0) return true;
     }
@@ -573,7 +603,8 @@ export class RecvMultishot extends Multishot<Uint8Array> {
   }
 
   protected override yielded(token: number): void {
-    this.#lastBid = token;
+    if (this.#borrow) this.#lastBid = token; // the view is valid until the next next()
+    else if (token >= 0) this.#recycle(token); // the consumer holds a copy
   }
 
   protected override release(_item: Uint8Array, token: number): void {

@@ -31,11 +31,11 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { IORING_ASYNC_CANCEL_ALL, IORING_ASYNC_CANCEL_ANY, IORING_REGISTER_EVENTFD, IORING_REGISTER_SYNC_CANCEL, IORING_SETUP_DEFER_TASKRUN, IORING_UNREGISTER_EVENTFD } from '../../generated/constants.js';
-import { prepCancel } from '../../generated/ops.js';
+import { prepCancel, prepTimeout } from '../../generated/ops.js';
 import { SIZEOF_IO_URING_SYNC_CANCEL_REG } from '../../generated/structs.js';
 import { OP_ID_TAG } from '../abi/op-id.js';
 import { ArgumentError, describeReceived } from '../errors.js';
-import { createWaker, defaultWakerBackend, type Waker } from '../loop/waker.js';
+import { createWaker, defaultWakerBackend, WAKER_ENV, type Waker } from '../loop/waker.js';
 import { ringClosedError } from '../ring/errors.js';
 import { forgetThreadExit, onThreadExit } from '../ring/lifecycle.js';
 import type { CompletionHandler } from '../ring/op-table.js';
@@ -57,6 +57,8 @@ const TWO_32 = 4294967296;
 const MAX_BATCHES_PER_TURN = 64;
 /** How long close waits for cancelled ops to settle before closing anyway. */
 const CLOSE_WAIT_MS = 10_000;
+/** The heartbeat of a Worker's ring (see `Submitter.#beat`): 100 ms. */
+const HEARTBEAT_NS = 100_000_000;
 /** Pooled op records kept per ring at most. */
 const POOL_MAX = 4096;
 
@@ -128,7 +130,12 @@ export class Submitter implements OpPool {
       // them, so watch that instead (measured: epoll on the ring fd slept through a 20 ms
       // timeout; the eventfd woke it at 20 ms).
       const deferred = (ring.params.setupFlags & IORING_SETUP_DEFER_TASKRUN) !== 0;
-      const requested = waker ?? 'auto';
+      // In a Worker the default is the threadpool waker: koffi's poll handle calls into
+      // JavaScript when its fd turns readable, and if that happens while worker.terminate()
+      // tears the Worker's environment down (completions still arriving), Node aborts the
+      // whole process. Node's own fs read skips its callback then, and waits for the read:
+      // the heartbeat below bounds that wait.
+      const requested = waker ?? (this.#inWorker && process.env[WAKER_ENV] === undefined ? 'threadpool' : 'auto');
       const threadpool = requested === 'threadpool' || (requested === 'auto' && defaultWakerBackend().backend === 'threadpool');
       if (deferred && !threadpool) {
         ownEventfd = createEventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -142,6 +149,9 @@ export class Submitter implements OpPool {
       if (eventfd >= 0) claimEventfdSlot(ring, { kind: 'async', fd: eventfd });
       this.#eventfd = eventfd;
       this.#ownEventfd = ownEventfd;
+      this.#heartbeatWanted = this.#inWorker && this.#waker.backend === 'threadpool';
+      // worker.terminate() runs no JavaScript: the threadpool waker's eventfd is closed natively.
+      if (this.#waker.backend === 'threadpool') closeOnTeardown(this.#waker.eventfd);
       // On the main thread the waker stays armed (an idle, unreferenced poll costs nothing).
       // In a Worker it is armed only while something is in flight: an armed poll whose fd is
       // readable while the Worker's environment is torn down would call into JavaScript
@@ -178,7 +188,7 @@ export class Submitter implements OpPool {
 
   /** Ops submitted and not yet completed, plus those waiting for room. */
   get pending(): number {
-    return this.ring.inFlight + this.ring.staged + this.waiting;
+    return this.ring.inFlight + this.ring.staged + this.waiting - (this.#heartbeat ? 1 : 0);
   }
 
   // -------------------------------------------------------------------------------------
@@ -296,6 +306,11 @@ export class Submitter implements OpPool {
     if (threw || settled) {
       this.#withdraw(sqe);
       if (!settled) op.reject(failure);
+      return false;
+    }
+    if (sqe.cancelKey !== undefined) {
+      this.#withdraw(sqe);
+      op.reject(new ArgumentError('ERR_INVALID_ARG_VALUE', 'AsyncIoUring.submit: sqe.cancelKey', 'cancel keys are for the raw API: a promise needs to know which op a CQE ends (use options.signal to cancel)'));
       return false;
     }
     // The fill may have closed this ring or the raw ring (re-entrancy: see the module comment).
@@ -607,7 +622,38 @@ export class Submitter implements OpPool {
     if (started) this.#queueFlush();
   }
 
+  /** Whether this ring keeps a heartbeat timeout in flight while it is referenced (see #beat). */
+  readonly #heartbeatWanted: boolean = false;
+  /** A heartbeat timeout is in flight. */
+  #heartbeat = false;
+  readonly #heartbeatTs = { sec: 0, nsec: HEARTBEAT_NS };
+  readonly #heartbeatHandler: CompletionHandler = {
+    complete: (_res, _flags, final) => {
+      if (!final) return;
+      this.#heartbeat = false;
+      if (this.#referenced) this.#beat();
+      else this.#setReferenced(this.pending > 0);
+    },
+  };
+
+  /**
+   * In a Worker with the threadpool waker, a short timeout stays in flight while anything
+   * else does: when worker.terminate() tears the environment down, Node waits for the
+   * waker's pending read of the eventfd, and this CQE (within {@link HEARTBEAT_NS}) ends
+   * that wait even when nothing else would ever complete (a read on an idle pipe).
+   */
+  #beat(): void {
+    if (this.#heartbeat || this.#state !== OPEN || this.ring.closed) return;
+    const sqe = this.ring.getSqe();
+    if (sqe === null) return; // the SQ is full: the next reap tries again
+    prepTimeout(sqe, this.#heartbeatTs, 0, 0);
+    this.ring.setHandler(sqe, this.#heartbeatHandler);
+    this.#heartbeat = true;
+    this.#queueFlush();
+  }
+
   #setReferenced(on: boolean): void {
+    if (on && this.#heartbeatWanted && !this.#heartbeat) this.#beat();
     if (on === this.#referenced || this.#waker.closed) return;
     this.#referenced = on;
     if (on) {

@@ -12,31 +12,32 @@
  * });
  * ```
  *
- * **Chunks** from `for await (const chunk of conn)` are views into the server's buffer ring,
- * valid until the loop asks for the next chunk (see {@link RecvMultishot}); `write(chunk)`
- * before that (awaited) is safe. Copy what you keep.
+ * **Chunks** from `for await (const chunk of conn)` are yours: fresh `Buffer`s, copied out of
+ * the buffer ring as they arrive, so keeping them (collect then concatenate, an unawaited
+ * `write(chunk)`, a stream) is safe. {@link Connection.borrowedChunks} yields zero-copy views
+ * instead, each valid only until the loop asks for the next chunk.
  *
- * Needs Linux 6.11 for the server (`IORING_OP_BIND` / `LISTEN`) and 6.0 for multishot
- * receive; the client needs 5.19 (`IORING_OP_SOCKET`).
+ * **Kernels.** The server needs Linux 6.0 (multishot receive; multishot accept is 5.19). It
+ * binds and listens with `IORING_OP_BIND` / `LISTEN` where the kernel has them (6.11) and
+ * with the `bind(2)` / `listen(2)` system calls elsewhere (see `ServerOptions.listenVia`).
+ * The client needs 5.19 (`IORING_OP_SOCKET`).
  *
  * @module
  */
 import type { SocketAddress } from 'node:net';
-import { SOCKET_URING_OP_SETSOCKOPT } from '../../generated/constants.js';
-import { prepBind, prepCmdSock, prepListen } from '../../generated/ops.js';
 import { OwnedFd } from '../abi/owned-fd.js';
 import type { AsyncIoUring } from '../async/async-ring.js';
 import type { AcceptMultishot, RecvMultishot } from '../async/multishot.js';
 import { ArgumentError, describeReceived } from '../errors.js';
 import { BufferRing } from '../register/provided.js';
+import { setsockoptInt } from '../sys/posix.js';
+import { checkListenVia, IPPROTO_TCP, listenOnRing, TCP_NODELAY, type ListenVia } from './listener.js';
 import { addressFamily, encodeSockaddr, SOCK_CLOEXEC, SOCK_STREAM, type DecodedAddress, type SocketEndpoint } from './sockaddr.js';
 import { localAddress, remoteAddress } from './socket-names.js';
 
+export type { ListenVia };
+
 const MSG_NOSIGNAL = 0x4000;
-const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
-const IPPROTO_TCP = 6;
-const TCP_NODELAY = 1;
 /** Bytes per receive when a connection reads without a buffer ring. */
 const PLAIN_RECV_BYTES = 64 * 1024;
 
@@ -58,6 +59,12 @@ export interface ServerOptions {
   buffers?: number | undefined;
   /** Set `TCP_NODELAY` on accepted connections (default true, as Node's `noDelay` in recent versions). */
   noDelay?: boolean | undefined;
+  /**
+   * How to bind and listen: `'auto'` (default: `IORING_OP_BIND` / `LISTEN` where the kernel
+   * has them, Linux 6.11, else the `bind(2)` / `listen(2)` system calls), `'io_uring'` (the
+   * ops only; an `UnsupportedOpError` on older kernels) or `'syscall'`.
+   */
+  listenVia?: ListenVia | undefined;
 }
 
 /** Options of {@link connect}. */
@@ -134,19 +141,35 @@ export class Connection implements AsyncIterable<Uint8Array>, AsyncDisposable {
 
   /**
    * The received bytes, chunk by chunk, until the peer ends its side (or the connection is
-   * closed). Once per connection.
+   * closed). Each chunk is a fresh `Buffer`, yours to keep. Once per connection (this or
+   * {@link Connection.borrowedChunks}).
    */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.#read(false);
+  }
+
+  /**
+   * The received bytes as **borrowed** chunks (zero-copy): each is a view into the buffer
+   * ring (or the connection's receive buffer), valid only until the loop asks for the next
+   * chunk, when the memory is reused. Consume each chunk within its loop turn (parse it, or
+   * `await conn.write(chunk)`); copy what you keep. Once per connection.
+   */
+  borrowedChunks(): AsyncIterable<Uint8Array> {
+    const iterator = this.#read(true);
+    return { [Symbol.asyncIterator]: () => iterator };
+  }
+
+  #read(borrow: boolean): AsyncIterator<Uint8Array> {
     if (this.#iterated) throw new Error('Connection: already being read (one for-await per connection)');
     this.#iterated = true;
     if (this.#pool !== undefined) {
-      this.#reader = this.#ring.recvMultishot(this.fd, this.#pool);
+      this.#reader = this.#ring.recvMultishot(this.fd, this.#pool, { borrow });
       return this.#reader;
     }
-    return this.#plainReader();
+    return this.#plainReader(borrow);
   }
 
-  async *#plainReader(): AsyncGenerator<Uint8Array, void, undefined> {
+  async *#plainReader(borrow: boolean): AsyncGenerator<Uint8Array, void, undefined> {
     const buf = Buffer.allocUnsafe(PLAIN_RECV_BYTES);
     const signal = this.#abort.signal;
     for (;;) {
@@ -158,7 +181,13 @@ export class Connection implements AsyncIterable<Uint8Array>, AsyncDisposable {
         throw err;
       }
       if (n === 0) return;
-      yield buf.subarray(0, n);
+      if (borrow) {
+        yield buf.subarray(0, n); // reused by the next recv
+      } else {
+        const chunk = Buffer.allocUnsafe(n);
+        chunk.set(buf.subarray(0, n));
+        yield chunk;
+      }
     }
   }
 
@@ -293,10 +322,10 @@ export class TcpServer implements AsyncDisposable {
     void conn.closed.then(() => this.#connections.delete(conn));
     const onError = this.#options.onError;
     if (this.#options.noDelay !== false) {
-      // Best effort, and not awaited: the first send may go out before it lands.
-      const one = new Int32Array([1]);
-      if (this.#ring.ring.probe.supports('URING_CMD')) {
-        this.#ring.submit((sqe) => prepCmdSock(sqe, SOCKET_URING_OP_SETSOCKOPT, fd, IPPROTO_TCP, TCP_NODELAY, one)).catch(() => {});
+      try {
+        setsockoptInt(fd.fd, IPPROTO_TCP, TCP_NODELAY, 1); // instant; before the first send
+      } catch {
+        /* best effort: a connection reset already is found by its first op */
       }
     }
     let result: unknown;
@@ -348,32 +377,24 @@ export class TcpServer implements AsyncDisposable {
  * Listens on `host:port` and calls `onConnection` for each connection.
  *
  * @throws `IoUringError` (`EADDRINUSE`, ...) from socket/bind/listen; an `Error` when the
- *   kernel lacks `IORING_OP_BIND`/`LISTEN` (Linux 6.11).
+ *   kernel lacks multishot `ACCEPT` / `RECV`; an `UnsupportedOpError` for
+ *   `listenVia: 'io_uring'` on a kernel without `IORING_OP_BIND` / `LISTEN` (Linux 6.11).
  */
 export async function createServer(ring: AsyncIoUring, options: ServerOptions): Promise<TcpServer> {
   if (options === null || typeof options !== 'object' || typeof options.onConnection !== 'function') {
     throw new ArgumentError('ERR_INVALID_ARG_TYPE', 'createServer: options', 'expected { onConnection, host?, port?, ... }');
   }
-  for (const op of ['SOCKET', 'BIND', 'LISTEN', 'ACCEPT', 'RECV']) {
-    if (!ring.ring.probe.supports(op)) throw new Error(`createServer: this kernel lacks IORING_OP_${op} (the TCP server needs Linux 6.11)`);
+  for (const op of ['ACCEPT', 'RECV']) {
+    if (!ring.ring.probe.supports(op)) throw new Error(`createServer: this kernel lacks IORING_OP_${op} (the TCP server needs Linux 6.0)`);
   }
+  const via = checkListenVia(options.listenVia, 'createServer: options.listenVia');
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
   const backlog = options.backlog ?? 511;
-  const addr = encodeSockaddr({ address: host, port }, 'createServer: options');
-  const family = addressFamily(host);
-  const listener = new OwnedFd(await ring.socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  encodeSockaddr({ address: host, port }, 'createServer: options'); // refuse a bad address first
+  const listener = await listenOnRing(ring, { endpoint: { address: host, port }, backlog }, via);
   let pool: BufferRing | undefined;
   try {
-    if (ring.ring.probe.supports('URING_CMD')) {
-      try {
-        await ring.submit((sqe) => prepCmdSock(sqe, SOCKET_URING_OP_SETSOCKOPT, listener, SOL_SOCKET, SO_REUSEADDR, new Int32Array([1])));
-      } catch {
-        /* best effort (SOCKET_URING_OP_SETSOCKOPT is Linux 6.7) */
-      }
-    }
-    await ring.submit((sqe) => prepBind(sqe, listener, addr));
-    await ring.submit((sqe) => prepListen(sqe, listener, backlog));
     const bound = localAddress(listener.fd);
     pool = BufferRing.register(ring.ring, { entries: options.buffers ?? 512, bufferSize: options.bufferSize ?? 16384 });
     const server = new TcpServer(ring, listener, pool, host, bound?.port ?? port, options);

@@ -24,7 +24,8 @@ import {
 import { prepReadFixed, prepReadvFixed, prepWriteFixed, prepWritevFixed } from '../../generated/ops.js';
 import { IoUringRsrcRegister, IoUringRsrcUpdate2, SIZEOF_IO_URING_RSRC_REGISTER, SIZEOF_IO_URING_RSRC_UPDATE2 } from '../../generated/structs.js';
 import { checkIntRange, checkView, setU64 } from '../abi/check.js';
-import { IOVEC_SIZE } from '../abi/encode.js';
+import { IOVEC_SIZE, IOV_MAX } from '../abi/encode.js';
+import { byteLengthOf, isArray, isView, snapshotArray } from '../abi/intrinsics.js';
 import type { FileRef } from '../abi/fd.js';
 import type { SqeTarget } from '../abi/sqe-target.js';
 import { ArgumentError, describeReceived } from '../errors.js';
@@ -32,7 +33,7 @@ import type { IoUring } from '../ring/ring.js';
 import { IoUringError } from '../sys/errors.js';
 import { addressOf } from '../sys/libc.js';
 import { registryOf, unregisteredError, type Releasable, type RingRegistry } from './registry.js';
-import { encodeTags, olderOpcodeMayWork, registerKeeping, type ResourceTag } from './util.js';
+import { encodeTags, olderOpcodeMayWork, registerKeeping, snapshotList, type ResourceTag } from './util.js';
 
 /** The most buffers one table may hold (`IORING_MAX_REG_BUFFERS`). */
 export const MAX_REGISTERED_BUFFERS = 1 << 14;
@@ -105,14 +106,11 @@ export class RegisteredBuffers implements Disposable {
    *   ring that already has a buffer table; `IoUringError` from the kernel (ENOMEM when the
    *   pages cannot be pinned: see RLIMIT_MEMLOCK).
    */
-  static register(ring: IoUring, buffers: readonly (ArrayBufferView | null)[], options: RegisteredBuffersOptions = {}): RegisteredBuffers {
+  static register(ring: IoUring, list: readonly (ArrayBufferView | null)[], options: RegisteredBuffersOptions = {}): RegisteredBuffers {
     const what = 'RegisteredBuffers.register';
     const registry = registryOf(ring, what);
     checkNoBuffers(registry, what);
-    if (!Array.isArray(buffers)) {
-      throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: buffers`, `expected an array of Buffers or TypedArrays (null for an empty slot), received ${describeReceived(buffers)}`);
-    }
-    checkIntRange(`${what}: buffers.length`, buffers.length, 1, MAX_REGISTERED_BUFFERS);
+    const buffers = snapshotList(`${what}: buffers`, list, MAX_REGISTERED_BUFFERS, 'an array of Buffers or TypedArrays (null for an empty slot)');
     const table = new RegisteredBuffers(ring, registry, buffers.length);
     const iov = table.#encode(`${what}: buffers`, buffers);
     const tags = options.tags === undefined ? undefined : encodeTags(`${what}: options.tags`, options.tags, buffers.length);
@@ -182,11 +180,12 @@ export class RegisteredBuffers implements Disposable {
     for (let i = 0; i < buffers.length; i++) {
       if (buffers[i] === null) continue; // iov_base 0, iov_len 0: an empty slot
       const buf = checkView(`${argument}[${i}]`, buffers[i]);
-      if (buf.byteLength === 0 || buf.byteLength > MAX_REGISTERED_BUFFER_BYTES) {
+      const length = byteLengthOf(buf); // the real length, not what a getter claims
+      if (length === 0 || length > MAX_REGISTERED_BUFFER_BYTES) {
         throw new ArgumentError('ERR_OUT_OF_RANGE', `${argument}[${i}]`, `a registered buffer holds 1 byte to 1 GiB, received ${describeReceived(buf)}`);
       }
       setU64(dv, i * IOVEC_SIZE + IOV_BASE, addressOf(buf));
-      setU64(dv, i * IOVEC_SIZE + IOV_LEN, buf.byteLength);
+      setU64(dv, i * IOVEC_SIZE + IOV_LEN, length);
     }
     return iov;
   }
@@ -200,7 +199,7 @@ export class RegisteredBuffers implements Disposable {
       const buf = buffers[i] ?? null;
       this.#views[slot] = buf;
       this.#address[slot] = buf === null ? 0 : addressOf(buf);
-      this.#length[slot] = buf === null ? 0 : buf.byteLength;
+      this.#length[slot] = buf === null ? 0 : byteLengthOf(buf);
       if (buf !== null) {
         const held = new HeldMemory([buf]);
         this.#held[slot] = held;
@@ -225,15 +224,12 @@ export class RegisteredBuffers implements Disposable {
    *
    * @returns How many slots were updated.
    */
-  update(offset: number, buffers: readonly (ArrayBufferView | null)[], tags?: readonly ResourceTag[]): number {
+  update(offset: number, list: readonly (ArrayBufferView | null)[], tags?: readonly ResourceTag[]): number {
     const what = 'RegisteredBuffers.update';
     this.#check(what);
     this.#registry.sweep();
     checkIntRange(`${what}: offset`, offset, 0, this.count - 1);
-    if (!Array.isArray(buffers)) {
-      throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: buffers`, `expected an array of Buffers or TypedArrays (null to empty a slot), received ${describeReceived(buffers)}`);
-    }
-    checkIntRange(`${what}: buffers.length`, buffers.length, 1, this.count - offset);
+    const buffers = snapshotList(`${what}: buffers`, list, this.count - offset, 'an array of Buffers or TypedArrays (null to empty a slot)');
     const iov = this.#encode(`${what}: buffers`, buffers);
     const tagBytes = tags === undefined ? undefined : encodeTags(`${what}: tags`, tags, buffers.length);
     const bytes = new Uint8Array(SIZEOF_IO_URING_RSRC_UPDATE2);
@@ -250,10 +246,10 @@ export class RegisteredBuffers implements Disposable {
   /** Whether `view` lies wholly inside the buffer registered at `index`. */
   contains(index: number, view: ArrayBufferView): boolean {
     if (!this.registered || typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= this.count) return false;
-    if (!ArrayBuffer.isView(view) || this.#views[index] === null) return false;
+    if (!isView(view) || this.#views[index] === null) return false;
     const start = addressOf(view);
     const base = this.#address[index]!;
-    return start >= base && start + view.byteLength <= base + this.#length[index]!;
+    return start >= base && start + byteLengthOf(view) <= base + this.#length[index]!;
   }
 
   /** Refuses `view` unless it lies inside registered buffer `index`. */
@@ -282,33 +278,37 @@ export class RegisteredBuffers implements Disposable {
    */
   prepReadFixed(sqe: SqeTarget, fd: FileRef, index: number, buf: ArrayBufferView, nbytes?: number, offset: number | bigint = -1): void {
     this.#within('prepReadFixed', index, 'buf', buf);
-    prepReadFixed(sqe, fd, buf, nbytes ?? buf.byteLength, offset, index);
+    prepReadFixed(sqe, fd, buf, nbytes ?? byteLengthOf(buf), offset, index);
   }
 
   /** Prepares `WRITE_FIXED` from `buf`, which must lie inside registered buffer `index`. */
   prepWriteFixed(sqe: SqeTarget, fd: FileRef, index: number, buf: ArrayBufferView, nbytes?: number, offset: number | bigint = -1): void {
     this.#within('prepWriteFixed', index, 'buf', buf);
-    prepWriteFixed(sqe, fd, buf, nbytes ?? buf.byteLength, offset, index);
+    prepWriteFixed(sqe, fd, buf, nbytes ?? byteLengthOf(buf), offset, index);
   }
 
   /** Prepares `READV_FIXED` (6.15) into `iovecs`, each inside registered buffer `index`. */
-  prepReadvFixed(sqe: SqeTarget, fd: FileRef, index: number, iovecs: readonly ArrayBufferView[], offset: number | bigint = -1, flags = 0): void {
-    this.#eachWithin('prepReadvFixed', index, iovecs);
+  prepReadvFixed(sqe: SqeTarget, fd: FileRef, index: number, list: readonly ArrayBufferView[], offset: number | bigint = -1, flags = 0): void {
+    const iovecs = this.#eachWithin('prepReadvFixed', index, list);
     prepReadvFixed(sqe, fd, iovecs, offset, flags, index);
   }
 
   /** Prepares `WRITEV_FIXED` (6.15) from `iovecs`, each inside registered buffer `index`. */
-  prepWritevFixed(sqe: SqeTarget, fd: FileRef, index: number, iovecs: readonly ArrayBufferView[], offset: number | bigint = -1, flags = 0): void {
-    this.#eachWithin('prepWritevFixed', index, iovecs);
+  prepWritevFixed(sqe: SqeTarget, fd: FileRef, index: number, list: readonly ArrayBufferView[], offset: number | bigint = -1, flags = 0): void {
+    const iovecs = this.#eachWithin('prepWritevFixed', index, list);
     prepWritevFixed(sqe, fd, iovecs, offset, flags, index);
   }
 
-  #eachWithin(builder: string, index: number, iovecs: readonly ArrayBufferView[]): void {
-    if (!Array.isArray(iovecs)) {
-      throw new ArgumentError('ERR_INVALID_ARG_TYPE', `RegisteredBuffers.${builder}: iovecs`, `expected an array of views into the registered buffer, received ${describeReceived(iovecs)}`);
+  /** Checks each iovec on one snapshot of the array, and returns that snapshot (what the builder must use). */
+  #eachWithin(builder: string, index: number, list: readonly ArrayBufferView[]): ArrayBufferView[] {
+    if (!isArray(list)) {
+      throw new ArgumentError('ERR_INVALID_ARG_TYPE', `RegisteredBuffers.${builder}: iovecs`, `expected an array of views into the registered buffer, received ${describeReceived(list)}`);
     }
-    if (iovecs.length === 0) this.#within(builder, index, 'iovecs', undefined);
-    for (let i = 0; i < iovecs.length; i++) this.#within(builder, index, `iovecs[${i}]`, iovecs[i]);
+    const iovecs = snapshotArray(list, IOV_MAX) as ArrayBufferView[] | undefined;
+    if (iovecs === undefined) checkIntRange(`RegisteredBuffers.${builder}: iovecs.length`, list.length, 0, IOV_MAX);
+    if (iovecs!.length === 0) this.#within(builder, index, 'iovecs', undefined);
+    for (let i = 0; i < iovecs!.length; i++) this.#within(builder, index, `iovecs[${i}]`, iovecs![i]);
+    return iovecs!;
   }
 
   /**

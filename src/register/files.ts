@@ -41,7 +41,7 @@ import type { IoUring } from '../ring/ring.js';
 import { errorFromCqeRes } from '../sys/errors.js';
 import { addressOf } from '../sys/libc.js';
 import { registryOf, unregisteredError, type RingRegistry } from './registry.js';
-import { encodeTags, olderOpcodeMayWork, registerKeeping, type ResourceTag } from './util.js';
+import { encodeTags, olderOpcodeMayWork, registerKeeping, snapshotList, type ResourceTag } from './util.js';
 
 /** The most slots a file table may have (`IORING_MAX_FIXED_FILES`; RLIMIT_NOFILE also caps it). */
 export const MAX_FILE_TABLE_SIZE = 1 << 20;
@@ -101,14 +101,11 @@ export class FileTable implements Disposable {
    * @throws {@link ArgumentError} for a bad descriptor or a ring that already has a table;
    *   `IoUringError` from the kernel (EMFILE past RLIMIT_NOFILE, EBADF for a closed fd).
    */
-  static register(ring: IoUring, files: readonly FileSlotValue[], options: FileTableOptions = {}): FileTable {
+  static register(ring: IoUring, list: readonly FileSlotValue[], options: FileTableOptions = {}): FileTable {
     const what = 'FileTable.register';
     const registry = registryOf(ring, what);
     checkNoTable(registry, what);
-    if (!Array.isArray(files)) {
-      throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: files`, `expected an array of descriptors (or null for an empty slot), received ${describeReceived(files)}`);
-    }
-    checkIntRange(`${what}: files.length`, files.length, 1, MAX_FILE_TABLE_SIZE);
+    const files = snapshotList(`${what}: files`, list, MAX_FILE_TABLE_SIZE, 'an array of descriptors (or null for an empty slot)');
     const fds = encodeFds(`${what}: files`, files, false);
     const tags = options.tags === undefined ? undefined : encodeTags(`${what}: options.tags`, options.tags, files.length);
     registerFiles(ring, fds, files.length, tags, 0);
@@ -199,15 +196,12 @@ export class FileTable implements Disposable {
    *
    * @returns How many slots were updated (skipped ones included).
    */
-  update(offset: number, files: readonly FileSlotValue[], tags?: readonly ResourceTag[]): number {
+  update(offset: number, list: readonly FileSlotValue[], tags?: readonly ResourceTag[]): number {
     const what = 'FileTable.update';
     this.#check(what);
     this.#registry.sweep();
     checkIntRange(`${what}: offset`, offset, 0, this.size - 1);
-    if (!Array.isArray(files)) {
-      throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: files`, `expected an array of descriptors (or null), received ${describeReceived(files)}`);
-    }
-    checkIntRange(`${what}: files.length`, files.length, 1, this.size - offset);
+    const files = snapshotList(`${what}: files`, list, this.size - offset, 'an array of descriptors (or null)');
     const fds = encodeFds(`${what}: files`, files, true);
     const tagBytes = tags === undefined ? undefined : encodeTags(`${what}: tags`, tags, files.length);
     const bytes = new Uint8Array(SIZEOF_IO_URING_RSRC_UPDATE2);

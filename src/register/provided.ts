@@ -245,6 +245,18 @@ export abstract class BufferGroup {
     this.#inKernel++;
   }
 
+  /** @internal Marks `bid`, which the kernel held, as given back without a CQE (removed). */
+  protected fromKernel(bid: number): void {
+    if (this.state[bid] !== IN_KERNEL) return;
+    this.state[bid] = WITH_USER;
+    this.#inKernel--;
+  }
+
+  /** @internal Whether `bid` is in the kernel's hands (no range check). */
+  protected heldByKernel(bid: number): boolean {
+    return this.state[bid] === IN_KERNEL;
+  }
+
   /**
    * The bytes a completion placed in its buffer, as a view over the group's JS-owned
    * memory, and the buffer passes to you: recycle it when done with the bytes (the view
@@ -357,10 +369,12 @@ const EMPTY = new Uint8Array(0);
 
 function pickBgid(registry: RingRegistry, what: string, bgid: number | undefined): number {
   if (bgid === undefined) {
-    for (let id = 0; id < 65536; id++) if (!registry.groups.has(id)) return id;
+    for (let id = 0; id < 65536; id++) if (!registry.groups.has(id) && !registry.reservedGroups.has(id)) return id;
     throw new ArgumentError('ERR_INVALID_ARG_VALUE', `${what}: options.bgid`, 'all 65536 buffer group ids are in use on this ring');
   }
   checkIntRange(`${what}: options.bgid`, bgid, 0, 0xffff);
+  const reserved = registry.reservedGroups.get(bgid);
+  if (reserved !== undefined) throw new ArgumentError('ERR_INVALID_ARG_VALUE', `${what}: options.bgid`, reserved);
   if (registry.groups.has(bgid)) {
     throw new ArgumentError('ERR_INVALID_ARG_VALUE', `${what}: options.bgid`, `buffer group ${bgid} is already registered on this ring; close it first or pick another id`);
   }
@@ -573,8 +587,22 @@ export class BufferRing extends BufferGroup implements Disposable {
  * Prefer {@link BufferRing} where the kernel has it (5.19).
  */
 export class ProvidedBufferGroup extends BufferGroup implements Disposable {
+  /**
+   * The kernel's list of this group's buffers, oldest first, as far as we know it: the
+   * kernel appends provided buffers in bid order and both picks and removes from the front.
+   * `#queue[i]` is a bid; the entry is current only while `#generation[bid]` equals its
+   * `#queueGeneration[i]` (a buffer taken and provided again gets a newer entry).
+   */
+  #queue: number[] = [];
+  #queueGeneration: number[] = [];
+  #head = 0;
+  readonly #generation: Uint32Array;
+  /** Why the id is refused once closed with buffers in the kernel (see {@link ProvidedBufferGroup.close}). */
+  #reservation: string | undefined;
+
   private constructor(ring: IoUring, registry: RingRegistry, bgid: number, count: number, bufferSize: number) {
     super(ring, registry, 'legacy', bgid, count, bufferSize, undefined);
+    this.#generation = new Uint32Array(count);
   }
 
   /** Creates the group's memory and claims its id; nothing reaches the kernel until {@link ProvidedBufferGroup.prepProvide}. */
@@ -609,7 +637,31 @@ export class ProvidedBufferGroup extends BufferGroup implements Disposable {
     }
     const memory = this.bytes.subarray(first * this.bufferSize, (first + nr) * this.bufferSize);
     prepProvideBuffers(sqe, memory, this.bufferSize, nr, this.bgid, first);
-    for (let bid = first; bid < first + nr; bid++) this.toKernel('ProvidedBufferGroup.prepProvide', bid);
+    for (let bid = first; bid < first + nr; bid++) {
+      this.toKernel('ProvidedBufferGroup.prepProvide', bid);
+      const generation = (this.#generation[bid]! + 1) >>> 0;
+      this.#generation[bid] = generation;
+      this.#queue.push(bid);
+      this.#queueGeneration.push(generation);
+    }
+    this.#compact();
+  }
+
+  /** Drops queue entries that are no longer current once they outnumber the buffers. */
+  #compact(): void {
+    if (this.#queue.length - this.#head <= 2 * this.count) return;
+    const queue: number[] = [];
+    const generations: number[] = [];
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const bid = this.#queue[i]!;
+      if (this.heldByKernel(bid) && this.#generation[bid] === this.#queueGeneration[i]) {
+        queue.push(bid);
+        generations.push(this.#queueGeneration[i]!);
+      }
+    }
+    this.#queue = queue;
+    this.#queueGeneration = generations;
+    this.#head = 0;
   }
 
   /** Prepares `PROVIDE_BUFFERS` giving one taken buffer back to the kernel. */
@@ -619,7 +671,8 @@ export class ProvidedBufferGroup extends BufferGroup implements Disposable {
 
   /**
    * Prepares `REMOVE_BUFFERS` for up to `nr` (default: all) buffers the kernel still holds;
-   * the CQE's `res` says how many it removed.
+   * the CQE's `res` says how many it removed. Report that completion with
+   * {@link ProvidedBufferGroup.removed} so the group knows which buffers are yours again.
    */
   prepRemove(sqe: SqeTarget, nr = this.count): void {
     this.checkOpen('ProvidedBufferGroup.prepRemove');
@@ -627,14 +680,60 @@ export class ProvidedBufferGroup extends BufferGroup implements Disposable {
   }
 
   /**
-   * Stops using the group and frees its id. Buffers the kernel may still hold keep the
-   * memory referenced until the ring closes (remove them first with `prepRemove` if you
-   * mean to reuse the id while the ring runs).
+   * Records a `REMOVE_BUFFERS` completion (from {@link ProvidedBufferGroup.prepRemove}):
+   * its `res` buffers left the kernel, the oldest provided first (the kernel's order), and
+   * are yours again. Once none is left in the kernel after {@link ProvidedBufferGroup.close},
+   * the group's id is free again. May be called after `close`.
+   *
+   * @throws {@link ArgumentError} when `cqe.res` is negative (the remove failed: nothing
+   *   was removed) or not an integer.
+   */
+  removed(cqe: { readonly res: number }): void {
+    const res = cqe.res;
+    if (typeof res !== 'number' || !Number.isInteger(res) || res < 0) {
+      throw new ArgumentError('ERR_INVALID_ARG_VALUE', 'ProvidedBufferGroup.removed: cqe', `expected the CQE of a REMOVE_BUFFERS that succeeded (res >= 0), received res ${describeReceived(res)}`);
+    }
+    let left = res;
+    while (left > 0 && this.#head < this.#queue.length) {
+      const i = this.#head++;
+      const bid = this.#queue[i]!;
+      if (!this.heldByKernel(bid) || this.#generation[bid] !== this.#queueGeneration[i]) continue;
+      this.fromKernel(bid);
+      left--;
+    }
+    this.#compact();
+    if (this.#reservation !== undefined && this.inKernel === 0) this.#unreserve();
+  }
+
+  /**
+   * Stops using the group. With no buffer in the kernel's hands its id is free at once.
+   * Otherwise the kernel keeps those buffers under the id, so the id stays refused (a new
+   * group under it, or an op naming it, would get the old group's memory) and the memory
+   * stays referenced, until the ring closes, or until {@link ProvidedBufferGroup.removed}
+   * reports a `REMOVE_BUFFERS` that took the last of them. To reuse the id while the ring
+   * runs: `prepRemove`, submit, wait for its CQE, `removed(cqe)`, then `close()`.
    */
   close(): void {
-    // Buffers the kernel may still own keep the memory for the ring's life: a retired
-    // resource is released once nothing is in flight, which is not enough for them.
-    this.forget(this.inKernel !== 0);
+    if (!this.open) return;
+    const held = this.inKernel;
+    if (held === 0) {
+      this.forget();
+      return;
+    }
+    // Buffers the kernel may still own keep the memory for the ring's life (a retired
+    // resource is released once nothing is in flight, which is not enough for them) and
+    // keep the id out of use.
+    this.forget(true);
+    this.#reservation =
+      `buffer group ${this.bgid} was closed while the kernel still held ${held} of its buffers, which it keeps under that id: ` +
+      'pick another id, or remove them first (ProvidedBufferGroup.prepRemove, then removed(cqe) with its completion)';
+    this.registry.reservedGroups.set(this.bgid, this.#reservation);
+  }
+
+  #unreserve(): void {
+    if (this.registry.reservedGroups.get(this.bgid) === this.#reservation) this.registry.reservedGroups.delete(this.bgid);
+    this.#reservation = undefined;
+    if (!this.ring.closed) this.registry.retire(this.memory);
   }
 
   /** Same as {@link ProvidedBufferGroup.close}, for `using`. */

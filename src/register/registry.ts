@@ -49,6 +49,12 @@ export class RingRegistry implements RingResource {
   buffers: object | undefined;
   /** Provided-buffer groups by id. */
   readonly groups = new Map<number, BufferGroupEntry>();
+  /**
+   * Ids of legacy groups closed while the kernel still held some of their buffers, with
+   * why: the kernel keeps those buffers under the id, so a new group (or an op) under it
+   * would be fed the old group's memory. Refused until the buffers are removed.
+   */
+  readonly reservedGroups = new Map<number, string>();
   /** Live resources released when the ring closes. */
   readonly #live = new Set<Releasable>();
   /** Unregistered resources waiting for the ring's in-flight work to drain. */
@@ -98,6 +104,7 @@ export class RingRegistry implements RingResource {
     this.#retired = [];
     this.#live.clear();
     this.groups.clear();
+    this.reservedGroups.clear();
     this.files = undefined;
     this.buffers = undefined;
     registries.delete(this.ring);
@@ -116,6 +123,8 @@ export class RingRegistry implements RingResource {
   group(argument: string, bgid: number): BufferGroupEntry {
     const entry = this.groups.get(bgid);
     if (entry === undefined) {
+      const reserved = this.reservedGroups.get(bgid);
+      if (reserved !== undefined) throw new ArgumentError('ERR_INVALID_ARG_VALUE', argument, reserved);
       const known = [...this.groups.keys()];
       throw new ArgumentError(
         'ERR_INVALID_ARG_VALUE',

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { checkU64Bits, setU64 } from '../abi/check.js';
+import { checkIntRange, checkU64Bits, setU64 } from '../abi/check.js';
+import { isArray, snapshotArray } from '../abi/intrinsics.js';
 import { ArgumentError, describeReceived } from '../errors.js';
 import type { IoUring } from '../ring/ring.js';
 import { IoUringError } from '../sys/errors.js';
@@ -30,6 +31,20 @@ export function encodeTags(argument: string, tags: readonly ResourceTag[], count
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < count; i++) setU64(view, i * TAG_SIZE, checkU64Bits(`${argument}[${i}]`, tags[i], 63));
   return bytes;
+}
+
+/**
+ * One plain copy of an array argument (its `length` and each element read once), with
+ * 1 to `max` entries, or a clear error naming `argument`. Everything after works on the
+ * copy: a Proxy or getter cannot show the checks one buffer and the kernel another, nor
+ * have the library keep alive a different buffer than the one the kernel holds.
+ */
+export function snapshotList<T>(argument: string, value: readonly T[], max: number, expected: string): T[] {
+  if (!isArray(value)) throw new ArgumentError('ERR_INVALID_ARG_TYPE', argument, `expected ${expected}, received ${describeReceived(value)}`);
+  const copy = snapshotArray(value, max) as T[] | undefined;
+  if (copy === undefined) checkIntRange(`${argument}.length`, value.length, 1, max);
+  checkIntRange(`${argument}.length`, copy!.length, 1, max);
+  return copy!;
 }
 
 /** Memory referenced by a register call in progress (so the GC cannot take it mid-call). */

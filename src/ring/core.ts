@@ -14,6 +14,7 @@
 import { IORING_ENTER_REGISTERED_RING, IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_R_DISABLED, IORING_SETUP_SQPOLL, IORING_SETUP_TASKRUN_FLAG } from '../../generated/constants.js';
 import { IoUringGeteventsArg, KernelTimespec, SIZEOF_IO_URING_GETEVENTS_ARG, SIZEOF_KERNEL_TIMESPEC } from '../../generated/structs.js';
 import { addressOf } from '../sys/libc.js';
+import { CancelKeys } from './cancel-keys.js';
 import { CqeSnapshot } from './cqe.js';
 import { CompletionQueue } from './cqueue.js';
 import type { RingViews } from './memory.js';
@@ -91,6 +92,8 @@ export class RingCore {
   readonly resources = new Set<RingResource>();
   /** File-table size and buffer groups, as builders check them (`sqe.registered`). */
   readonly registered: Registrations;
+  /** Cancel keys handed out by `ring.cancelKey()`. */
+  readonly keys = new CancelKeys();
   /** Nesting depth of reap loops (user callbacks may reap again). */
   reapDepth = 0;
   /** Set when close() ran inside a reap: the outermost reap finishes the close. */
@@ -141,6 +144,7 @@ export class RingCore {
       this.table,
       this.registered,
       probe.unsupportedOps,
+      this.keys,
     );
     this.cq = new CompletionQueue(views.cq, views.cqI32, views.layout, opened.cqEntries, opened.cqeSize);
     this.waitArgBytes = new Uint8Array(SIZEOF_IO_URING_GETEVENTS_ARG);

@@ -27,6 +27,7 @@
 import { IORING_CQE_F_MORE, IORING_CQE_F_SKIP, IORING_SQ_CQ_OVERFLOW, IORING_SQ_TASKRUN } from '../../generated/constants.js';
 import { IoUringCqe } from '../../generated/structs.js';
 import { bufferOf, byteLengthOf, isDetachedBuffer, isView } from '../abi/intrinsics.js';
+import { KEY_LO_BIT } from './cancel-keys.js';
 import type { Cqe, CqeSnapshot } from './cqe.js';
 import { OPEN, type RingCore } from './core.js';
 import type { RingLayout } from './memory.js';
@@ -176,9 +177,12 @@ export function reap(core: RingCore, fn: ((cqe: Cqe) => void) | undefined, max: 
           if (final) finishOp(table, slot, res);
         } else {
           handled++;
+          // A cancel key's CQE: it ends one of the key's ops (which one, it does not say).
+          const key = (lo & KEY_LO_BIT) !== 0 ? core.keys.indexOf(lo, hi) : -1;
+          if (key >= 0 && final) keyMemberEnded(core, key);
           if (snapshot === null) continue;
-          snapshot.id = -1;
-          snapshot.userData = undefined;
+          snapshot.id = key >= 0 ? core.keys.idOf(key) : -1;
+          snapshot.userData = key >= 0 ? core.keys.userDataOf(key) : undefined;
           snapshot.opcode = -1;
         }
         snapshot.res = res;
@@ -230,8 +234,9 @@ export function peek(core: RingCore, flushCq: () => void): Cqe | null {
         continue;
       }
       const cqe = core.peekSnapshot(core.reapDepth);
-      cqe.id = slot >= 0 ? (hi & 0x1fffff) * TWO_32 + lo : -1;
-      cqe.userData = slot >= 0 ? table.tag[slot] : undefined;
+      const key = slot < 0 && (lo & KEY_LO_BIT) !== 0 ? core.keys.indexOf(lo, hi) : -1;
+      cqe.id = slot >= 0 ? (hi & 0x1fffff) * TWO_32 + lo : key >= 0 ? core.keys.idOf(key) : -1;
+      cqe.userData = slot >= 0 ? table.tag[slot] : key >= 0 ? core.keys.userDataOf(key) : undefined;
       cqe.opcode = slot >= 0 ? table.opcode[slot]! : -1;
       cqe.res = cq.ringI32[w + CQE_RES_WORD]!;
       cqe.flags = flags;
@@ -254,9 +259,22 @@ export function seen(core: RingCore): void {
   const w = cq.wordOf(cq.head);
   const ring = cq.ring;
   cq.head = (cq.head + 1) >>> 0;
-  const slot = core.table.slotOf(ring[w + CQE_USER_DATA_WORD]!, ring[w + CQE_USER_DATA_WORD + 1]!);
-  if (slot >= 0 && (ring[w + CQE_FLAGS_WORD]! & IORING_CQE_F_MORE) === 0) finishOp(core.table, slot, cq.ringI32[w + CQE_RES_WORD]!);
+  const lo = ring[w + CQE_USER_DATA_WORD]!;
+  const hi = ring[w + CQE_USER_DATA_WORD + 1]!;
+  const final = (ring[w + CQE_FLAGS_WORD]! & IORING_CQE_F_MORE) === 0;
+  const slot = core.table.slotOf(lo, hi);
+  if (slot >= 0 && final) finishOp(core.table, slot, cq.ringI32[w + CQE_RES_WORD]!);
+  else if (slot < 0 && final && (lo & KEY_LO_BIT) !== 0) {
+    const key = core.keys.indexOf(lo, hi);
+    if (key >= 0) keyMemberEnded(core, key);
+  }
   cq.publish();
+}
+
+/** One op of cancel key `key` ended: when it was the last, its members' memory is released. */
+function keyMemberEnded(core: RingCore, key: number): void {
+  const members = core.keys.memberEnded(key);
+  if (members !== null) for (const slot of members) core.table.release(slot);
 }
 
 /** Whether the kernel holds completions that need an enter to appear in the CQ. */

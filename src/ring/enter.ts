@@ -36,11 +36,14 @@ export function enterSubmit(core: RingCore, published: number): number {
     if ((Atomics.load(core.sq.sq, core.sq.at.sqFlags) & IORING_SQ_NEED_WAKEUP) !== 0) {
       ioUringEnter(core.enterFd, 0, 0, core.enterFlags | IORING_ENTER_SQ_WAKEUP);
     }
+    core.sq.releaseConsumed();
     return published;
   }
   const pending = core.sq.ready();
   if (pending === 0) return 0;
-  return ioUringEnter(core.enterFd, pending, 0, core.enterFlags);
+  const submitted = ioUringEnter(core.enterFd, pending, 0, core.enterFlags);
+  core.sq.releaseConsumed();
+  return submitted;
 }
 
 /**
@@ -59,6 +62,7 @@ export function enterAndWait(core: RingCore, toSubmit: number, waitNr: number, t
   const tailBefore = Atomics.load(core.cq.ring, core.cq.at.cqTail);
   if (timeoutMs === undefined) {
     const submitted = ioUringEnter(core.enterFd, toSubmit, waitNr, flags);
+    core.sq.releaseConsumed();
     if (submitted === toSubmit) {
       while (!waitEnded(core, waitNr, tailBefore)) ioUringEnter(core.enterFd, 0, waitNr, flags);
     }
@@ -88,6 +92,7 @@ export function enterAndWait(core: RingCore, toSubmit: number, waitNr: number, t
       throw err;
     }
     if (submitted < 0) submitted = r;
+    core.sq.releaseConsumed();
     if (r !== toSubmit || waitEnded(core, waitNr, tailBefore)) return submitted;
     const left = deadline - performance.now();
     if (left <= 0) return submitted;

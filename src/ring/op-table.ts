@@ -88,6 +88,12 @@ export class OpTable {
   linkBits: Uint8Array;
   /** 1 once an earlier op of the chain failed: the kernel will post -ECANCELED for this one. */
   cancelPending: Uint8Array;
+  /** The cancel-key table index the op is submitted under (see `cancel-keys.ts`), or -1. */
+  keyOf: Int32Array;
+  /** The CancelKey object of a keyed op (for `sqe.cancelKey`). */
+  readonly keyObject: unknown[];
+  /** Memory the kernel copies at prep (`pinUntilConsumed`), held until the SQE is consumed. */
+  readonly prepPins: unknown[][];
   private free: Int32Array;
   private freeTop: number;
   /** Untracked slots, oldest first (a ring buffer of slot numbers). */
@@ -122,6 +128,9 @@ export class OpTable {
     this.chainNextGen = new Uint32Array(capacity);
     this.linkBits = new Uint8Array(capacity);
     this.cancelPending = new Uint8Array(capacity);
+    this.keyOf = new Int32Array(capacity).fill(-1);
+    this.keyObject = new Array<unknown>(capacity).fill(undefined);
+    this.prepPins = Array.from({ length: capacity }, () => []);
     this.free = new Int32Array(capacity);
     this.untrackedQueue = new Int32Array(capacity);
     this.queued = new Uint8Array(capacity);
@@ -156,6 +165,7 @@ export class OpTable {
     this.chainNext[slot] = -1;
     this.linkBits[slot] = 0;
     this.cancelPending[slot] = 0;
+    this.keyOf[slot] = -1;
     this.live++;
     return slot;
   }
@@ -205,11 +215,14 @@ export class OpTable {
     this.chainNextGen = widen(this.chainNextGen);
     this.linkBits = widen(this.linkBits);
     this.cancelPending = widen(this.cancelPending);
+    this.keyOf = widen(this.keyOf, -1);
     this.queued = widen(this.queued);
     for (let i = old; i < next; i++) {
       this.tag.push(undefined);
       this.pins.push([]);
       this.handler.push(undefined);
+      this.keyObject.push(undefined);
+      this.prepPins.push([]);
     }
     // The untracked queue is a ring buffer: unroll it into the bigger one.
     const queue = new Int32Array(next);
@@ -272,6 +285,10 @@ export class OpTable {
     this.tag[slot] = undefined;
     this.handler[slot] = undefined;
     this.silent[slot] = 0;
+    this.keyOf[slot] = -1;
+    this.keyObject[slot] = undefined;
+    const prepPins = this.prepPins[slot]!;
+    while (prepPins.length !== 0) prepPins.pop();
     const pins = this.pins[slot]!;
     // pop() inlines; assigning length goes through a slow generic setter.
     while (pins.length !== 0) pins.pop();

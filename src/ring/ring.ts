@@ -38,6 +38,7 @@ import { checkIntRange } from '../abi/check.js';
 import { ArgumentError, describeReceived } from '../errors.js';
 import { closeOnTeardown } from '../sys/env-cleanup.js';
 import { closeFd, ioUringRegister } from '../sys/libc.js';
+import type { CancelKey } from './cancel-keys.js';
 import { OPEN, RingCore, type RingParams, type RingResource } from './core.js';
 import type { Cqe } from './cqe.js';
 import { peek, reap, seen } from './cqueue.js';
@@ -293,6 +294,17 @@ export class IoUring implements Disposable {
       );
     }
     return enterAndWait(core, pending, waitNr, timeoutMs);
+  }
+
+  /**
+   * A new cancel key: give it to several ops (`sqe.cancelKey = key`) and one cancel of
+   * `key.id` (`prepCancel(sqe, key.id, IORING_ASYNC_CANCEL_ALL)`, or `syncCancel`) reaches
+   * them all, as liburing programs do by sharing a `user_data`. Their CQEs report the key
+   * (`cqe.id === key.id`, `cqe.userData === userData`); the memory of every op under the
+   * key stays referenced until the last of them has ended. Call `key.release()` when done.
+   */
+  cancelKey(userData?: unknown): CancelKey {
+    return this.#check('IoUring.cancelKey').keys.create(userData);
   }
 
   // -------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import { ArgumentError, describeReceived } from '../errors.js';
 import type { SqeTarget } from '../abi/sqe-target.js';
 import { cachedAddressOf } from '../sys/libc.js';
 import { RingStateError, ringClosedError } from './errors.js';
+import { CancelKeys, type CancelKey } from './cancel-keys.js';
 import type { OpTable } from './op-table.js';
 
 /** What an {@link Sqe} needs from its ring. */
@@ -36,6 +37,8 @@ export interface SqeOwner {
   readonly closed: boolean;
   /** What the ring has registered (file table size, buffer groups), for the builders' checks. */
   readonly registered: NonNullable<SqeTarget['registered']>;
+  /** The ring's cancel keys. */
+  readonly keys: CancelKeys;
 }
 
 /** One submission queue entry being prepared. Fill it with a `prep*` builder. */
@@ -97,6 +100,20 @@ export class Sqe implements SqeTarget {
   }
 
   /**
+   * Keeps `memory` referenced until the kernel has consumed this SQE (not until its CQE),
+   * for memory the kernel copies when it prepares the op; see `SqeTarget.pinUntilConsumed`.
+   */
+  pinUntilConsumed(memory: ArrayBufferView): number {
+    const slot = this.#slot('Sqe.pinUntilConsumed');
+    if (!isView(memory)) {
+      throw new ArgumentError('ERR_INVALID_ARG_TYPE', 'Sqe.pinUntilConsumed: memory', `expected a Buffer, TypedArray or DataView, received ${describeReceived(memory)}`);
+    }
+    const address = cachedAddressOf(memory);
+    this.#owner.table.prepPins[slot]!.push(memory);
+    return address;
+  }
+
+  /**
    * The op id the ring writes into `user_data`: unique among live ops, reported back as
    * `cqe.id`, and what cancel and timeout-remove builders take to name this op.
    */
@@ -133,6 +150,28 @@ export class Sqe implements SqeTarget {
   set flags(value: number) {
     this.#slot('Sqe.flags');
     this.#view.setUint8(this.offset + 1, checkU8('Sqe.flags', value));
+  }
+
+  /**
+   * The {@link CancelKey} this op goes to the kernel under (from `ring.cancelKey()`), so that
+   * one cancel of the key reaches every op using it; undefined for an op under its own id.
+   * A keyed op's CQEs report the key (`cqe.id`, `cqe.userData`); it may not be linked or
+   * skip-success, and the Promise API does not take keys.
+   */
+  get cancelKey(): CancelKey | undefined {
+    return this.#owner.table.keyObject[this.#slot('Sqe.cancelKey')] as CancelKey | undefined;
+  }
+
+  set cancelKey(key: CancelKey | undefined) {
+    const slot = this.#slot('Sqe.cancelKey');
+    const table = this.#owner.table;
+    if (key === undefined) {
+      table.keyOf[slot] = -1;
+      table.keyObject[slot] = undefined;
+      return;
+    }
+    table.keyOf[slot] = CancelKeys.check(this.#owner.keys, key, 'Sqe.cancelKey');
+    table.keyObject[slot] = key;
   }
 
   /** ORs `IOSQE_IO_LINK`: the next SQE starts only after this one succeeds. */

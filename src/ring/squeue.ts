@@ -23,6 +23,7 @@ import { OP_ID_TAG } from '../abi/op-id.js';
 import { RingStateError } from './errors.js';
 import { LINK_SKIP, LINK_SOFT, SLOT_IN_FLIGHT, type OpTable } from './op-table.js';
 import type { RingLayout } from './memory.js';
+import type { CancelKeys } from './cancel-keys.js';
 import type { Registrations } from './registrations.js';
 import { Sqe, type SqeOwner } from './sqe.js';
 
@@ -71,9 +72,17 @@ export class SubmissionQueue {
   flushed = 0;
   /** The kernel's SQ head as last read (acquire). */
   headSeen = 0;
+  /**
+   * Memory the kernel copies at prep, by the SQ position of its SQE (`pinUntilConsumed`):
+   * released once the kernel's SQ head has passed that position. A FIFO, in order.
+   */
+  readonly #consumed: { position: number; memory: unknown[] }[] = [];
+  #consumedHead = 0;
   /** Scratch for flush: 1 at SQ positions whose skip-success op no later CQE accounts for. */
   #untracked = new Uint8Array(0);
   readonly #unsupported: Uint8Array | undefined;
+
+  readonly #keys: CancelKeys;
 
   constructor(
     sq: Uint32Array,
@@ -85,6 +94,7 @@ export class SubmissionQueue {
     table: OpTable,
     registered: Registrations,
     unsupported: Uint8Array | undefined,
+    keys: CancelKeys,
   ) {
     this.sq = sq;
     this.sqes = sqes;
@@ -95,7 +105,8 @@ export class SubmissionQueue {
     this.sqeSize = sqeSize;
     this.sqeWords = sqeSize >>> 2;
     this.#unsupported = unsupported;
-    this.core = { table, stagedSlot: new Int32Array(entries).fill(-1), closed: false, registered };
+    this.#keys = keys;
+    this.core = { table, stagedSlot: new Int32Array(entries).fill(-1), closed: false, registered, keys };
     this.src = sqes;
     this.handles = [];
     this.#rebuild(inPlace);
@@ -130,7 +141,7 @@ export class SubmissionQueue {
    */
   adopt(sq: Uint32Array, sqes: Uint32Array, inPlace: { buffer: ArrayBufferLike; byteOffset: number } | null, at: RingLayout, entries: number, table: OpTable, registered: Registrations): void {
     this.oldCores.push(this.core);
-    this.core = { table, stagedSlot: new Int32Array(entries).fill(-1), closed: false, registered };
+    this.core = { table, stagedSlot: new Int32Array(entries).fill(-1), closed: false, registered, keys: this.#keys };
     this.sq = sq;
     this.sqes = sqes;
     this.at = at;
@@ -220,6 +231,21 @@ export class SubmissionQueue {
     return false;
   }
 
+  /**
+   * Releases prep-time memory of SQEs the kernel has consumed. Acquire: the head load
+   * orders after the kernel's reads of those SQEs (and of the memory they point at).
+   */
+  releaseConsumed(): void {
+    if (this.#consumedHead === this.#consumed.length) return;
+    const head = Atomics.load(this.sq, this.at.sqHead);
+    const fifo = this.#consumed;
+    while (this.#consumedHead < fifo.length && ((head - fifo[this.#consumedHead]!.position) | 0) > 0) fifo[this.#consumedHead++] = undefined as never;
+    if (this.#consumedHead === fifo.length) {
+      fifo.length = 0;
+      this.#consumedHead = 0;
+    }
+  }
+
   /** Whether an SQE staged (not yet published) provides buffers to group `bgid`. */
   stagedProvides(bgid: number): boolean {
     const words = this.sqeWords;
@@ -255,9 +281,10 @@ export class SubmissionQueue {
    * Returns how many were published.
    */
   flush(table: OpTable, registered: Registrations): number {
+    this.releaseConsumed();
     const from = this.flushed;
-    const to = this.tail;
-    const count = (to - from) >>> 0;
+    let to = this.tail;
+    let count = (to - from) >>> 0;
     if (count === 0) return 0;
     const src = this.src;
     const words = this.sqeWords;
@@ -265,7 +292,12 @@ export class SubmissionQueue {
     // Most batches have no links and no skip-success: they need none of the chain bookkeeping.
     let chainBits = 0;
     for (let i = 0; i < count; i++) chainBits |= src[((from + i) & mask) * words + SQE_OPCODE_WORD]!;
-    if ((((chainBits >>> SQE_FLAGS_SHIFT) & 0xff) & (LINK_FLAGS | IOSQE_CQE_SKIP_SUCCESS)) !== 0) {
+    chainBits = (chainBits >>> SQE_FLAGS_SHIFT) & 0xff;
+    if ((chainBits & (LINK_FLAGS | IOSQE_CQE_SKIP_SUCCESS)) !== 0) {
+      if ((chainBits & IOSQE_CQE_SKIP_SUCCESS) !== 0 && this.#fenceTrailingSkips(from, count, table)) {
+        to = this.tail;
+        count = (to - from) >>> 0;
+      }
       this.#flushChains(from, count, table, registered);
     } else {
       for (let i = 0; i < count; i++) this.#commit((from + i) & mask, table, registered);
@@ -276,6 +308,40 @@ export class SubmissionQueue {
     Atomics.store(this.sq, this.at.sqTail, to);
     this.flushed = to;
     return count;
+  }
+
+  /**
+   * A batch that ends with skip-success ops that pin memory (a write with skip-success at
+   * the end of a hard-linked chain, liburing style) gets a fence: a NOP hard-linked after
+   * its last op, whose CQE (consumed silently) proves the chain ended, so the pinned memory
+   * can be released; the skipped ops themselves still post nothing on success. Needs one
+   * free SQ position; without it the batch is refused as before. Returns whether a fence
+   * was added.
+   */
+  #fenceTrailingSkips(from: number, count: number, table: OpTable): boolean {
+    const src = this.src;
+    const words = this.sqeWords;
+    const mask = this.mask;
+    const staged = this.core.stagedSlot;
+    let pins = false;
+    for (let i = count - 1; i >= 0; i--) {
+      const position = (from + i) & mask;
+      const flags = (src[position * words + SQE_OPCODE_WORD]! >>> SQE_FLAGS_SHIFT) & 0xff;
+      if (i < count - 1 && (flags & LINK_FLAGS) === 0) break; // not linked to the run after it
+      if ((flags & IOSQE_CQE_SKIP_SUCCESS) === 0) break;
+      const slot = staged[position]!;
+      if (table.handler[slot] !== undefined) return false; // Promise ops lose the flag instead
+      if (table.pins[slot]!.length !== 0) pins = true;
+    }
+    if (!pins) return false;
+    const last = (from + count - 1) & mask;
+    if (this.take(table, Infinity) === null) return false;
+    const fence = (this.tail - 1) & mask;
+    const w = fence * words;
+    for (let k = 0; k < words; k++) src[w + k] = 0; // IORING_OP_NOP
+    table.silent[staged[fence]!] = 1;
+    src[last * words + SQE_OPCODE_WORD] = (src[last * words + SQE_OPCODE_WORD]! | (IOSQE_IO_HARDLINK << SQE_FLAGS_SHIFT)) >>> 0;
+    return true;
   }
 
   /**
@@ -295,6 +361,20 @@ export class SubmissionQueue {
     if (this.#untracked.length < this.entries) this.#untracked = new Uint8Array(this.entries);
     const untracked = this.#untracked;
     let trailingSkips = false;
+    // Keyed ops (cancel keys) cannot be chained: the chain bookkeeping must know which op a
+    // CQE ends, and a key's CQE does not say. Refused before anything changes.
+    let prevSkipLinked = false;
+    for (let i = 0; i < count; i++) {
+      const position = (from + i) & mask;
+      const flags = (src[position * words + SQE_OPCODE_WORD]! >>> SQE_FLAGS_SHIFT) & 0xff;
+      if (table.keyOf[staged[position]!]! >= 0 && ((flags & (LINK_FLAGS | IOSQE_CQE_SKIP_SUCCESS)) !== 0 || prevSkipLinked)) {
+        throw new RingStateError(
+          'ERR_RING_BUSY',
+          'IoUring.submit: an op with a cancel key may not be linked, skip-success, or follow a skip-success op in a chain (its CQE does not say which op it ends). Nothing was submitted',
+        );
+      }
+      prevSkipLinked = (flags & IOSQE_CQE_SKIP_SUCCESS) !== 0 && (flags & LINK_FLAGS) !== 0;
+    }
     for (let i = count - 1; i >= 0; i--) {
       const position = (from + i) & mask;
       const w = position * words + SQE_OPCODE_WORD;
@@ -359,8 +439,20 @@ export class SubmissionQueue {
     staged[position] = -1;
     const words = this.sqeWords;
     const w = position * words;
-    src[w + SQE_USER_DATA_WORD] = slot;
-    src[w + SQE_USER_DATA_WORD + 1] = (OP_ID_TAG | table.gen[slot]!) >>> 0;
+    const prepPins = table.prepPins[slot]!;
+    if (prepPins.length !== 0) {
+      this.#consumed.push({ position: this.flushed + ((position - (this.flushed & this.mask)) & this.mask), memory: prepPins.splice(0) });
+    }
+    const key = table.keyOf[slot]!;
+    if (key < 0) {
+      src[w + SQE_USER_DATA_WORD] = slot;
+      src[w + SQE_USER_DATA_WORD + 1] = (OP_ID_TAG | table.gen[slot]!) >>> 0;
+    } else {
+      const [lo, hi] = this.#keys.words(key);
+      src[w + SQE_USER_DATA_WORD] = lo;
+      src[w + SQE_USER_DATA_WORD + 1] = hi;
+      this.#keys.addMember(key, slot);
+    }
     const opcode = (src[w + SQE_OPCODE_WORD]! >>> SQE_OPCODE_SHIFT) & 0xff;
     table.opcode[slot] = opcode;
     table.state[slot] = SLOT_IN_FLIGHT;

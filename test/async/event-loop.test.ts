@@ -222,7 +222,7 @@ console.log(JSON.stringify(await subset(${JSON.stringify(dir)})));
     expect(out.timeoutMs).toBeGreaterThanOrEqual(45);
   });
 
-  it('inside a worker_threads Worker (koffi waker), the same subset', async () => {
+  it('inside a worker_threads Worker (threadpool waker by default there), the same subset', async () => {
     const r = await runChild(
       `
 import { Worker } from 'node:worker_threads';
@@ -251,6 +251,6 @@ parentPort.postMessage(await subset(${JSON.stringify(dir)}));
     expect(r.signal, r.stderr).toBeNull();
     expect(r.code, r.stderr).toBe(0);
     const out = lastJson<Record<string, unknown>>(r);
-    expect(out).toMatchObject({ backend: 'koffi', readBack: true, reads: true, pipe: 4, closed: 'ECANCELED' });
+    expect(out).toMatchObject({ backend: 'threadpool', readBack: true, reads: true, pipe: 4, closed: 'ECANCELED' });
   });
 });

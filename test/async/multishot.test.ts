@@ -194,11 +194,11 @@ describe('recvMultishot', () => {
     }
   });
 
-  it("a chunk's buffer goes back when the consumer asks for the next one, not before", async () => {
+  it("{ borrow: true }: a borrowed chunk's buffer goes back when the consumer asks for the next one, not before", async () => {
     const pool = BufferRing.register(ring.ring, { entries: 4, bufferSize: 64 });
     const pair = await connectedPair();
     try {
-      const it = ring.recvMultishot(pair.fd, pool);
+      const it = ring.recvMultishot(pair.fd, pool, { borrow: true });
       const first = it.next();
       pair.peer.write('A'.repeat(10));
       const { value } = await first;
@@ -217,7 +217,7 @@ describe('recvMultishot', () => {
     }
   });
 
-  it('a slow consumer with few buffers: the receive starves (ENOBUFS), resumes, and every byte arrives intact', async () => {
+  it('borrowed, a slow consumer with few buffers: the receive starves (ENOBUFS), resumes, and every byte arrives intact', async () => {
     const pool = BufferRing.register(ring.ring, { entries: 2, bufferSize: 512 });
     const pair = await connectedPair();
     try {
@@ -225,7 +225,7 @@ describe('recvMultishot', () => {
       pair.peer.end(data);
       const parts: Buffer[] = [];
       let n = 0;
-      for await (const chunk of ring.recvMultishot(pair.fd, pool)) {
+      for await (const chunk of ring.recvMultishot(pair.fd, pool, { borrow: true })) {
         parts.push(Buffer.from(chunk));
         if (n++ % 16 === 0) await sleep(1); // slow: buffers run out meanwhile
       }
@@ -237,7 +237,7 @@ describe('recvMultishot', () => {
     }
   });
 
-  it('two connections sharing a 2-buffer ring both finish (a returned buffer re-arms the starved one)', async () => {
+  it('borrowed, two connections sharing a 2-buffer ring both finish (a returned buffer re-arms the starved one)', async () => {
     const pool = BufferRing.register(ring.ring, { entries: 2, bufferSize: 256 });
     const a = await connectedPair();
     const b = await connectedPair();
@@ -248,7 +248,7 @@ describe('recvMultishot', () => {
       b.peer.end(db);
       const read = async (fd: number): Promise<Buffer> => {
         const parts: Buffer[] = [];
-        for await (const chunk of ring.recvMultishot(fd, pool)) {
+        for await (const chunk of ring.recvMultishot(fd, pool, { borrow: true })) {
           parts.push(Buffer.from(chunk));
           await sleep(0);
         }
@@ -265,19 +265,63 @@ describe('recvMultishot', () => {
     }
   });
 
-  it('{ copy: true } yields Buffers that stay valid, buffers returned at once', async () => {
+  it('by default yields Buffers that stay valid (kept, then concatenated), each buffer back as its chunk is handed out', async () => {
+    // 4 buffers of 128 bytes for 10,000 bytes: every buffer is reused about 20 times while
+    // the chunks cut from it are still held.
     const pool = BufferRing.register(ring.ring, { entries: 4, bufferSize: 128 });
     const pair = await connectedPair();
     try {
       const data = pattern(10_000);
       pair.peer.end(data);
       const kept: Uint8Array[] = [];
-      for await (const chunk of ring.recvMultishot(pair.fd, pool, { copy: true })) {
+      const it = ring.recvMultishot(pair.fd, pool);
+      for await (const chunk of it) {
         expect(Buffer.isBuffer(chunk)).toBe(true);
-        expect(pool.inKernel).toBe(4);
+        // Only chunks still queued hold a buffer; this one's is back already.
+        expect(pool.heldByUser).toBe(it.queued);
         kept.push(chunk); // no copy of our own: they must not be overwritten later
       }
+      expect(pool.inKernel).toBe(4);
+      expect(kept.length).toBeGreaterThan(4 * 4);
       expect(Buffer.concat(kept).equals(data)).toBe(true);
+    } finally {
+      await pair.close();
+      pool.close();
+    }
+  });
+
+  it('copies held by the queue keep their buffers: a consumer that stops asking holds at most the ring, nothing is lost', async () => {
+    const pool = BufferRing.register(ring.ring, { entries: 4, bufferSize: 128 });
+    const pair = await connectedPair();
+    try {
+      const data = pattern(200_000);
+      pair.peer.end(data);
+      const it = ring.recvMultishot(pair.fd, pool);
+      const kept: Uint8Array[] = [(await it.next()).value!];
+      await sleep(100); // the peer keeps sending; nobody asks
+      expect(it.queued).toBeLessThanOrEqual(4);
+      expect(pool.heldByUser).toBe(it.queued);
+      for await (const chunk of it) kept.push(chunk);
+      expect(Buffer.concat(kept).equals(data)).toBe(true);
+      expect(pool.inKernel).toBe(4);
+    } finally {
+      await pair.close();
+      pool.close();
+    }
+  });
+
+  it('{ copy: false } is refused (borrowing is asked for by name), so is a non-boolean borrow; { copy: true } still works', async () => {
+    const pool = BufferRing.register(ring.ring, { entries: 4, bufferSize: 128 });
+    const pair = await connectedPair();
+    try {
+      await expect(ring.recvMultishot(pair.fd, pool, { copy: false }).next()).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: /borrow: true/ });
+      await expect(ring.recvMultishot(pair.fd, pool, { borrow: 1 as never }).next()).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+      await expect(ring.recvMultishot(pair.fd, pool, { borrow: true, copy: true }).next()).rejects.toBeInstanceOf(ArgumentError);
+      expect(ring.pending).toBe(0);
+      pair.peer.end('abc');
+      const got: Uint8Array[] = [];
+      for await (const chunk of ring.recvMultishot(pair.fd, pool, { copy: true })) got.push(chunk);
+      expect(Buffer.concat(got).toString()).toBe('abc');
     } finally {
       await pair.close();
       pool.close();

@@ -15,6 +15,9 @@
  * - `prepFallocate` offset 2^63: refused before the kernel.
  * - A buffer detached (transferred) while a Promise-API read uses it: the read rejects with
  *   ERR_BUFFER_DETACHED instead of resolving as if the data were there.
+ * - Registration (`RegisteredBuffers`, `FileTable`) from a Proxy array that answers
+ *   differently on each read: one snapshot, so the buffer the table keeps alive and checks
+ *   against is the one the kernel holds; containment uses the real byteLength.
  */
 import { describe, expect, it } from 'vitest';
 import { lastJson, runChild } from '../support/child.js';
@@ -23,7 +26,7 @@ const CHILD = String.raw`
 import { openSync, writeFileSync, mkdtempSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IoUring, AsyncIoUring, prepRead, prepReadv, prepFallocate, prepNop, MsgHdr } from '@repo/src/index.js';
+import { IoUring, AsyncIoUring, prepRead, prepReadv, prepFallocate, prepNop, MsgHdr, RegisteredBuffers, FileTable } from '@repo/src/index.js';
 import { pipe2Sync } from '@repo/src/sys/posix.js';
 const dir = mkdtempSync(join(tmpdir(), 'tsuring-hostile-'));
 writeFileSync(join(dir, 'data'), Buffer.alloc(65536, 0xab));
@@ -115,6 +118,40 @@ function readInto(buf, len) {
   out.movedLength = moved.byteLength;
   await r.close();
 }
+// 10. Registration from a Proxy array that hands out one buffer, then another: the kernel
+// holds the first; the table must hold (and check against) that same one.
+{
+  const A = new Uint8Array(4096);
+  const B = new Uint8Array(4096);
+  let gets = 0;
+  const liar = new Proxy([A], { get(t, k) { if (k === '0') return gets++ === 0 ? A : B; return Reflect.get(t, k); } });
+  const r2 = new IoUring({ entries: 4 });
+  const bufs = RegisteredBuffers.register(r2, liar);
+  const held = bufs.buffer(0);
+  let res = null;
+  const sqe = r2.getSqe();
+  bufs.prepReadFixed(sqe, fd, 0, held, 4096, 0);
+  r2.submitAndWait(1);
+  r2.forEachCqe((c) => { res = c.res; });
+  out.proxyRegister = { heldIsFirst: held === A, res, filled: held[0] === 0xab && held[4095] === 0xab, gets };
+  bufs.unregister();
+  // A view whose byteLength claims 16 but is 64 KiB, starting where a 16-byte registered
+  // buffer starts: contains() measures the real length, so a 4096-byte fixed read is refused.
+  const backing = new Uint8Array(65536);
+  const wide = backing.subarray(0);
+  Object.defineProperty(wide, 'byteLength', { get: () => 16 });
+  const table = RegisteredBuffers.register(r2, [backing.subarray(0, 16)]);
+  out.lyingContains = table.contains(0, wide);
+  const s2 = r2.getSqe();
+  out.lyingFixed = code(() => table.prepReadFixed(s2, fd, 0, wide, 4096, 0));
+  r2.discardSqe(s2);
+  // FileTable.register from a Proxy whose entries change between reads: one snapshot.
+  let fdGets = 0;
+  const files = new Proxy([fd], { get(t, k) { if (k === '0') return fdGets++ === 0 ? fd : -5; if (k === 'length') return fdGets === 0 ? 1 : 3; return Reflect.get(t, k); } });
+  const ft = FileTable.register(r2, files);
+  out.proxyFiles = { size: ft.size, fdGets };
+  r2.close();
+}
 ring.close();
 rmSync(dir, { recursive: true, force: true });
 console.log(JSON.stringify(out));
@@ -145,5 +182,9 @@ describe('hostile objects', () => {
     expect(out.asyncExplicit).toBe('reject:ERR_OUT_OF_RANGE');
     expect(out.detachedRead).toBe('reject:ERR_BUFFER_DETACHED');
     expect(out.movedLength).toBe(32);
+    expect(out.proxyRegister).toEqual({ heldIsFirst: true, res: 4096, filled: true, gets: 1 });
+    expect(out.lyingContains).toBe(false);
+    expect(out.lyingFixed).toBe('throw:ERR_OUT_OF_RANGE');
+    expect(out.proxyFiles).toEqual({ size: 1, fdGets: 1 });
   });
 });

@@ -61,7 +61,7 @@ const w = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerDat
 const events = [];
 w.on('message', (m) => {
   events.push(m);
-  if (m === 'ready' && mode.startsWith('terminate')) w.terminate();
+  if (m === 'ready' && mode.startsWith('terminate')) setTimeout(() => w.terminate(), mode === 'terminate-busy' ? 30 : 0);
 });
 w.on('error', (e) => events.push('error:' + (e.code ?? e.message)));
 const exitCode = await new Promise((r) => w.on('exit', r));
@@ -89,6 +89,12 @@ if (mode === 'sqpoll') {
   }
   parentPort.postMessage('ready');
   if (mode.startsWith('exit')) process.exit(0); // with whatever is in flight
+  if (mode === 'terminate-busy') await new Promise((res) => setTimeout(res, 30));
+  if (mode === 'terminate-busy') {
+    // Completions keep arriving while the Worker is torn down (the case that aborted the
+    // process with koffi's poll waker).
+    for (;;) await r.timeout(1);
+  }
   if (mode.startsWith('terminate')) setInterval(() => {}, 1000); // stays until terminated
   // 'natural': returns; the Worker ends when its loop is empty (the idle ring keeps nothing alive).
 }
@@ -114,7 +120,7 @@ describe('liveness', () => {
     expect(out.collected).toBe(2);
   });
 
-  for (const mode of ['natural', 'exit', 'exit-inflight', 'terminate-idle', 'terminate-inflight']) {
+  for (const mode of ['natural', 'exit', 'exit-inflight', 'terminate-idle', 'terminate-inflight', 'terminate-busy']) {
     it(`a Worker with an AsyncIoUring and a raw ring open, ${mode}: no abort, every ring fd closed, nothing written afterwards`, async () => {
       const r = await runChild(WORKER_MAIN, { nodeArgs: ['--expose-gc'], env: { MODE: mode }, files: workerFiles(), timeoutMs: 60_000 });
       expect(r.signal, r.stderr).toBeNull();

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IORING_NOP_INJECT_RESULT, IORING_OP_FSYNC, IORING_OP_NOP, IORING_OP_READ, IORING_OP_WRITE, IOSQE_CQE_SKIP_SUCCESS, IOSQE_IO_HARDLINK, IOSQE_IO_LINK } from '../../generated/constants.js';
-import { prepFsync, prepNop, prepRead, prepWrite } from '../../generated/ops.js';
+import { prepFsync, prepLinkTimeout, prepNop, prepRead, prepWrite } from '../../generated/ops.js';
 import { RingStateError } from '../../src/ring/errors.js';
 import { IoUring } from '../../src/ring/ring.js';
 import { closeQuietly, drain, fileWith, makeTempDir } from './helpers.js';
@@ -182,15 +182,15 @@ describe('linked chains with skipSuccess', () => {
     expect(ring.inFlight).toBe(0);
   });
 
-  it('an unlinked skipSuccess op that pins memory is refused at submit, with nothing submitted', () => {
+  it('a skipSuccess op that pins memory and ends a chain before the end of the batch is refused at submit, with nothing submitted', () => {
     using ring = new IoUring({ entries: 8 });
     const { fd } = file('refused.txt', 'data');
-    const nop = ring.getSqe()!;
-    prepNop(nop);
-    nop.userData = 'nop first';
     const r = ring.getSqe()!;
     prepRead(r, fd, Buffer.alloc(4), 4, 0);
-    r.skipSuccess();
+    r.skipSuccess(); // not linked: its chain ends here, and an unrelated op follows
+    const nop = ring.getSqe()!;
+    prepNop(nop);
+    nop.userData = 'nop after';
     for (const call of [() => ring.submit(), () => ring.submitAndWait(1)]) {
       let caught: unknown;
       try {
@@ -202,24 +202,27 @@ describe('linked chains with skipSuccess', () => {
       expect((caught as RingStateError).code).toBe('ERR_RING_SKIP_SUCCESS_UNLINKED');
       expect((caught as RingStateError).message).toMatch(/IOSQE_CQE_SKIP_SUCCESS pins memory but is not linked/);
     }
-    expect(ring.staged).toBe(2); // nothing went out, not even the NOP before it
+    expect(ring.staged).toBe(2); // nothing went out, not even the NOP after it
     expect(ring.cqReady).toBe(0);
     // Fixed by dropping the flag: both run.
     r.flags = r.flags & ~IOSQE_CQE_SKIP_SUCCESS;
     r.userData = 'read';
     ring.submitAndWait(2);
-    expect(drain(ring).map((c) => c.userData)).toEqual(['nop first', 'read']);
+    expect(drain(ring).map((c) => c.userData).sort()).toEqual(['nop after', 'read']);
     expect(ring.inFlight).toBe(0);
   });
 
-  it('a linked skipSuccess op at the end of a batch has no successor: refused too', () => {
+  it('at the end of the batch, a skipSuccess op that pins memory gets a fence: no CQE of its own, its memory held until the fence proves it ended', () => {
     using ring = new IoUring({ entries: 8 });
     const { fd } = file('tail.txt', 'data');
+    const buf = Buffer.alloc(4);
     const r = ring.getSqe()!;
-    prepRead(r, fd, Buffer.alloc(4), 4, 0);
-    r.link().skipSuccess();
-    expect(() => ring.submit()).toThrow(expect.objectContaining({ code: 'ERR_RING_SKIP_SUCCESS_UNLINKED' }));
-    expect(ring.discardSqe(r)).toBe(true);
+    prepRead(r, fd, buf, 4, 0);
+    r.link().skipSuccess(); // linked, but nothing follows it in this submission
+    r.userData = 'skipped read';
+    expect(ring.submitAndWait(1)).toBe(2); // the read and its fence
+    expect(drain(ring)).toEqual([]); // the fence's CQE is consumed silently; the read posts nothing
+    expect(buf.toString()).toBe('data');
     expect(ring.inFlight).toBe(0);
   });
 
@@ -255,7 +258,7 @@ describe('linked chains with skipSuccess', () => {
     expect(ring.inFlight).toBe(0);
   });
 
-  it('a chain whose last op is skipSuccess: earlier ops that post are fine, skipped ones that pin are refused', () => {
+  it('a chain whose last op is skipSuccess: earlier ops that post are fine, skipped ones that pin are fenced', () => {
     using ring = new IoUring({ entries: 8 });
     const { fd } = file('tailskip.txt', 'tail data');
     // write (posts) -> NOP (skip, pins nothing): one CQE, the NOP's slot freed at submit.
@@ -269,15 +272,43 @@ describe('linked chains with skipSuccess', () => {
     ring.submitAndWait(1);
     expect(drain(ring).map((c) => [c.userData, c.res])).toEqual([['read', 4]]);
     expect(ring.inFlight).toBe(0);
-    // read (skip, pins) -> NOP (skip): nothing would ever post for the read on success.
+    // read (skip, pins) -> NOP (skip) at the end of the batch: a fence follows, so the
+    // read's buffer is released when the chain has ended; neither posts on success.
+    const buf = Buffer.alloc(4);
     const r2 = ring.getSqe()!;
-    prepRead(r2, fd, Buffer.alloc(4), 4, 0);
+    prepRead(r2, fd, buf, 4, 0);
     r2.link().skipSuccess();
     const n2 = ring.getSqe()!;
     prepNop(n2);
     n2.skipSuccess();
-    expect(() => ring.submit()).toThrow(expect.objectContaining({ code: 'ERR_RING_SKIP_SUCCESS_UNLINKED' }));
-    expect(ring.staged).toBe(2);
+    ring.submitAndWait(1);
+    expect(drain(ring)).toEqual([]);
+    expect(buf.toString()).toBe('tail');
+    expect(ring.inFlight).toBe(0);
+  });
+
+  it('skip-success on a LINK_TIMEOUT (liburing style): the op completes first, the timeout posts nothing; the timespec was held only until the SQE was consumed', () => {
+    using ring = new IoUring({ entries: 8 });
+    const { fd } = file('ltimeout.txt', 'abcd');
+    const r = ring.getSqe()!;
+    prepRead(r, fd, Buffer.alloc(4), 4, 0);
+    r.link();
+    r.userData = 'read';
+    const t = ring.getSqe()!;
+    prepLinkTimeout(t, { sec: 10, nsec: 0 }, 0);
+    t.skipSuccess();
+    t.userData = 'timeout';
+    ring.submitAndWait(1);
+    // The read posts; the linked timeout is cancelled by its completion (-ECANCELED), which is
+    // not a success, so the kernel still posts it: both arrive, each naming its op.
+    const got = new Map<unknown, number>();
+    for (let i = 0; i < 10 && got.size < 2; i++) {
+      ring.forEachCqe((c) => got.set(c.userData, c.res));
+      if (got.size < 2) ring.submitAndWait(1, 100);
+    }
+    expect(got.get('read')).toBe(4);
+    expect([undefined, -125]).toContain(got.get('timeout'));
+    expect(ring.inFlight).toBe(0);
   });
 
   it('chains split across submits: each submit ends its own chains', () => {
