@@ -16,21 +16,16 @@
  * - `net`: `net.createServer`, writing back each `'data'` chunk.
  * - `tsuring-net`: the same code on `tsuring/net` (src/node/net), the drop-in `node:net`.
  *
- * HTTP servers (`node:http`, one short fixed response per request):
- * - `http-net`: on `node:net`'s sockets (plain `http.createServer().listen()`);
- * - `http-tsuring-net`: on `tsuring/net`'s sockets, handed to the same kind of `http.Server`
- *   with `emit('connection', socket)`.
- * The `tsuring-net` servers print `SKIP` while this build has no `tsuring/net`.
+ * `http-net` and `http-tsuring-net` are the HTTP servers of `http-server.ts`. The
+ * `tsuring-net` servers print `SKIP` where tsuring/net falls back to node:net, so no row
+ * compares Node with itself under another name.
  *
  * All set `TCP_NODELAY` on accepted sockets (the TCP helper does by default), so Nagle's
  * algorithm cannot hold back a split echo in any of them.
  *
  * @module
  */
-import { existsSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import * as nodeNet from 'node:net';
-import { fileURLToPath } from 'node:url';
 import {
   AsyncIoUring,
   AF_INET,
@@ -52,6 +47,8 @@ import {
   type Sqe,
 } from '../../src/index.js';
 import { createWaker } from '../../src/loop/waker.js';
+import { runHttpServer } from './http-server.js';
+import { tsuringNet, type NetModule } from './tsuring-net.js';
 
 const ENOBUFS = -105;
 const EADDRINUSE = -98;
@@ -59,52 +56,17 @@ const ACCEPT_TAG = -1;
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
 
-type NetModule = Pick<typeof nodeNet, 'createServer'>;
-
-/**
- * `tsuring/net` of this build, or null while it has none (the rows that need it skip).
- * Imported by path at run time, so the bench compiles without it.
- */
-async function tsuringNet(): Promise<NetModule | null> {
-  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const url = new URL(`../../src/node/net/index.${ext}`, import.meta.url);
-  if (!existsSync(fileURLToPath(url))) return null;
-  const mod = (await import(url.href)) as { default?: NetModule; createServer?: NetModule['createServer'] };
-  return mod.default ?? (mod as NetModule);
-}
-
-function announce(server: nodeNet.Server): void {
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  process.stdout.write(`PORT ${address.port}\n`);
-}
-
 function serveNet(net: NetModule): void {
   const server = net.createServer({ noDelay: true }, (socket: nodeNet.Socket) => {
     socket.setNoDelay(true);
     socket.on('data', (chunk) => socket.write(chunk));
     socket.on('error', () => socket.destroy());
   });
-  server.listen(0, '127.0.0.1', () => announce(server));
-}
-
-/** The HTTP rows' response body (the load generator counts responses by Content-Length). */
-const HTTP_BODY = Buffer.from('hello from the tsuring bench\n');
-
-function serveHttp(net: NetModule | null): void {
-  const http = createHttpServer({ noDelay: true, keepAliveTimeout: 60_000 }, (_req: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': HTTP_BODY.byteLength });
-    res.end(HTTP_BODY);
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    process.stdout.write(`PORT ${address.port}\n`);
   });
-  if (net === null) {
-    http.listen(0, '127.0.0.1', () => announce(http as unknown as nodeNet.Server));
-    return;
-  }
-  const server = net.createServer({ noDelay: true }, (socket: nodeNet.Socket) => {
-    socket.setNoDelay(true);
-    http.emit('connection', socket);
-  });
-  server.listen(0, '127.0.0.1', () => announce(server));
 }
 
 /** Runs one op before the server starts; returns its res. */
@@ -289,20 +251,15 @@ export async function runServer(params: { impl: ServerImpl }): Promise<void> {
     case 'net':
       serveNet(nodeNet);
       return;
-    case 'http-net':
-      serveHttp(null);
-      return;
     case 'tsuring-net':
-    case 'http-tsuring-net': {
-      const net = await tsuringNet();
-      if (net === null) {
-        process.stdout.write('SKIP this build has no tsuring/net (src/node/net/index.ts)\n');
-        process.exit(0);
-      }
-      if (params.impl === 'tsuring-net') serveNet(net);
-      else serveHttp(net);
+      serveNet(await tsuringNet());
       return;
-    }
+    case 'http-net':
+      await runHttpServer({ impl: 'node' });
+      return;
+    case 'http-tsuring-net':
+      await runHttpServer({ impl: 'tsuring-net' });
+      return;
     case 'tsuring-tcp':
       await serveTcpHelper();
       return;

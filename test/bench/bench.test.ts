@@ -225,7 +225,7 @@ describe('network rows: the C load generator against each server', () => {
     }
   });
 
-  it.skipIf(loadWhy !== null)(`the tsuring/net rows run, or skip while this build has no tsuring/net ${loadWhy ?? ''}`, async () => {
+  it.skipIf(loadWhy !== null)(`the tsuring/net rows run, or skip where tsuring/net falls back to node:net ${loadWhy ?? ''}`, async () => {
     for (const id of ['tcp.64.tsuring-net', 'http.tsuring-net']) {
       try {
         expectSample(await runWorkerSpec(id, ctx()));
