@@ -1,17 +1,17 @@
 /**
  * One measurement per process: `node worker.js KIND 'PARAMS-JSON'`. Prints `RESULT {...}`
- * (see `workloads/common.ts`) and exits; the TCP server instead serves until killed.
+ * (see `workloads/common.ts`) and exits, or `SKIP reason` when this build or kernel cannot
+ * make the measurement; the network servers instead serve until killed.
  * The orchestrator (`run.ts`) starts a fresh worker for every measurement of every round,
  * so no workload inherits another's JIT state, heap or rings.
  *
  * @module
  */
-import { allocations, enterSplit, rssGrowth } from './workloads/cost.js';
+import { allocations, enterSplit, promiseReadAlloc, rssGrowth, sqPollEnters } from './workloads/cost.js';
 import { emit, type Timing } from './workloads/common.js';
 import { runNodeFs, type NodeFsParams } from './workloads/node-fs.js';
-import { benchRing, runNop } from './workloads/nop.js';
-import { runReads, type ReadParams } from './workloads/reads.js';
-import { runClient, type ClientParams } from './workloads/tcp-client.js';
+import { benchRing, runNop, type RingVariant, type SqPollSettings } from './workloads/nop.js';
+import { runReads, WorkloadSkip, type ReadParams } from './workloads/reads.js';
 import { runServer, type ServerImpl } from './workloads/tcp-server.js';
 import { runTimeouts, type TimeoutImpl } from './workloads/timeouts.js';
 
@@ -24,13 +24,13 @@ async function main(): Promise<void> {
   switch (kind) {
     case 'flags': {
       // The setup flags the raw workloads' ring gets here: the C baseline copies them.
-      const ring = benchRing();
+      const ring = benchRing(256, params as RingVariant);
       process.stdout.write(`RESULT ${JSON.stringify({ setupFlags: ring.params.setupFlags })}\n`);
       ring.close();
       return;
     }
     case 'nop':
-      emit(runNop(params as unknown as { batch: number }, timing));
+      emit(runNop(params as unknown as { batch: number } & RingVariant, timing));
       return;
     case 'reads':
       emit(await runReads(params as unknown as ReadParams, timing));
@@ -41,11 +41,20 @@ async function main(): Promise<void> {
     case 'timeouts':
       emit(await runTimeouts(params as unknown as { impl: TimeoutImpl }, timing));
       return;
-    case 'tcp-client':
-      emit(await runClient(params as unknown as ClientParams, timing));
-      return;
-    case 'tcp-server':
+    case 'server':
       await runServer(params as unknown as { impl: ServerImpl });
+      return;
+    case 'alloc': {
+      // Heap bytes per Promise-API read, as a sample (the bench row's value is info.bytesPerOp).
+      const p = params as unknown as { file: string; ops: number; depth: number };
+      const t0 = performance.now();
+      const row = await promiseReadAlloc(p.file, p.ops, p.depth);
+      const seconds = (performance.now() - t0) / 1000;
+      emit({ ops: row.ops, seconds, bytes: 0, cpuUser: NaN, cpuSys: NaN, info: { bytesPerOp: row.bytesPerOp, gcsInWindow: row.gcsInWindow } });
+      return;
+    }
+    case 'sqpoll-enters':
+      process.stdout.write(`RESULT ${JSON.stringify(sqPollEnters(params as unknown as { batch: number; ops: number } & SqPollSettings))}\n`);
       return;
     case 'cost-split':
       process.stdout.write(`RESULT ${JSON.stringify(enterSplit(params as unknown as { file: string; ops: number }))}\n`);
@@ -62,6 +71,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof WorkloadSkip) {
+    process.stdout.write(`SKIP ${err.message}\n`);
+    process.exit(0);
+  }
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -8,7 +8,14 @@
  *
  * FLAGS: io_uring setup flags (hex or decimal) -- the bench passes those the JS ring was
  * granted, so both run on identically configured rings. The ring fd is registered
- * (IORING_ENTER_REGISTERED_RING), as ours is.
+ * (IORING_ENTER_REGISTERED_RING), as ours is. Two flags are dropped because this liburing
+ * cannot set them up: IORING_SETUP_NO_MMAP (liburing 2.3 has no io_uring_queue_init_mem;
+ * the kernel does the same work on its own pages) and IORING_SETUP_NO_SQARRAY.
+ *
+ * SQPOLL: with IORING_SETUP_SQPOLL in FLAGS, the optional trailing arguments IDLE_MS and
+ * SQ_CPU set sq_thread_idle and (SQ_CPU >= 0, with IORING_SETUP_SQ_AFF) the SQ thread's CPU,
+ * and every wait becomes a spin on the CQ: io_uring_submit() (no system call while the SQ
+ * thread is awake) then reading CQEs as they appear, never io_uring_enter to wait.
  *
  * Prints one JSON line: {"ops":N,"seconds":S,"bytes":B,"user":U,"sys":Y,"machine_busy":M} for
  * the measured window (CPU seconds from getrusage; M: busy CPU seconds of the whole machine
@@ -31,6 +38,13 @@
 #ifndef IORING_SETUP_NO_SQARRAY
 #define IORING_SETUP_NO_SQARRAY (1U << 16)
 #endif
+#ifndef IORING_SETUP_NO_MMAP
+#define IORING_SETUP_NO_MMAP (1U << 14)
+#endif
+
+/* sq_thread_idle (ms) and SQ thread CPU (-1: any) for SQPOLL rings. */
+static unsigned sq_idle_ms = 0;
+static int sq_cpu = -1;
 
 static double now(void) {
 	struct timespec ts;
@@ -57,11 +71,35 @@ static void setup(struct io_uring *ring, unsigned entries, unsigned flags) {
 	struct io_uring_params p;
 	memset(&p, 0, sizeof p);
 	/* liburing 2.3 predates NO_SQARRAY and would write its SQ index array over the ring header. */
-	p.flags = flags & ~IORING_SETUP_NO_SQARRAY;
+	p.flags = flags & ~(IORING_SETUP_NO_SQARRAY | IORING_SETUP_NO_MMAP);
+	if (flags & IORING_SETUP_SQPOLL) {
+		p.sq_thread_idle = sq_idle_ms;
+		if (sq_cpu >= 0) {
+			p.flags |= IORING_SETUP_SQ_AFF;
+			p.sq_thread_cpu = sq_cpu;
+		}
+	}
 	int r = io_uring_queue_init_params(entries, ring, &p);
 	if (r < 0) die("io_uring_queue_init_params", r);
 	r = io_uring_register_ring_fd(ring);
 	if (r < 0 && r != -EINVAL) die("io_uring_register_ring_fd", r);
+}
+
+/*
+ * Submits what is queued and waits for `want` CQEs: io_uring_submit_and_wait, or on an
+ * SQPOLL ring io_uring_submit (which enters the kernel only to wake a sleeping SQ thread)
+ * and a spin on the CQ tail.
+ */
+static void submit_wait(struct io_uring *ring, unsigned want) {
+	if (!(ring->flags & IORING_SETUP_SQPOLL)) {
+		int r = io_uring_submit_and_wait(ring, want);
+		if (r < 0) die("io_uring_submit_and_wait", r);
+		return;
+	}
+	int r = io_uring_submit(ring);
+	if (r < 0) die("io_uring_submit", r);
+	while (io_uring_cq_ready(ring) < want) {
+	}
 }
 
 static double cpu_seconds(int user) {
@@ -129,8 +167,7 @@ static int run_nop(unsigned batch, double warmup, double seconds, unsigned flags
 	do {
 		for (unsigned k = 0; k < batches; k++) {
 			for (unsigned i = 0; i < batch; i++) io_uring_prep_nop(io_uring_get_sqe(&ring));
-			int r = io_uring_submit_and_wait(&ring, batch);
-			if (r < 0) die("io_uring_submit_and_wait", r);
+			submit_wait(&ring, batch);
 			struct io_uring_cqe *cqe;
 			unsigned head, seen = 0;
 			io_uring_for_each_cqe(&ring, head, cqe) {
@@ -170,6 +207,9 @@ static int run_reads(const char *path, unsigned qd, double warmup, double second
 	struct io_uring ring;
 	unsigned entries = 8;
 	while (entries < qd) entries <<= 1;
+	/* SQPOLL: the SQ thread may post a read's CQE before it moves the SQ head past the batch,
+	 * so a completed read's SQE slot can still look taken: twice the depth always has room. */
+	if (flags & IORING_SETUP_SQPOLL) entries <<= 1;
 	setup(&ring, entries, flags);
 	for (unsigned i = 0; i < qd; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
@@ -184,14 +224,14 @@ static int run_reads(const char *path, unsigned qd, double warmup, double second
 	window_start(&w, warmup);
 	do {
 		for (unsigned k = 0; k < turns; k++) {
-			int r = io_uring_submit_and_wait(&ring, 1);
-			if (r < 0) die("io_uring_submit_and_wait", r);
+			submit_wait(&ring, 1);
 			struct io_uring_cqe *cqe;
 			unsigned head, seen = 0;
 			io_uring_for_each_cqe(&ring, head, cqe) {
 				if (cqe->res != (int)block) die("read", cqe->res < 0 ? cqe->res : EIO);
 				unsigned i = (unsigned)cqe->user_data;
 				struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+				if (!sqe) die("io_uring_get_sqe", EBUSY);
 				uint64_t b = sequential ? next_block++ % blocks : xorshift32() % blocks;
 				io_uring_prep_read(sqe, fd, mem + i * block, block, b * block);
 				sqe->user_data = i;
@@ -222,12 +262,20 @@ static int run_pread(const char *path, double warmup, double seconds) {
 }
 
 int main(int argc, char **argv) {
+	/* Trailing SQPOLL settings: nop takes 6 fixed arguments, rand and seq 7. */
+	int fixed = argc > 1 && strcmp(argv[1], "nop") == 0 ? 6 : 7;
+	if (argc == fixed + 2 && (strcmp(argv[1], "nop") == 0 || strcmp(argv[1], "rand") == 0 || strcmp(argv[1], "seq") == 0)) {
+		sq_idle_ms = strtoul(argv[fixed], 0, 0);
+		sq_cpu = atoi(argv[fixed + 1]);
+		argc = fixed;
+	}
 	if (argc == 6 && strcmp(argv[1], "nop") == 0) return run_nop(atoi(argv[2]), atof(argv[3]), atof(argv[4]), strtoul(argv[5], 0, 0));
 	if (argc == 7 && strcmp(argv[1], "rand") == 0) return run_reads(argv[2], atoi(argv[3]), atof(argv[4]), atof(argv[5]), strtoul(argv[6], 0, 0), 0);
 	if (argc == 7 && strcmp(argv[1], "seq") == 0) return run_reads(argv[2], atoi(argv[3]), atof(argv[4]), atof(argv[5]), strtoul(argv[6], 0, 0), 1);
 	if (argc == 5 && strcmp(argv[1], "pread") == 0) return run_pread(argv[2], atof(argv[3]), atof(argv[4]));
 	fprintf(stderr,
-		"usage: uring-bench nop BATCH WARMUP SECONDS FLAGS | rand FILE QD WARMUP SECONDS FLAGS\n"
-		"       | seq FILE QD WARMUP SECONDS FLAGS | pread FILE WARMUP SECONDS\n");
+		"usage: uring-bench nop BATCH WARMUP SECONDS FLAGS [IDLE_MS SQ_CPU]\n"
+		"       | rand FILE QD WARMUP SECONDS FLAGS [IDLE_MS SQ_CPU]\n"
+		"       | seq FILE QD WARMUP SECONDS FLAGS [IDLE_MS SQ_CPU] | pread FILE WARMUP SECONDS\n");
 	return 2;
 }

@@ -30,9 +30,14 @@ export function makeRunner(kind: 'node' | 'tsx', repo: string, compiledBench: st
 /** A failed run, with what the process printed. */
 export class RunError extends Error {}
 
-/** Parses the `RESULT {...}` line out of a worker's stdout. */
+/** Thrown by a run that cannot happen on this machine (it is skipped with the reason). */
+export class SkipError extends Error {}
+
+/** Parses the `RESULT {...}` line out of a worker's stdout (a `SKIP reason` line throws a {@link SkipError}). */
 export function parseResult<T>(stdout: string, what: string): T {
   const line = stdout.split('\n').reverse().find((l) => l.startsWith('RESULT '));
+  const skip = /^SKIP (.*)$/m.exec(stdout);
+  if (line === undefined && skip !== null) throw new SkipError(skip[1]!);
   if (line === undefined) throw new RunError(`${what}: no RESULT line in its output`);
   return JSON.parse(line.slice('RESULT '.length)) as T;
 }
@@ -73,14 +78,28 @@ export function runProcess(
   });
 }
 
-/** Runs one worker measurement. */
-export async function runWorker(runner: Runner, kind: string, params: unknown, options: { timeoutMs: number; nodeArgs?: string[] }): Promise<string> {
-  return runProcess(process.execPath, [...runner.nodeArgs, ...(options.nodeArgs ?? []), runner.worker, kind, JSON.stringify(params)], {
-    timeoutMs: options.timeoutMs,
-    label: `worker ${kind}`,
-  });
+/** Options of {@link runWorker}. */
+export interface WorkerOptions {
+  timeoutMs: number;
+  /** Node options before the entry (`--expose-gc`, ...). */
+  nodeArgs?: string[];
+  /** A command the worker runs under (`['taskset', '-c', '0']`, `['perf', 'stat', ...]`). */
+  prefix?: string[];
 }
 
-export async function runSample(runner: Runner, kind: string, params: unknown, timeoutMs: number): Promise<Sample> {
-  return parseResult<Sample>(await runWorker(runner, kind, params, { timeoutMs }), kind);
+/** The command line of a worker: [command, args]. */
+export function workerCommand(runner: Runner, kind: string, params: unknown, options: Omit<WorkerOptions, 'timeoutMs'> = {}): [string, string[]] {
+  const node = [process.execPath, ...runner.nodeArgs, ...(options.nodeArgs ?? []), runner.worker, kind, JSON.stringify(params)];
+  const all = [...(options.prefix ?? []), ...node];
+  return [all[0]!, all.slice(1)];
+}
+
+/** Runs one worker measurement. */
+export async function runWorker(runner: Runner, kind: string, params: unknown, options: WorkerOptions): Promise<string> {
+  const [command, args] = workerCommand(runner, kind, params, options);
+  return runProcess(command, args, { timeoutMs: options.timeoutMs, label: `worker ${kind}` });
+}
+
+export async function runSample(runner: Runner, kind: string, params: unknown, timeoutMs: number, options: Omit<WorkerOptions, 'timeoutMs'> = {}): Promise<Sample> {
+  return parseResult<Sample>(await runWorker(runner, kind, params, { ...options, timeoutMs }), kind);
 }

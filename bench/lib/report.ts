@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { Machine } from './prepare.js';
+import type { Machine, Tools } from './prepare.js';
 import type { Sample } from '../workloads/common.js';
-import type { Unit } from './plan.js';
+import type { TargetDef, Unit } from './plan.js';
 
 export interface MeasurementResult {
   id: string;
@@ -20,8 +20,14 @@ export interface MeasurementResult {
   max: number | null;
   /** Median CPU time of the measuring process per op (ns), when known. */
   cpuNsPerOp: number | null;
-  /** TCP only: median server CPU per request (µs); `cpuNsPerOp` is then the load generator's. */
+  /** Network rows only: median server CPU per request (µs); `cpuNsPerOp` is then the load generator's. */
   serverCpuUsPerReq?: number | null;
+  /** Network rows: the server's user and system CPU per request (µs), medians. */
+  serverUserUsPerReq?: number | null;
+  serverSysUsPerReq?: number | null;
+  /** Network rows: cores the server and the load generator used (~1 for the bottleneck). */
+  serverCores?: number | null;
+  clientCores?: number | null;
   /** Median CPU (cores) other processes used during the runs: how disturbed they were. */
   others: number | null;
   /** Every run as the worker reported it. */
@@ -50,8 +56,39 @@ export interface ComparisonResult {
   shortfall?: number;
 }
 
+/** A row of the targets table (DESIGN.md / issue 14). */
+export interface TargetRow {
+  title: string;
+  /** A ratio of medians, or a measurement's own median (then `unit`). */
+  kind: 'ratio' | 'value';
+  value: number | null;
+  unit?: Unit;
+  op: '≥' | '≤';
+  target: number;
+  before: string;
+  /** null: not measured in this run (skipped, failed or filtered out). */
+  met: boolean | null;
+  /** Why it was not measured. */
+  note?: string;
+}
+
+/** What the SQPOLL check found (see run.ts). */
+export interface SqPollCheck {
+  batch: number;
+  idleMs: number;
+  sqCpu: number;
+  appCpu: number | null;
+  counter: 'perf' | 'strace' | null;
+  tsuring?: { ops: number; enterCalls: number | null; wakeups: number | null; processEnters: number | null };
+  liburing?: { ops: number; processEnters: number };
+  /** met: no io_uring_enter while the SQ thread was awake. */
+  verdict: 'met' | 'missed' | 'unverified';
+  error?: string;
+}
+
 export interface Results {
-  version: 1;
+  /** 1: before the targets table, SQPOLL and server-bound network rows. */
+  version: 1 | 2;
   date: string;
   machine: Machine;
   config: {
@@ -65,9 +102,18 @@ export interface Results {
     maxOthers: number;
     setupFlags: number;
     setupFlagNames: string[];
+    sqPollFlags?: number;
+    sqPollFlagNames?: string[];
+    sqThreadIdleMs?: number;
+    pin?: { app: number; other: number } | null;
+    /** Which profile the README shows: perf's where `perf record` works, else V8's --cpu-prof. */
+    profiler?: 'perf' | 'cpu-prof';
+    tools?: Tools;
   };
   measurements: MeasurementResult[];
   comparisons: ComparisonResult[];
+  targets?: TargetRow[];
+  sqpoll?: SqPollCheck;
   cost?: unknown;
   profiles?: unknown;
   durationSeconds: number;
@@ -82,7 +128,8 @@ export function median(values: number[]): number | null {
 
 /** "1.23M ops/s", "845k req/s", "12.3 GiB/s". */
 export function formatValue(value: number | null, unit: Unit): string {
-  if (value === null) return 'n/a';
+  if (value === null || Number.isNaN(value)) return 'n/a';
+  if (unit === 'B/op') return `${value.toFixed(value >= 100 ? 0 : 1)} B/op`;
   if (unit === 'GiB/s') return `${value.toFixed(value >= 10 ? 1 : 2)} GiB/s`;
   if (value >= 1e6) return `${(value / 1e6).toFixed(value >= 1e7 ? 1 : 2)}M ${unit}`;
   if (value >= 1e3) return `${(value / 1e3).toFixed(value >= 1e5 ? 0 : 1)}k ${unit}`;
@@ -113,6 +160,84 @@ function textTable(header: string[], rows: string[][], rightAligned: Set<number>
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** The targets table's rows, from the measurements' medians. */
+export function targetRows(results: Results, defs: readonly TargetDef[]): TargetRow[] {
+  const byId = new Map(results.measurements.map((m) => [m.id, m]));
+  return defs.map((d) => {
+    const ours = byId.get(d.ours);
+    const base = d.baseline === undefined ? undefined : byId.get(d.baseline);
+    const op = d.atMost !== undefined ? '≤' : '≥';
+    const target = (d.atMost ?? d.atLeast)!;
+    const row: TargetRow = { title: d.title, kind: d.baseline === undefined ? 'value' : 'ratio', value: null, op, target, before: d.before, met: null };
+    if (ours !== undefined) row.unit = ours.unit;
+    if (d.baseline === undefined) {
+      if (ours?.median != null && !Number.isNaN(ours.median)) row.value = ours.median;
+    } else if (ours?.median != null && base?.median != null && base.median > 0) {
+      row.value = ours.median / base.median;
+    }
+    // Version 1 results measured TCP with a Node load generator that ran out of CPU before
+    // any server did: those rows do not answer a server-bound target.
+    if (results.version === 1 && d.ours.startsWith('tcp.')) {
+      row.value = null;
+      row.note = 'this run predates the server-bound network rows';
+    } else if (row.value !== null) row.met = op === '≥' ? row.value >= target : row.value <= target;
+    if (row.value === null && row.note === undefined) {
+      const why = [ours, base].find((m) => m?.skipped !== undefined)?.skipped;
+      row.note = ours === undefined || (d.baseline !== undefined && base === undefined) ? 'not in this run' : (why ?? 'no result');
+    }
+    return row;
+  });
+}
+
+function formatTarget(r: TargetRow): [string, string] {
+  if (r.kind === 'ratio') return [r.value === null ? 'n/a' : formatRatio(r.value), `${r.op} ${r.target.toFixed(2)}×`];
+  const unit = r.unit ?? 'B/op';
+  return [formatValue(r.value, unit), `${r.op} ${formatValue(r.target, unit)}`];
+}
+
+function targetVerdict(r: TargetRow): string {
+  if (r.met === null) return `– not measured (${r.note ?? 'n/a'})`;
+  return r.met ? '✅ met' : '❌ missed';
+}
+
+/** The targets table in Markdown: issue 14's rows, each with its target and a pass/miss marker. */
+export function targetsMarkdown(results: Results): string {
+  const rows = (results.targets ?? []).map((r) => {
+    const [value, target] = formatTarget(r);
+    return `| ${r.title} | ${r.before} | **${value}** | ${target} | ${targetVerdict(r)} |`;
+  });
+  return ['| target row | at issue 14 | this run | target | |', '|---|---:|---:|---:|---|', ...rows].join('\n');
+}
+
+/** A server using at least this many cores is the bottleneck: the row measures it at saturation. */
+export const SATURATED_CORES = 0.9;
+
+/** Which side ran out of CPU in a network row: the server (what the rows mean to measure), the load generator, or neither. */
+export function boundBy(m: Pick<MeasurementResult, 'serverCores' | 'clientCores'>): string {
+  if (m.serverCores == null) return 'n/a';
+  if (m.serverCores >= SATURATED_CORES) return '✅ server';
+  if (m.clientCores != null && m.clientCores >= SATURATED_CORES) return '❌ load generator';
+  return '❌ neither (idle time: other load, or too few requests in flight)';
+}
+
+/** The network rows in Markdown: throughput, and the server's CPU per request and in all. */
+export function networkMarkdown(results: Results): string {
+  if (!results.measurements.some((m) => m.unit === 'req/s' && m.serverCores !== undefined)) return '(No server-bound network rows in this run.)';
+  const rows = results.measurements
+    .filter((m) => m.unit === 'req/s')
+    .map((m) => {
+      if (m.skipped !== undefined) return `| ${m.workload} | ${m.impl} | skipped: ${m.skipped} | | | | | |`;
+      const us = (v: number | null | undefined): string => (v == null ? 'n/a' : v.toFixed(2));
+      const cores = (v: number | null | undefined): string => (v == null ? 'n/a' : v.toFixed(2));
+      return `| ${m.workload} | ${m.impl} | ${formatValue(m.median, m.unit)} | ${us(m.serverUserUsPerReq)} | ${us(m.serverSysUsPerReq)} | ${cores(m.serverCores)} | ${cores(m.clientCores)} | ${boundBy(m)} |`;
+    });
+  return [
+    '| workload | server | throughput | server user µs/req | server sys µs/req | server cores | load generator cores | saturated |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
+    ...rows,
+  ].join('\n');
+}
+
 /** The console report: comparisons first, then every measurement with its spread. */
 export function consoleReport(results: Results): string {
   const out: string[] = [];
@@ -140,7 +265,7 @@ export function consoleReport(results: Results): string {
         const spread = m.median !== null && m.min !== null && m.max !== null && m.median > 0 ? `±${(((m.max - m.min) / 2 / m.median) * 100).toFixed(1)} %` : '';
         const cpu =
           m.serverCpuUsPerReq != null
-            ? `server ${m.serverCpuUsPerReq.toFixed(1)} µs, client ${((m.cpuNsPerOp ?? NaN) / 1000).toFixed(1)} µs`
+            ? `server ${m.serverCpuUsPerReq.toFixed(2)} µs/req at ${(m.serverCores ?? NaN).toFixed(2)} cores, client ${(m.clientCores ?? NaN).toFixed(2)} cores`
             : m.cpuNsPerOp !== null
               ? `${m.cpuNsPerOp.toFixed(0)} ns`
               : '';
@@ -181,8 +306,8 @@ function esc(text: string): string {
  */
 export function svgChart(results: Results): string {
   const rows = results.comparisons.filter((c) => c.ratio !== null && c.ratio > 0);
-  const width = 1040;
-  const labelWidth = 520;
+  const width = 1100;
+  const labelWidth = 580;
   const plotLeft = labelWidth + 10;
   const plotRight = width - 70;
   const rowHeight = 22;

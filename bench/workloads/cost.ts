@@ -14,6 +14,9 @@
  *   `used_heap_size` over N ops is what they allocated. The smallest heap object is 16
  *   bytes, so one allocation per op would show as at least 16 B/op; what remains below
  *   1 B/op is a fixed amount per window (compiled code, feedback), not per op.
+ * - `sqpoll-enters`: a NOP loop on an SQPOLL ring (submit, then spin on the CQ) with the
+ *   enter hook: how many `io_uring_enter` calls the library made after the warm-up, and
+ *   how many of those woke a sleeping SQ thread (the only reason SQPOLL needs one).
  *
  * @module
  */
@@ -22,11 +25,11 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { AsyncIoUring } from '../../src/async/async-ring.js';
 import type { IoUring } from '../../src/index.js';
-import { benchRing, nopStep } from './nop.js';
+import { benchRing, nopStep, type SqPollSettings } from './nop.js';
 import { offsets, rawReadStep } from './reads.js';
 
 /** Runs `step` until at least `ops` ops are done; returns how many. */
-function runOps(step: () => number, ops: number): number {
+export function runOps(step: () => number, ops: number): number {
   let done = 0;
   while (done < ops) done += step();
   return done;
@@ -72,8 +75,13 @@ export interface SplitRow {
   sysNsPerOp: number;
 }
 
+/** The enter hook's counters (`timed-libc.ts`), when the worker runs with it. */
+function enterClock(): { ms: number; calls: number; wakeups: number } | undefined {
+  return (globalThis as { __tsuringEnterClock?: { ms: number; calls: number; wakeups: number } }).__tsuringEnterClock;
+}
+
 export function enterSplit(params: { file: string; ops: number }): { rows: SplitRow[]; hooked: boolean } {
-  const clock = (globalThis as { __tsuringEnterClock?: { ms: number; calls: number } }).__tsuringEnterClock;
+  const clock = enterClock();
   const loops = [() => nopLoop(32), () => nopLoop(1), () => readLoop(params.file, 32)];
   const rows: SplitRow[] = [];
   for (const make of loops) {
@@ -179,14 +187,23 @@ export async function allocations(params: { file: string; ops: number }): Promis
       loop.close();
     }
   }
-  // For comparison: the Promise API allocates by design (a promise and its op per read).
-  const ring = new AsyncIoUring({ entries: 256 });
-  const fd = openSync(params.file, 'r');
+  // For comparison: the Promise API allocates by design (at least its promise per read).
+  rows.push(await promiseReadAlloc(params.file, Math.max(1000, Math.floor(params.ops / 10)), 128));
+  return rows;
+}
+
+/**
+ * Heap bytes per `AsyncIoUring.read` of 4 KiB at random offsets with `depth` reads in flight
+ * (after a warm-up of the same length). Also a bench row, measured in every round.
+ */
+export async function promiseReadAlloc(file: string, ops: number, depth: number): Promise<AllocRow> {
+  const ring = new AsyncIoUring({ entries: Math.max(256, depth) });
+  const fd = openSync(file, 'r');
   try {
     const blocks = Math.floor(fstatSync(fd).size / 4096);
     const next = offsets('rand', blocks, 4096);
-    const memory = Buffer.allocUnsafeSlow(4096 * 128);
-    const bufs = Array.from({ length: 128 }, (_, i) => memory.subarray(i * 4096, (i + 1) * 4096));
+    const memory = Buffer.allocUnsafeSlow(4096 * depth);
+    const bufs = Array.from({ length: depth }, (_, i) => memory.subarray(i * 4096, (i + 1) * 4096));
     const run = async (n: number): Promise<number> => {
       let done = 0;
       await Promise.all(
@@ -199,12 +216,44 @@ export async function allocations(params: { file: string; ops: number }): Promis
       );
       return done;
     };
-    const promiseOps = Math.max(1000, Math.floor(params.ops / 10));
-    await run(promiseOps);
-    rows.push(await measureAlloc('Promise read 4 KiB, 128 in flight', promiseOps, run));
+    await run(ops);
+    return await measureAlloc(`Promise read 4 KiB, ${depth} in flight`, ops, run);
   } finally {
     await ring.close();
     closeSync(fd);
   }
-  return rows;
+}
+
+/** What {@link sqPollEnters} found. */
+export interface SqPollEnters {
+  /** NOPs run after the warm-up. */
+  ops: number;
+  batch: number;
+  /** `io_uring_enter` calls the library made for them (null: the worker ran without the hook). */
+  enterCalls: number | null;
+  /** Of those, calls that woke the SQ thread (`IORING_ENTER_SQ_WAKEUP`): it had gone to sleep. */
+  wakeups: number | null;
+  setupFlags: number;
+}
+
+/** NOPs on an SQPOLL ring (submit, spin on the CQ), counting the library's `io_uring_enter` calls. */
+export function sqPollEnters(params: { batch: number; ops: number } & SqPollSettings): SqPollEnters {
+  const clock = enterClock();
+  const ring = benchRing(256, { sqPoll: { idleMs: params.idleMs, sqCpu: params.sqCpu } });
+  try {
+    const step = nopStep(ring, params.batch, true);
+    runOps(step, params.ops / 4);
+    const calls0 = clock?.calls ?? 0;
+    const wakeups0 = clock?.wakeups ?? 0;
+    const ops = runOps(step, params.ops);
+    return {
+      ops,
+      batch: params.batch,
+      enterCalls: clock === undefined ? null : clock.calls - calls0,
+      wakeups: clock === undefined ? null : clock.wakeups - wakeups0,
+      setupFlags: ring.params.setupFlags,
+    };
+  } finally {
+    ring.close();
+  }
 }

@@ -1,10 +1,15 @@
 /**
- * File reads from the page cache, four ways:
+ * File reads from the page cache, these ways:
  *
  * - `raw`: the raw API keeping `depth` reads in flight. Each completion re-arms its slot with
  *   a read into the same preallocated buffer (its address cached after the first use).
- *   `submitAndWait(1)` then one `forEachCqe` pass per turn, exactly like the C baseline.
+ *   `submitAndWait(1)` then one `forEachCqe` pass per turn, exactly like the C baseline
+ *   (on an SQPOLL ring, `submit()` and a spin on the CQ: see `nop.ts`).
  * - `promise`: `AsyncIoUring.read` with `depth` async loops awaiting back to back.
+ * - `promise-fixedfile`: the same on a registered file (`FileTable` slot): no fd lookup
+ *   and reference per read in the kernel.
+ * - `promise-readfixed`: a registered file and registered buffers through a Promise-API
+ *   `readFixed`, when `AsyncIoUring` has one (skipped with the reason otherwise).
  * - `fsp`: `fs.promises` `FileHandle.read`, same shape as `promise`.
  * - `readsync`: a `fs.readSync` loop.
  *
@@ -15,21 +20,24 @@
  */
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { prepRead, type Cqe, type IoUring } from '../../src/index.js';
+import { FileTable, prepRead, RegisteredBuffers, type Cqe, type FixedFile, type IoUring } from '../../src/index.js';
 import { AsyncIoUring } from '../../src/async/async-ring.js';
-import { benchRing } from './nop.js';
+import { benchRing, ringInfo, submitWait, type RingVariant } from './nop.js';
 import { checkRead, makeRandom, timedConcurrent, timedLoop, type Sample, type Timing } from './common.js';
 
 export type ReadPattern = 'rand' | 'seq';
-export type ReadImpl = 'raw' | 'promise' | 'fsp' | 'readsync';
+export type ReadImpl = 'raw' | 'promise' | 'promise-fixedfile' | 'promise-readfixed' | 'fsp' | 'readsync';
 
-export interface ReadParams {
+export interface ReadParams extends RingVariant {
   file: string;
   pattern: ReadPattern;
   impl: ReadImpl;
   /** Reads in flight (ignored by `readsync`). */
   depth: number;
 }
+
+/** Thrown by a worker for a measurement this build or kernel cannot make; printed as `SKIP reason`. */
+export class WorkloadSkip extends Error {}
 
 export const BLOCK = { rand: 4096, seq: 1 << 20 } as const;
 
@@ -61,10 +69,12 @@ export async function runReads(params: ReadParams, timing: Timing): Promise<Samp
     let sample: Sample;
     switch (params.impl) {
       case 'raw':
-        sample = rawReads(fd, bufs, block, next, timing);
+        sample = rawReads(fd, bufs, block, next, timing, params);
         break;
       case 'promise':
-        sample = await promiseReads(fd, bufs, block, next, timing);
+      case 'promise-fixedfile':
+      case 'promise-readfixed':
+        sample = await promiseReads(fd, bufs, block, next, timing, params.impl, memory);
         break;
       case 'fsp':
         sample = await fsPromisesReads(params.file, bufs, block, next, timing);
@@ -85,11 +95,14 @@ export async function runReads(params: ReadParams, timing: Timing): Promise<Samp
   }
 }
 
-function rawReads(fd: number, bufs: Buffer[], block: number, next: () => number, timing: Timing): Sample {
-  const ring = benchRing(Math.max(8, bufs.length));
+function rawReads(fd: number, bufs: Buffer[], block: number, next: () => number, timing: Timing, variant: RingVariant): Sample {
+  // SQPOLL: the SQ thread may post a read's CQE before it moves the SQ head past the
+  // batch, so a completed read's slot can still look taken; twice the depth always has room
+  // (uring-bench.c sizes its SQPOLL ring the same way).
+  const ring = benchRing(Math.max(8, bufs.length) * (variant.sqPoll === undefined ? 1 : 2), variant);
   try {
-    const sample = timedLoop(timing, rawReadStep(ring, fd, bufs, block, next));
-    sample.info = { setupFlags: ring.params.setupFlags };
+    const sample = timedLoop(timing, rawReadStep(ring, fd, bufs, block, next, variant.sqPoll !== undefined));
+    sample.info = ringInfo(ring);
     return sample;
   } finally {
     ring.close();
@@ -98,10 +111,11 @@ function rawReads(fd: number, bufs: Buffer[], block: number, next: () => number,
 
 /**
  * Starts `bufs.length` reads on `ring` and returns a step function that keeps them going:
- * each turn is one `submitAndWait(1)` and one `forEachCqe` pass, which re-arms every
- * completed read at the next offset. Returns the reads completed by the step.
+ * each turn is one `submitAndWait(1)` (with `spin`: `submit()` and a spin on the CQ) and
+ * one `forEachCqe` pass, which re-arms every completed read at the next offset. Returns the
+ * reads completed by the step.
  */
-export function rawReadStep(ring: IoUring, fd: number, bufs: Buffer[], block: number, next: () => number): () => number {
+export function rawReadStep(ring: IoUring, fd: number, bufs: Buffer[], block: number, next: () => number, spin = false): () => number {
   const depth = bufs.length;
   let bad = 0;
   let reaped = 0;
@@ -124,7 +138,7 @@ export function rawReadStep(ring: IoUring, fd: number, bufs: Buffer[], block: nu
   return () => {
     const before = reaped;
     for (let k = 0; k < turns; k++) {
-      ring.submitAndWait(1);
+      submitWait(ring, 1, spin);
       ring.forEachCqe(onCqe);
     }
     if (bad !== 0) throw new Error(`${bad} reads returned less than ${block} bytes`);
@@ -132,13 +146,42 @@ export function rawReadStep(ring: IoUring, fd: number, bufs: Buffer[], block: nu
   };
 }
 
-async function promiseReads(fd: number, bufs: Buffer[], block: number, next: () => number, timing: Timing): Promise<Sample> {
+/**
+ * The Promise-API read the bench calls through `readFixed`, when the lead's API has one:
+ * `readFixed(file, buffer, position)` with `buffer` inside registered buffers. Adjust this
+ * line (and only this) if the final signature differs.
+ */
+type ReadFixed = (file: FixedFile, buffer: Buffer, position: number) => Promise<number>;
+
+async function promiseReads(fd: number, bufs: Buffer[], block: number, next: () => number, timing: Timing, impl: ReadImpl, memory: Buffer): Promise<Sample> {
   const ring = new AsyncIoUring({ entries: Math.max(256, bufs.length) });
   try {
-    const sample = await timedConcurrent(timing, bufs.length, async (i) => {
-      checkRead(await ring.read(fd, bufs[i]!, next()), block, 'AsyncIoUring.read');
-    });
-    sample.info = { setupFlags: ring.ring.params.setupFlags, waker: ring.wakerBackend };
+    let sample: Sample;
+    if (impl === 'promise') {
+      sample = await timedConcurrent(timing, bufs.length, async (i) => {
+        checkRead(await ring.read(fd, bufs[i]!, next()), block, 'AsyncIoUring.read');
+      });
+    } else {
+      const readFixed = (ring as unknown as { readFixed?: unknown }).readFixed;
+      if (impl === 'promise-readfixed' && typeof readFixed !== 'function') {
+        throw new WorkloadSkip('AsyncIoUring has no readFixed (a Promise read over registered files and buffers, issue 14 item 5) in this build');
+      }
+      using table = FileTable.register(ring.ring, [fd]);
+      const file = table.slot(0);
+      if (impl === 'promise-fixedfile') {
+        sample = await timedConcurrent(timing, bufs.length, async (i) => {
+          checkRead(await ring.read(file, bufs[i]!, next()), block, 'AsyncIoUring.read (registered file)');
+        });
+      } else {
+        using registered = RegisteredBuffers.register(ring.ring, [memory]);
+        const call = (readFixed as ReadFixed).bind(ring);
+        sample = await timedConcurrent(timing, bufs.length, async (i) => {
+          checkRead(await call(file, bufs[i]!, next()), block, 'AsyncIoUring.readFixed');
+        });
+        if (!registered.registered) throw new Error('the registered buffers went away during the run');
+      }
+    }
+    sample.info = { ...ringInfo(ring.ring), waker: ring.wakerBackend };
     return sample;
   } finally {
     await ring.close();

@@ -1,6 +1,8 @@
 /**
- * Echo servers for the TCP workload, one per process (the orchestrator starts it, reads
- * `PORT <n>` from its stdout, points the load generator at it, then kills it):
+ * Servers for the network rows, one per process (the orchestrator starts it, pinned to one
+ * CPU, reads `PORT <n>` from its stdout, points the C load generator `bench/c/echo-load.c`
+ * at it from another CPU, then kills it; `SKIP <reason>` instead of a port when this kernel
+ * or build cannot run it). Echo servers:
  *
  * - `tsuring`: the raw API on Node's event loop, shaped like `examples/echo-server.ts`: one
  *   multishot ACCEPT, one multishot RECV per connection picking buffers from a provided
@@ -12,16 +14,18 @@
  * - `tsuring-tcp`: the library's TCP helper (`createServer` on an `AsyncIoUring`), echoing
  *   with `for await (const chunk of conn) await conn.write(chunk)`.
  * - `net`: `net.createServer`, writing back each `'data'` chunk.
+ * - `tsuring-net`: the same code on `tsuring/net` (src/node/net), the drop-in `node:net`.
  *
- * All three set `TCP_NODELAY` on accepted sockets (the TCP helper does by default), so
- * Nagle's algorithm cannot hold back a split echo in any of them.
+ * `http-net` and `http-tsuring-net` are the HTTP servers of `http-server.ts`. The
+ * `tsuring-net` servers print `SKIP` where tsuring/net falls back to node:net, so no row
+ * compares Node with itself under another name.
  *
- * Over IPC, `{ cmd: 'cpu' }` is answered with the process's CPU time, so the orchestrator
- * can report CPU per request for the measured window.
+ * All set `TCP_NODELAY` on accepted sockets (the TCP helper does by default), so Nagle's
+ * algorithm cannot hold back a split echo in any of them.
  *
  * @module
  */
-import { createServer as createNetServer, type Socket } from 'node:net';
+import * as nodeNet from 'node:net';
 import {
   AsyncIoUring,
   AF_INET,
@@ -43,22 +47,24 @@ import {
   type Sqe,
 } from '../../src/index.js';
 import { createWaker } from '../../src/loop/waker.js';
+import { runHttpServer } from './http-server.js';
+import { tsuringNet, type NetModule } from './tsuring-net.js';
 
+/**
+ * Receive buffer size of the io_uring servers: large enough that a pipelined burst of 4 KiB
+ * requests arrives in one buffer and goes back in one send, as `net` (which reads up to
+ * 64 KiB at a time) does.
+ */
+const RECV_BUFFER_BYTES = 16384;
 const ENOBUFS = -105;
 const EADDRINUSE = -98;
 const ACCEPT_TAG = -1;
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
 
-function answerCpuQueries(): void {
-  process.on('message', (msg: unknown) => {
-    if ((msg as { cmd?: unknown } | null)?.cmd === 'cpu') process.send!({ cpu: process.cpuUsage() });
-  });
-  process.on('disconnect', () => process.exit(0));
-}
-
-function serveNet(): void {
-  const server = createNetServer({ noDelay: true }, (socket: Socket) => {
+function serveNet(net: NetModule): void {
+  const server = net.createServer({ noDelay: true }, (socket: nodeNet.Socket) => {
+    socket.setNoDelay(true);
     socket.on('data', (chunk) => socket.write(chunk));
     socket.on('error', () => socket.destroy());
   });
@@ -119,7 +125,7 @@ function serveTsuring(): void {
   }
   if (listener < 0) throw new Error('no free port found');
 
-  const pool = BufferRing.register(ring, { entries: 1024, bufferSize: 4096 });
+  const pool = BufferRing.register(ring, { entries: 1024, bufferSize: RECV_BUFFER_BYTES });
   const conns: (Conn | undefined)[] = [];
   const one = new Int32Array([1]);
   const starved: Conn[] = [];
@@ -232,7 +238,7 @@ async function serveTcpHelper(): Promise<void> {
   const server = await createServer(ring, {
     host: '127.0.0.1',
     port: 0,
-    bufferSize: 4096,
+    bufferSize: RECV_BUFFER_BYTES,
     buffers: 1024,
     async onConnection(conn) {
       for await (const chunk of conn) await conn.write(chunk);
@@ -244,11 +250,27 @@ async function serveTcpHelper(): Promise<void> {
   process.stdout.write(`PORT ${server.port}\n`);
 }
 
-export type ServerImpl = 'tsuring' | 'tsuring-tcp' | 'net';
+export type ServerImpl = 'tsuring' | 'tsuring-tcp' | 'net' | 'tsuring-net' | 'http-net' | 'http-tsuring-net';
 
 export async function runServer(params: { impl: ServerImpl }): Promise<void> {
-  answerCpuQueries();
-  if (params.impl === 'net') serveNet();
-  else if (params.impl === 'tsuring-tcp') await serveTcpHelper();
-  else serveTsuring();
+  switch (params.impl) {
+    case 'net':
+      serveNet(nodeNet);
+      return;
+    case 'tsuring-net':
+      serveNet(await tsuringNet());
+      return;
+    case 'http-net':
+      await runHttpServer({ impl: 'node' });
+      return;
+    case 'http-tsuring-net':
+      await runHttpServer({ impl: 'tsuring-net' });
+      return;
+    case 'tsuring-tcp':
+      await serveTcpHelper();
+      return;
+    case 'tsuring':
+      serveTsuring();
+      return;
+  }
 }

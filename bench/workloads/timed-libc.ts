@@ -8,12 +8,13 @@
  *
  * @module
  */
+import { IORING_ENTER_SQ_WAKEUP } from '../../generated/constants.js';
 import { ioUringEnter as realEnter } from '../../src/sys/libc.js';
 
 export * from '../../src/sys/libc.js';
 
-/** Milliseconds spent inside `io_uring_enter` calls, and how many calls. */
-export const enterClock = { ms: 0, calls: 0 };
+/** Milliseconds spent inside `io_uring_enter` calls, how many calls, and how many woke an SQ thread. */
+export const enterClock = { ms: 0, calls: 0, wakeups: 0 };
 (globalThis as { __tsuringEnterClock?: typeof enterClock }).__tsuringEnterClock = enterClock;
 
 export function ioUringEnter(
@@ -29,5 +30,6 @@ export function ioUringEnter(
   const r = realEnter(fd, toSubmit, minComplete, flags, argAddress, argSize, onEintr);
   enterClock.ms += performance.now() - t0;
   enterClock.calls++;
+  if ((flags & IORING_ENTER_SQ_WAKEUP) !== 0) enterClock.wakeups++;
   return r;
 }
