@@ -10,6 +10,7 @@
 import { allocations, enterSplit, promiseReadAlloc, rssGrowth, sqPollEnters } from './workloads/cost.js';
 import { emit, type Timing } from './workloads/common.js';
 import { runNodeFs, type NodeFsParams } from './workloads/node-fs.js';
+import { runNopFloor } from './workloads/nop-floor.js';
 import { benchRing, runNop, type RingVariant, type SqPollSettings } from './workloads/nop.js';
 import { runReads, WorkloadSkip, type ReadParams } from './workloads/reads.js';
 import { runServer, type ServerImpl } from './workloads/tcp-server.js';
@@ -31,6 +32,9 @@ async function main(): Promise<void> {
     }
     case 'nop':
       emit(runNop(params as unknown as { batch: number } & RingVariant, timing));
+      return;
+    case 'nop-floor':
+      emit(runNopFloor(params as unknown as { batch: number }, timing));
       return;
     case 'reads':
       emit(await runReads(params as unknown as ReadParams, timing));

@@ -76,12 +76,14 @@ export interface TargetDef {
   atMost?: number;
   /** Where issue 14 started (its "now" column). */
   before: string;
+  /** The id of a measurement of the same work with no library (the floor), to show beside it. */
+  floor?: string;
 }
 
 /** The targets, in the order of DESIGN.md's table. */
 export const TARGETS: readonly TargetDef[] = [
-  { title: 'NOP raw b32 / liburing', ours: 'nop.b32.tsuring', baseline: 'nop.b32.liburing', atLeast: 0.8, before: '0.55×' },
-  { title: 'NOP raw b1 / liburing', ours: 'nop.b1.tsuring', baseline: 'nop.b1.liburing', atLeast: 0.6, before: '0.50×' },
+  { title: 'NOP raw b32 / liburing', ours: 'nop.b32.tsuring', baseline: 'nop.b32.liburing', atLeast: 0.8, before: '0.55×', floor: 'nop.b32.floor' },
+  { title: 'NOP raw b1 / liburing', ours: 'nop.b1.tsuring', baseline: 'nop.b1.liburing', atLeast: 0.6, before: '0.50×', floor: 'nop.b1.floor' },
   { title: '4 KiB reads, raw, qd 128 / liburing qd 128', ours: 'rand.qd128.tsuring-raw', baseline: 'rand.qd128.liburing', atLeast: 0.9, before: '0.83×' },
   { title: '4 KiB reads, Promise API, 128 in flight / liburing qd 128', ours: 'rand.qd128.tsuring-promise', baseline: 'rand.qd128.liburing', atLeast: 0.85, before: '0.66×' },
   { title: '4 KiB reads, Promise API, 128 in flight / fs.readSync loop', ours: 'rand.qd128.tsuring-promise', baseline: 'rand.readsync', atLeast: 1.0, before: '0.76×' },
@@ -169,6 +171,15 @@ export function buildPlan(): { specs: Spec[]; comparisons: Comparison[] } {
       run: (ctx) => cRun(ctx, ['nop', batch, ctx.timing.warmup, ctx.timing.seconds, ctx.setupFlags]),
     });
     compare(`nop.b${batch}.tsuring`, `nop.b${batch}.liburing`);
+  }
+  // The floor for any JS binding (bench/workloads/nop-floor.ts): the same loop with the
+  // library's bookkeeping taken out, SQEs written and CQEs read in place by hand.
+  for (const batch of [1, 32]) {
+    specs.push({
+      id: `nop.b${batch}.floor`, workload: `NOP submit+reap, batch ${batch}`, impl: 'bare JS loop (floor)', unit: 'ops/s',
+      run: (ctx) => runSample(ctx.runner, 'nop-floor', { batch, timing: ctx.timing }, timeoutMs(ctx.timing)),
+    });
+    compare(`nop.b${batch}.floor`, `nop.b${batch}.liburing`);
   }
   // The staging path (kernel-mapped ring memory, SQEs copied at submit), which kernels
   // without IORING_SETUP_NO_MMAP take: measured beside the in-place default.

@@ -70,6 +70,12 @@ export interface TargetRow {
   met: boolean | null;
   /** Why it was not measured. */
   note?: string;
+  /**
+   * The same ratio for the same work done with no library at all (the bare JS loop of
+   * bench/workloads/nop-floor.ts): the best any JS binding could reach here. Absent where
+   * the target has no floor row or it was not measured.
+   */
+  floor?: number;
 }
 
 /** What the SQPOLL check found (see run.ts). */
@@ -175,6 +181,8 @@ export function targetRows(results: Results, defs: readonly TargetDef[]): Target
     } else if (ours?.median != null && base?.median != null && base.median > 0) {
       row.value = ours.median / base.median;
     }
+    const floor = d.floor === undefined ? undefined : byId.get(d.floor);
+    if (floor?.median != null && base?.median != null && base.median > 0) row.floor = floor.median / base.median;
     // Version 1 results measured TCP with a Node load generator that ran out of CPU before
     // any server did: those rows do not answer a server-bound target.
     if (results.version === 1 && d.ours.startsWith('tcp.')) {
@@ -204,9 +212,10 @@ function targetVerdict(r: TargetRow): string {
 export function targetsMarkdown(results: Results): string {
   const rows = (results.targets ?? []).map((r) => {
     const [value, target] = formatTarget(r);
-    return `| ${r.title} | ${r.before} | **${value}** | ${target} | ${targetVerdict(r)} |`;
+    const floor = r.floor === undefined ? '–' : formatRatio(r.floor);
+    return `| ${r.title} | ${r.before} | **${value}** | ${target} | ${floor} | ${targetVerdict(r)} |`;
   });
-  return ['| target row | at issue 14 | this run | target | |', '|---|---:|---:|---:|---|', ...rows].join('\n');
+  return ['| target row | at issue 14 | this run | target | floor (no library) | |', '|---|---:|---:|---:|---:|---|', ...rows].join('\n');
 }
 
 /** A server using at least this many cores is the bottleneck: the row measures it at saturation. */

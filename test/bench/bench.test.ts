@@ -6,7 +6,7 @@
  * suite's.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import { countEnters, parsePerfStat, parseStraceSummary, syscallCounter } from '
 import { enterSplit } from '../../bench/workloads/cost.js';
 import type { Sample, Timing } from '../../bench/workloads/common.js';
 import { runNop } from '../../bench/workloads/nop.js';
+import { runNopFloor } from '../../bench/workloads/nop-floor.js';
 import { BLOCK, runReads, WorkloadSkip, type ReadImpl } from '../../bench/workloads/reads.js';
 import { runTimeouts } from '../../bench/workloads/timeouts.js';
 
@@ -78,6 +79,15 @@ describe('bench workloads (tiny runs)', () => {
     expect(s.ops % batch).toBe(0);
     expect(typeof s.info?.setupFlags).toBe('number');
     expect(typeof s.info?.sqeInPlace).toBe('boolean');
+  });
+
+  it.each([1, 32])('floor NOP loop (no library bookkeeping), batch %i: every NOP completes, the ring is torn down', (batch) => {
+    const fds = readdirSync('/proc/self/fd').length;
+    const s = runNopFloor({ batch }, tiny);
+    expectSample(s);
+    expect(s.ops % batch).toBe(0);
+    expect(typeof s.info?.setupFlags).toBe('number');
+    expect(readdirSync('/proc/self/fd').length).toBe(fds);
   });
 
   it('NOP loop on kernel-mapped ring memory stages its SQEs (the path older kernels take)', () => {
@@ -348,6 +358,7 @@ describe('bench reports', () => {
       measurement('nop.b32.liburing', 'ops/s', 1e7),
       measurement('nop.b1.tsuring', 'ops/s', 1e6),
       measurement('nop.b1.liburing', 'ops/s', 2e6),
+      measurement('nop.b1.floor', 'ops/s', 1.4e6),
       measurement('rand.qd128.liburing', 'ops/s', null, { skipped: 'liburing is not installed' }),
       measurement('rand.qd128.tsuring-promise', 'ops/s', 8e5),
       measurement('alloc.promise-read.qd128', 'B/op', 150),
@@ -399,14 +410,16 @@ describe('bench reports', () => {
     expect(rows.map((r) => r.title)).toEqual(TARGETS.map((t) => t.title));
     const by = (title: RegExp) => rows.find((r) => title.test(r.title))!;
     expect(by(/NOP raw b32/)).toMatchObject({ value: 0.9, met: true, op: '≥' });
-    expect(by(/NOP raw b1/)).toMatchObject({ value: 0.5, met: false });
+    expect(by(/NOP raw b1/)).toMatchObject({ value: 0.5, met: false, floor: 0.7 });
+    expect(by(/NOP raw b32/).floor).toBeUndefined(); // its floor row is not in these results
     expect(by(/raw, qd 128/)).toMatchObject({ value: null, met: null, note: 'not in this run' });
     expect(by(/Promise API, 128 in flight \/ liburing/)).toMatchObject({ value: null, met: null, note: 'liburing is not installed' });
     expect(by(/TCP echo/)).toMatchObject({ value: 2, met: true });
     expect(by(/bytes allocated/)).toMatchObject({ kind: 'value', value: 150, op: '≤', target: 200, met: true });
     const md = targetsMarkdown(results);
     expect(md.split('\n')).toHaveLength(2 + TARGETS.length);
-    expect(md).toContain('| Promise API bytes allocated per read | ~630 B | **150 B/op** | ≤ 200 B/op | ✅ met |');
+    expect(md).toContain('| Promise API bytes allocated per read | ~630 B | **150 B/op** | ≤ 200 B/op | – | ✅ met |');
+    expect(md).toContain('| NOP raw b1 / liburing | 0.50× | **0.50×** | ≥ 0.60× | 0.70× | ❌ missed |');
     expect(md).toContain('❌ missed');
     expect(md).toContain('– not measured (liburing is not installed)');
   });
