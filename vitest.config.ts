@@ -25,6 +25,8 @@ export default defineConfig({
     // Real rings and real child processes: keep files isolated, but do not
     // oversubscribe a 2-core machine.
     pool: 'forks',
+    // A temporary directory per run, removed at the end (test/support/global-tmp.ts).
+    globalSetup: ['test/support/global-tmp.ts'],
     maxWorkers: 2,
     // Leak checks force a full GC and let finalizers run (retired ring memory is unmapped
     // once no view can reach it: src/ring/region.ts).
