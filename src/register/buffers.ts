@@ -313,22 +313,23 @@ export class RegisteredBuffers implements Disposable {
 
   /**
    * Unregisters the table. The buffers stay referenced until the ring has nothing in
-   * flight (an op submitted earlier may still use them). Idempotent.
+   * flight (an op submitted earlier may still use them). Idempotent. When the kernel
+   * refuses (EACCES on a restricted ring that does not allow `IORING_UNREGISTER_BUFFERS`),
+   * it throws and the table stays registered, its buffers held: the kernel still has them
+   * pinned and may still write into them.
    */
   unregister(): void {
     if (!this.#registered) return;
+    const open = !this.ring.closed;
+    // The kernel first: the buffers are let go only once it has let go of them.
+    if (open) this.ring.register(IORING_UNREGISTER_BUFFERS, null, 0);
     this.#registered = false;
     if (this.#registry.buffers === this) this.#registry.buffers = undefined;
-    const open = !this.ring.closed;
-    try {
-      if (open) this.ring.register(IORING_UNREGISTER_BUFFERS, null, 0);
-    } finally {
-      for (let i = 0; i < this.count; i++) {
-        const held = this.#held[i];
-        if (held !== undefined && open) this.#registry.retire(held);
-        this.#held[i] = undefined;
-        this.#views[i] = null;
-      }
+    for (let i = 0; i < this.count; i++) {
+      const held = this.#held[i];
+      if (held !== undefined && open) this.#registry.retire(held);
+      this.#held[i] = undefined;
+      this.#views[i] = null;
     }
   }
 

@@ -278,14 +278,16 @@ export class FileTable implements Disposable {
   /**
    * Unregisters the table (`IORING_UNREGISTER_FILES`); the kernel closes its references
    * once in-flight ops are done with them. Every slot handed out becomes invalid.
-   * Idempotent; a no-op once the ring is closed.
+   * Idempotent; a no-op once the ring is closed. When the kernel refuses (EACCES on a
+   * restricted ring that does not allow `IORING_UNREGISTER_FILES`), it throws and the table
+   * stays registered: the kernel still holds it, and so does this object.
    */
   unregister(): void {
     if (!this.#registered) return;
+    // The kernel first: only once it has let go is the table marked gone.
+    if (!this.ring.closed) this.ring.register(IORING_UNREGISTER_FILES, null, 0);
     this.#registered = false;
     if (this.#registry.files === this) this.#registry.files = undefined;
-    if (this.ring.closed) return;
-    this.ring.register(IORING_UNREGISTER_FILES, null, 0);
   }
 
   /** Same as {@link FileTable.unregister}, for `using`. */

@@ -119,3 +119,29 @@ describe('a ring restricted to IORING_REGISTER_BUFFERS / FILES / FILES_UPDATE', 
     expect(run(other, (s) => prepRead(s, sparse.slot(5), buf, 32, 0)).res).toBe(11);
   });
 });
+
+describe('unregister refused by the restrictions (IORING_UNREGISTER_* not allowed)', () => {
+  it('throws EACCES and leaves the file table and the buffer table registered and usable', () => {
+    const ring = disabledRing();
+    registerRestrictions(ring, {
+      sqeOps: [IORING_OP_READ, IORING_OP_READ_FIXED],
+      registerOps: [IORING_REGISTER_BUFFERS, IORING_REGISTER_FILES],
+      sqeFlagsAllowed: IOSQE_FIXED_FILE,
+    });
+    ring.enable();
+    const file = tempFile('kept', 'still registered');
+    const table = FileTable.register(ring, [file.fd]);
+    const mem = Buffer.alloc(4096);
+    const bufs = RegisteredBuffers.register(ring, [mem]);
+    expect(codeOf(() => table.unregister())).toBe('EACCES');
+    expect(codeOf(() => bufs.unregister())).toBe('EACCES');
+    // The kernel still holds both, and so do the objects: slots and buffers keep working.
+    expect(table.registered).toBe(true);
+    expect(bufs.registered).toBe(true);
+    expect(bufs.buffer(0)).toBe(mem);
+    expect(run(ring, (s) => bufs.prepReadFixed(s, table.slot(0), 0, mem.subarray(0, 16), 16, 0)).res).toBe(16);
+    expect(mem.subarray(0, 16).toString()).toBe('still registered');
+    // A second table is still the kernel's one-table rule, not a stale "none registered".
+    expect(codeOf(() => FileTable.register(ring, [file.fd]))).toBe('ERR_INVALID_ARG_VALUE');
+  });
+});
