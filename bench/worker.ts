@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { allocations, enterSplit, promiseReadAlloc, rssGrowth, sqPollEnters } from './workloads/cost.js';
+import { allocations, enterSplit, promiseFloorAlloc, promiseReadAlloc, rssGrowth, sqPollEnters } from './workloads/cost.js';
 import { emit, type Timing } from './workloads/common.js';
 import { runNodeFs, type NodeFsParams } from './workloads/node-fs.js';
 import { runNopFloor } from './workloads/nop-floor.js';
@@ -53,6 +53,15 @@ async function main(): Promise<void> {
       const p = params as unknown as { file: string; ops: number; depth: number };
       const t0 = performance.now();
       const row = await promiseReadAlloc(p.file, p.ops, p.depth);
+      const seconds = (performance.now() - t0) / 1000;
+      emit({ ops: row.ops, seconds, bytes: 0, cpuUser: NaN, cpuSys: NaN, info: { bytesPerOp: row.bytesPerOp, gcsInWindow: row.gcsInWindow } });
+      return;
+    }
+    case 'alloc-floor': {
+      // The same figure for a promise and its await alone (no I/O, no library): the floor.
+      const p = params as unknown as { ops: number; depth: number };
+      const t0 = performance.now();
+      const row = await promiseFloorAlloc(p.ops, p.depth);
       const seconds = (performance.now() - t0) / 1000;
       emit({ ops: row.ops, seconds, bytes: 0, cpuUser: NaN, cpuSys: NaN, info: { bytesPerOp: row.bytesPerOp, gcsInWindow: row.gcsInWindow } });
       return;

@@ -71,9 +71,9 @@ export interface TargetRow {
   /** Why it was not measured. */
   note?: string;
   /**
-   * The same ratio for the same work done with no library at all (the bare JS loop of
-   * bench/workloads/nop-floor.ts): the best any JS binding could reach here. Absent where
-   * the target has no floor row or it was not measured.
+   * The same figure for the same work done with no library at all (the bare JS loop of
+   * bench/workloads/nop-floor.ts; a promise and its await without I/O): the best any JS
+   * binding could reach here. Absent where the target has no floor row or it was not measured.
    */
   floor?: number;
 }
@@ -182,7 +182,9 @@ export function targetRows(results: Results, defs: readonly TargetDef[]): Target
       row.value = ours.median / base.median;
     }
     const floor = d.floor === undefined ? undefined : byId.get(d.floor);
-    if (floor?.median != null && base?.median != null && base.median > 0) row.floor = floor.median / base.median;
+    if (d.baseline === undefined) {
+      if (floor?.median != null && !Number.isNaN(floor.median)) row.floor = floor.median;
+    } else if (floor?.median != null && base?.median != null && base.median > 0) row.floor = floor.median / base.median;
     // Version 1 results measured TCP with a Node load generator that ran out of CPU before
     // any server did: those rows do not answer a server-bound target.
     if (results.version === 1 && d.ours.startsWith('tcp.')) {
@@ -212,7 +214,7 @@ function targetVerdict(r: TargetRow): string {
 export function targetsMarkdown(results: Results): string {
   const rows = (results.targets ?? []).map((r) => {
     const [value, target] = formatTarget(r);
-    const floor = r.floor === undefined ? '–' : formatRatio(r.floor);
+    const floor = r.floor === undefined ? '–' : r.kind === 'ratio' ? formatRatio(r.floor) : formatValue(r.floor, r.unit ?? 'B/op');
     return `| ${r.title} | ${r.before} | **${value}** | ${target} | ${floor} | ${targetVerdict(r)} |`;
   });
   return ['| target row | at issue 14 | this run | target | floor (no library) | |', '|---|---:|---:|---:|---:|---|', ...rows].join('\n');
