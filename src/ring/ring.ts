@@ -42,7 +42,7 @@ import type { CancelKey } from './cancel-keys.js';
 import { OPEN, RingCore, type RingParams, type RingResource } from './core.js';
 import type { Cqe } from './cqe.js';
 import { peek, reap, seen } from './cqueue.js';
-import { enterAndWait, enterSubmit, flushCq } from './enter.js';
+import { enterAndWait, enterSubmit, flushCq, type WaitOptions } from './enter.js';
 import { RingStateError, ringClosedError } from './errors.js';
 import { closeCore, finishDeferredClose, teardown, trackRing } from './lifecycle.js';
 import type { CompletionHandler } from './op-table.js';
@@ -277,9 +277,11 @@ export class IoUring implements Disposable {
    * timeout throws `ERR_RING_WOULD_BLOCK` (it would block forever), unless the ring was
    * created with `msgRingTarget` (other rings post to it).
    *
+   * `options.minWaitUs` (Linux 6.12) gives the batch a budget: see {@link WaitOptions}.
+   *
    * @returns The number of SQEs the kernel consumed.
    */
-  submitAndWait(waitNr: number, timeoutMs?: number): number {
+  submitAndWait(waitNr: number, timeoutMs?: number, options?: WaitOptions): number {
     const core = this.#check('IoUring.submitAndWait');
     checkIntRange('IoUring.submitAndWait: waitNr', waitNr, 0, 0xffffffff);
     this.#checkEnabled(core, 'IoUring.submitAndWait');
@@ -293,7 +295,7 @@ export class IoUring implements Disposable {
         `IoUring.submitAndWait: waiting for ${waitNr} completions with nothing in flight would block forever (create the ring with msgRingTarget: true if other rings post to it, or pass a timeout)`,
       );
     }
-    return enterAndWait(core, pending, waitNr, timeoutMs);
+    return enterAndWait(core, pending, waitNr, timeoutMs, options);
   }
 
   /**
