@@ -36,6 +36,7 @@ export {
   type RingRestrictions,
   type RingClock,
 } from './ring-config.js';
+export { registerNapi, unregisterNapi, type NapiSettings } from './napi.js';
 export { syncCancel, type SyncCancelOptions } from './sync-cancel.js';
 export { cancelMatchSupport, type CancelMatchSupport } from './cancel-support.js';
 export { sendMsgRingSync, type SendMsgRingOptions } from './msg-ring.js';
