@@ -7,9 +7,11 @@
 import {
   IORING_ENTER_EXT_ARG,
   IORING_ENTER_GETEVENTS,
+  IORING_ENTER_NO_IOWAIT,
   IORING_ENTER_SQ_WAKEUP,
   IORING_FEAT_EXT_ARG,
   IORING_FEAT_MIN_TIMEOUT,
+  IORING_FEAT_NO_IOWAIT,
   IORING_OP_TIMEOUT,
   IORING_SQ_NEED_WAKEUP,
 } from '../../generated/constants.js';
@@ -20,6 +22,24 @@ import { IoUringError } from '../sys/errors.js';
 import { ioUringEnter } from '../sys/libc.js';
 import type { RingCore } from './core.js';
 import { CQE_USER_DATA_WORD } from './cqueue.js';
+
+/**
+ * Whether `core`'s waits count as I/O wait (the default) or pass `IORING_ENTER_NO_IOWAIT`
+ * (Linux 6.15). The flag joins `core.enterFlags`, so every later enter carries it.
+ */
+export function setIowait(core: RingCore, enabled: boolean): void {
+  if (typeof enabled !== 'boolean') {
+    throw new ArgumentError('ERR_INVALID_ARG_TYPE', 'IoUring.setIowait: enabled', `expected a boolean, received ${describeReceived(enabled)}`);
+  }
+  if (enabled) {
+    core.enterFlags &= ~IORING_ENTER_NO_IOWAIT;
+    return;
+  }
+  if ((core.params.features & IORING_FEAT_NO_IOWAIT) === 0) {
+    throw new IoUringError(-95, 'io_uring_enter', '', 'Waiting without I/O-wait accounting needs IORING_FEAT_NO_IOWAIT (Linux 6.15 or newer); older kernels always account it');
+  }
+  core.enterFlags |= IORING_ENTER_NO_IOWAIT;
+}
 
 /** Lets the kernel post overflowed CQEs and run deferred completion work. */
 export function flushCq(core: RingCore): void {

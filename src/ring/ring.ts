@@ -42,7 +42,7 @@ import type { CancelKey } from './cancel-keys.js';
 import { OPEN, RingCore, type RingParams, type RingResource } from './core.js';
 import type { Cqe } from './cqe.js';
 import { peek, reap, seen } from './cqueue.js';
-import { enterAndWait, enterSubmit, flushCq, type WaitOptions } from './enter.js';
+import { enterAndWait, enterSubmit, flushCq, setIowait, type WaitOptions } from './enter.js';
 import { RingStateError, ringClosedError } from './errors.js';
 import { closeCore, finishDeferredClose, teardown, trackRing } from './lifecycle.js';
 import type { CompletionHandler } from './op-table.js';
@@ -296,6 +296,20 @@ export class IoUring implements Disposable {
       );
     }
     return enterAndWait(core, pending, waitNr, timeoutMs, options);
+  }
+
+  /**
+   * Whether this ring's waits count as I/O wait (liburing's `io_uring_set_iowait`). By
+   * default a task waiting with requests in flight is marked as in I/O wait, which shows in
+   * `/proc/stat`'s iowait and PSI `io` pressure and raises the CPU frequency governor's
+   * estimate; `setIowait(false)` passes `IORING_ENTER_NO_IOWAIT` on every later wait so it
+   * does not. Completions and timeouts are unchanged.
+   *
+   * `false` needs `IORING_FEAT_NO_IOWAIT` (Linux 6.15): older kernels throw an
+   * `IoUringError` EOPNOTSUPP saying so. `true` (the kernel's default) works everywhere.
+   */
+  setIowait(enabled: boolean): void {
+    setIowait(this.#check('IoUring.setIowait'), enabled);
   }
 
   /**
