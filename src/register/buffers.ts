@@ -18,11 +18,21 @@ import {
   IORING_REGISTER_BUFFERS,
   IORING_REGISTER_BUFFERS2,
   IORING_REGISTER_BUFFERS_UPDATE,
+  IORING_REGISTER_CLONE_BUFFERS,
+  IORING_REGISTER_SRC_REGISTERED,
   IORING_RSRC_REGISTER_SPARSE,
+  IORING_SETUP_REGISTERED_FD_ONLY,
   IORING_UNREGISTER_BUFFERS,
 } from '../../generated/constants.js';
 import { prepReadFixed, prepReadvFixed, prepWriteFixed, prepWritevFixed } from '../../generated/ops.js';
-import { IoUringRsrcRegister, IoUringRsrcUpdate2, SIZEOF_IO_URING_RSRC_REGISTER, SIZEOF_IO_URING_RSRC_UPDATE2 } from '../../generated/structs.js';
+import {
+  IoUringCloneBuffers,
+  IoUringRsrcRegister,
+  IoUringRsrcUpdate2,
+  SIZEOF_IO_URING_CLONE_BUFFERS,
+  SIZEOF_IO_URING_RSRC_REGISTER,
+  SIZEOF_IO_URING_RSRC_UPDATE2,
+} from '../../generated/structs.js';
 import { checkIntRange, checkView, setU64 } from '../abi/check.js';
 import { IOVEC_SIZE, IOV_MAX } from '../abi/encode.js';
 import { byteLengthOf, isArray, isView, snapshotArray } from '../abi/intrinsics.js';
@@ -52,6 +62,16 @@ export interface RegisteredBuffersOptions {
    * Below 2^63. Needs `IORING_REGISTER_BUFFERS2` (5.13).
    */
   tags?: readonly ResourceTag[];
+}
+
+/** Options of {@link RegisteredBuffers.clone}: a range of the source table (Linux 6.13; 6.12 clones the whole table only). */
+export interface CloneBuffersOptions {
+  /** The first slot of the source table to clone (default 0). */
+  srcOffset?: number;
+  /** Where in the new table the first cloned slot goes (default 0); slots below it are empty. */
+  dstOffset?: number;
+  /** How many slots to clone (default: every slot from `srcOffset` on). */
+  count?: number;
 }
 
 /** One registration's worth of memory: dropped only once the kernel cannot use it. */
@@ -154,6 +174,65 @@ export class RegisteredBuffers implements Disposable {
       ring.register(IORING_REGISTER_BUFFERS, new Uint8Array(count * IOVEC_SIZE), count);
     }
     const table = new RegisteredBuffers(ring, registry, count);
+    registry.buffers = table;
+    return table;
+  }
+
+  /**
+   * Gives `target` a buffer table that shares `source`'s registered buffers
+   * (`IORING_REGISTER_CLONE_BUFFERS`, Linux 6.12; liburing's `io_uring_clone_buffers`):
+   * the kernel reuses the pages `source` pinned instead of pinning them again. `target`
+   * must have no buffer table yet.
+   *
+   * The clone is a table of its own: it holds each buffer referenced for as long as
+   * `target` may use it, however `source` is unregistered or its ring closed, and it is
+   * unregistered, updated and released like any other table.
+   *
+   * @param options - A range of slots (Linux 6.13): `srcOffset`, `dstOffset`, `count`.
+   * @throws {@link ArgumentError} when `target` already has a buffer table, `source` is
+   *   not a registered table, or the range falls outside it; `IoUringError` EINVAL from a
+   *   kernel older than 6.12 (or 6.13 for a range; the message says so).
+   */
+  static clone(target: IoUring, source: RegisteredBuffers, options: CloneBuffersOptions = {}): RegisteredBuffers {
+    const what = 'RegisteredBuffers.clone';
+    const registry = registryOf(target, what);
+    if (typeof source !== 'object' || source === null || !(#views in source)) {
+      throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: source`, `expected a RegisteredBuffers, received ${describeReceived(source)}`);
+    }
+    source.#check(what);
+    checkNoBuffers(registry, what);
+    if (typeof options !== 'object' || options === null) {
+      throw new ArgumentError('ERR_INVALID_ARG_TYPE', `${what}: options`, `expected { srcOffset, dstOffset, count }, received ${describeReceived(options)}`);
+    }
+    const { srcOffset = 0, dstOffset = 0, count } = options; // each read once
+    checkIntRange(`${what}: options.srcOffset`, srcOffset, 0, source.count - 1);
+    const nr = count === undefined ? source.count - srcOffset : checkIntRange(`${what}: options.count`, count, 1, source.count - srcOffset);
+    checkIntRange(`${what}: options.dstOffset`, dstOffset, 0, MAX_REGISTERED_BUFFERS - nr);
+    const sourceRing = source.ring;
+    const bytes = new Uint8Array(SIZEOF_IO_URING_CLONE_BUFFERS);
+    const arg = new IoUringCloneBuffers(bytes);
+    arg.srcFd = sourceRing.fd;
+    // A ring that exists only as a registered index is named by that index.
+    if ((sourceRing.params.setupFlags & IORING_SETUP_REGISTERED_FD_ONLY) !== 0) arg.flags = IORING_REGISTER_SRC_REGISTERED;
+    // All 0 for a whole-table clone: Linux 6.12 knows only src_fd and flags (the rest was padding).
+    const whole = srcOffset === 0 && dstOffset === 0 && nr === source.count;
+    if (!whole) {
+      arg.srcOff = srcOffset;
+      arg.dstOff = dstOffset;
+      arg.nr = nr;
+    }
+    try {
+      target.register(IORING_REGISTER_CLONE_BUFFERS, bytes, 1);
+    } catch (err) {
+      if (err instanceof IoUringError && err.code === 'EINVAL') {
+        const needs = whole ? 'Cloning a buffer table needs Linux 6.12 or newer' : 'Cloning part of a buffer table (srcOffset, dstOffset, count) needs Linux 6.13 or newer';
+        throw new IoUringError(-22, 'io_uring_register', '(IORING_REGISTER_CLONE_BUFFERS)', needs);
+      }
+      throw err;
+    }
+    const table = new RegisteredBuffers(target, registry, dstOffset + nr);
+    // The kernel's table now names the same memory: hold it in the target's registry too.
+    table.#adopt(dstOffset, source.#views.slice(srcOffset, srcOffset + nr));
     registry.buffers = table;
     return table;
   }

@@ -6,7 +6,7 @@
  * @module
  */
 export { FileTable, MAX_FILE_TABLE_SIZE, type FileSlotValue, type FileTableOptions } from './files.js';
-export { RegisteredBuffers, MAX_REGISTERED_BUFFERS, MAX_REGISTERED_BUFFER_BYTES, type RegisteredBuffersOptions } from './buffers.js';
+export { RegisteredBuffers, MAX_REGISTERED_BUFFERS, MAX_REGISTERED_BUFFER_BYTES, type CloneBuffersOptions, type RegisteredBuffersOptions } from './buffers.js';
 export {
   BufferGroup,
   BufferRing,
