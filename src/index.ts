@@ -11,7 +11,7 @@
  * @packageDocumentation
  */
 export { IoUring, type RingParams } from './ring/ring.js';
-export type { WaitOptions } from './ring/enter.js';
+export type { WaitOptions } from './ring/wait-options.js';
 export { FAST_SETUP, type IoUringOptions, type NoMmapOptions, type PreferableFlag, type SqPollOptions } from './ring/setup.js';
 export { Sqe } from './ring/sqe.js';
 export { CancelKey } from './ring/cancel-keys.js';

@@ -21,6 +21,7 @@ import { ArgumentError, describeReceived } from '../errors.js';
 import { IoUringError } from '../sys/errors.js';
 import { ioUringEnter } from '../sys/libc.js';
 import type { RingCore } from './core.js';
+import type { WaitOptions } from './wait-options.js';
 import { CQE_USER_DATA_WORD } from './cqueue.js';
 
 /**
@@ -66,23 +67,6 @@ export function enterSubmit(core: RingCore, published: number): number {
   const submitted = ioUringEnter(core.enterFd, pending, 0, core.enterFlags);
   core.sq.releaseConsumed();
   return submitted;
-}
-
-/**
- * Options of a wait ({@link IoUring.submitAndWait}).
- */
-export interface WaitOptions {
-  /**
-   * A batching budget in microseconds (`io_uring_getevents_arg.min_wait_usec`, as
-   * liburing's `io_uring_submit_and_wait_min_timeout`): the wait for `waitNr` CQEs lasts
-   * at most this long if at least one CQE has arrived by then, and returns with what is
-   * there. If none has, it goes on as a plain wait (up to `timeoutMs`, if given) that
-   * ends at the first CQE. 0 or absent: no minimum wait (an ordinary wait).
-   *
-   * Needs `IORING_FEAT_MIN_TIMEOUT` (Linux 6.12); older kernels get an `IoUringError`
-   * with code `EOPNOTSUPP` before anything is submitted.
-   */
-  minWaitUs?: number;
 }
 
 /**
