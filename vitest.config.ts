@@ -7,8 +7,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
  *   kernel's own settings (sysctls) and must run alone, in a VM.
  * - `TSURING_VM_EXCLUSIVE=1`: only test/vm-only/ (the script runs it in each guest after the
  *   main suite, with nothing else running).
- * - `TSURING_TEST_SCOPE=kernel`: the default set minus test/host-only.txt, the files that
- *   never touch the kernel (run once, on the host).
+ * - `TSURING_TEST_SCOPE=kernel`: the default set minus test/host-only.txt, the files whose
+ *   answer does not depend on the kernel (run once, on the host).
  */
 const VM_ONLY = 'test/vm-only/**';
 const hostOnly = readFileSync(new URL('./test/host-only.txt', import.meta.url), 'utf8')

@@ -58,7 +58,7 @@ for (const k of kernels) {
 const head = [
   `# tsuring on other kernels (${outDir})`,
   '',
-  'Host-only test files (never touch the kernel) ran once on the host, not in the guests: see test/host-only.txt.',
+  'Host-only test files (their answer does not depend on the kernel) ran once on the host, not in the guests: see test/host-only.txt.',
   '',
   ...table,
   '',

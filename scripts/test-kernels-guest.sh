@@ -4,7 +4,7 @@
 #
 #   scripts/test-kernels-guest.sh OUTDIR [FILTER...]
 #
-# 1. the suite, minus test/host-only.txt (files that never touch the kernel) and test/vm-only/;
+# 1. the suite, minus test/host-only.txt (files whose answer does not depend on the kernel) and test/vm-only/;
 # 2. then test/vm-only/ ALONE, with TSURING_VM_EXCLUSIVE=1: its files change the guest kernel's
 #    own settings (sysctls), so nothing else may run beside them.
 # Each writes OUTDIR/NAME.txt (vitest's console), OUTDIR/NAME.json (scripts/kernel-reporter.ts)

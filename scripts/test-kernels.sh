@@ -7,8 +7,9 @@
 # passed / failed / skipped with every failure and every skip's reason; exits non-zero when
 # any test failed, any file did not load, or a guest did not finish.
 #
-# What runs in the guests: every test file except test/host-only.txt (files that never touch
-# the kernel: the header extractor, the emitters' golden files, the typedoc build, ...), which
+# What runs in the guests: every test file except test/host-only.txt (files whose answer does
+# not depend on the kernel: the header extractor, the emitters' golden files, the typedoc
+# build, the bench harness, ...), which
 # `npm test` runs once on the host; then test/vm-only/ alone with TSURING_VM_EXCLUSIVE=1.
 #
 # options:
@@ -103,7 +104,7 @@ stress=${TSURING_TEST_STRESS:-$([ "$accel" = tcg ] && echo 0.1 || echo 1)}
 mkdir -p "$out" && out=$(cd "$out" && pwd -P)
 case $out in *[[:space:],]*) die "-o $out: the harness cannot share paths with spaces or commas" ;; esac
 
-say "host-only test files (never touch the kernel; run once on the host by npm test, not in the guests):"
+say "host-only test files (their answer does not depend on the kernel; run once on the host by npm test, not in the guests):"
 sed -n 's/^\([^#][^ ]*\) # \(.*\)$/  \1: \2/p' "$repo/test/host-only.txt" >&2
 say "kernels: $(for k in "${wanted[@]}"; do printf '%s ' "${kver[$k]}"; done)| accel $accel (slowdown x$slowdown, stress loops x$stress) | $mode, $cpus vCPU(s) each | limit ${limit}s | results in $out"
 

@@ -10,7 +10,8 @@
  *    - descriptors (/proc/self/fd): exactly as before;
  *    - io_uring mappings (`anon_inode:[io_uring]` lines of /proc/self/maps): exactly as
  *      before (a leaked ring would leave 2 lines: SQ/CQ ring and SQE array);
- *    - total lines of /proc/self/maps: at most MAPS_TOLERANCE (64) more. Bound: V8 grows its
+ *    - total lines of /proc/self/maps: at most MAPS_TOLERANCE (64) more in the smaller of two
+ *      consecutive runs (a leak grows both, a V8 burst one). Bound: V8 grows its
  *      heap in 256 KiB pages, one mapping line each, and keeps pages it no longer needs
  *      until its memory reducer runs later, so even after a full GC the count can stay
  *      higher; glibc grows its arenas too. Measured on this machine: 0-4 lines for most
@@ -189,7 +190,7 @@ describe('no leaks', () => {
       const kib = (n: number): number => Math.round(n / 1024);
       console.info(
         `[info] ${cycles} cycles, ${name}: ${ms} ms; fds ${before.fds} -> ${after.fds}, io_uring maps ${before.ringMaps} -> ${after.ringMaps}, ` +
-          `maps lines ${before.lines} -> ${after.lines}, heap used ${kib(mid.heap - before.heap)} KiB then ${kib(after.heap - mid.heap)} KiB; ` +
+          `maps lines ${before.lines} -> ${mid.lines} -> ${after.lines}, heap used ${kib(mid.heap - before.heap)} KiB then ${kib(after.heap - mid.heap)} KiB; ` +
           `${alive} of ${watched} watched rings still alive`,
       );
       expect(alive, `${name}: closed rings still reachable after GC`).toBe(0);
@@ -197,7 +198,10 @@ describe('no leaks', () => {
       expect(after.ringMaps, `${name}: io_uring mappings`).toBe(before.ringMaps);
       expect(before.ringMaps, `${name}: no ring left open between cycles`).toBe(0);
       // One-sided: V8 may also hand pages back meanwhile (seen: -195 lines), a leak only adds.
-      expect(after.lines - before.lines, `${name}: /proc/self/maps lines`).toBeLessThanOrEqual(MAPS_TOLERANCE);
+      // A leak of one mapping per cycle adds `cycles` lines to each run; V8 growing its heap
+      // adds a burst to one of them (seen in a 6.12 guest: +102 lines over both runs), so
+      // the smaller of the two runs' growths is bounded, as for the heap below.
+      expect(Math.min(mid.lines - before.lines, after.lines - mid.lines), `${name}: /proc/self/maps lines`).toBeLessThanOrEqual(MAPS_TOLERANCE);
       // A per-cycle leak grows both halves alike; V8 growing a space by a page or two (seen:
       // +551 KiB once, -190 KiB the next run) moves only one, so the smaller half is bounded.
       const growth = Math.min(mid.heap - before.heap, after.heap - mid.heap);
