@@ -40,6 +40,7 @@ import {
   prepPipe,
   prepPollAdd,
   prepRead,
+  prepReadFixed,
   prepReadv,
   prepRecv,
   prepRecvmsg,
@@ -53,6 +54,7 @@ import {
   prepTimeout,
   prepUnlinkat,
   prepWrite,
+  prepWriteFixed,
   prepWritev,
 } from '../../generated/ops.js';
 import type { Timespec } from '../abi/encode.js';
@@ -63,6 +65,7 @@ import { OwnedFd } from '../abi/owned-fd.js';
 import { ArgumentError, describeReceived } from '../errors.js';
 import { decodeSockaddr, encodeSockaddr, SOCK_CLOEXEC, SOCKADDR_STORAGE_SIZE, type SocketEndpoint } from '../net/sockaddr.js';
 import type { BufferRing } from '../register/provided.js';
+import { RegisteredBuffers } from '../register/buffers.js';
 import { pipe2Sync } from '../sys/posix.js';
 import { ringClosedError } from '../ring/errors.js';
 import { IoUring } from '../ring/ring.js';
@@ -99,6 +102,8 @@ type Kind = OpResultKind;
 
 const OP_READ = IoringOp.READ;
 const OP_WRITE = IoringOp.WRITE;
+const OP_READ_FIXED = IoringOp.READ_FIXED;
+const OP_WRITE_FIXED = IoringOp.WRITE_FIXED;
 const OP_READV = IoringOp.READV;
 const OP_WRITEV = IoringOp.WRITEV;
 const OP_SEND = IoringOp.SEND;
@@ -107,6 +112,7 @@ const OP_ACCEPT = IoringOp.ACCEPT;
 
 /** A builder taking up to four arguments after the SQE (the hot ops' shape). */
 type Prep4<A, B, C, D> = (sqe: Sqe, a: A, b: B, c: C, d: D) => void;
+type Prep5<A, B, C, D, E> = (sqe: Sqe, a: A, b: B, c: C, d: D, e: E) => void;
 
 /** A path argument as text for error messages. */
 function pathText(path: unknown): string | undefined {
@@ -274,6 +280,57 @@ export class AsyncIoUring implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Reads into `buffer` with `READ_FIXED`: `buffer` must lie inside a buffer registered on
+   * this ring ({@link RegisteredBuffers.register} on `asyncRing.ring`; any subarray of one),
+   * so the kernel uses the pages it pinned at registration instead of mapping `buffer` for
+   * every read. With a {@link FixedFile} (a {@link FileTable} slot) as `fd` as well, neither
+   * the file nor the memory is looked up per read. Resolves with the bytes read, as
+   * {@link AsyncIoUring.read} does.
+   *
+   * Rejects with `ERR_OUT_OF_RANGE` when `buffer` is not inside a registered buffer of
+   * this ring (or the ring has none). The table must stay registered until the read
+   * settles: unregistering it meanwhile is allowed (the kernel keeps its pages until the
+   * read ends), and later reads reject.
+   */
+  readFixed(fd: FileRef, buffer: ArrayBufferView, position: number | bigint = -1, options?: ReadWriteOptions): Promise<number> {
+    try {
+      const index = this.#fixedIndex('AsyncIoUring.readFixed', buffer);
+      return this.#hot(OpResult.Res, OP_READ_FIXED, prepReadFixed, fd, buffer, options?.length ?? viewLength(buffer), position, options?.signal, index);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Writes `buffer` with `WRITE_FIXED`; `buffer` must lie inside a buffer registered on this
+   * ring, as for {@link AsyncIoUring.readFixed}. Resolves with the bytes written.
+   */
+  writeFixed(fd: FileRef, buffer: ArrayBufferView, position: number | bigint = -1, options?: ReadWriteOptions): Promise<number> {
+    try {
+      const index = this.#fixedIndex('AsyncIoUring.writeFixed', buffer);
+      return this.#hot(OpResult.Res, OP_WRITE_FIXED, prepWriteFixed, fd, buffer, options?.length ?? viewLength(buffer), position, options?.signal, index);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The registered buffer `buffer` lies in, or a clear refusal. */
+  #fixedIndex(what: string, buffer: ArrayBufferView): number {
+    const table = RegisteredBuffers.of(this.ring);
+    const index = table === undefined ? -1 : table.indexOf(buffer);
+    if (index < 0) {
+      throw new ArgumentError(
+        'ERR_OUT_OF_RANGE',
+        `${what}: buffer`,
+        table === undefined
+          ? 'this ring has no registered buffers: register them first (RegisteredBuffers.register(asyncRing.ring, [memory]))'
+          : `the memory is not inside a buffer registered on this ring; pass a subarray of one (received ${describeReceived(buffer)})`,
+      );
+    }
+    return index;
   }
 
   /**
@@ -633,13 +690,13 @@ export class AsyncIoUring implements AsyncDisposable {
    * The hot ops' path: an SQE now when there is room and no signal (no closure, no
    * allocation but the promise), else the common path with a closure.
    */
-  #hot<A, B, C, D>(kind: Kind, opcode: number, prep: Prep4<A, B, C, D>, a: A, b: B, c: C, d: D, signal: AbortSignal | undefined): Promise<number> {
+  #hot<A, B, C, D, E = undefined>(kind: Kind, opcode: number, prep: Prep4<A, B, C, D> | Prep5<A, B, C, D, E>, a: A, b: B, c: C, d: D, signal: AbortSignal | undefined, e?: E): Promise<number> {
     const s = this.#s;
     if (signal === undefined && !s.hasWaiting) {
       const sqe = s.acquire();
       if (sqe !== null) {
         try {
-          prep(sqe, a, b, c, d);
+          (prep as Prep5<A, B, C, D, E | undefined>)(sqe, a, b, c, d, e);
         } catch (err) {
           this.ring.discardSqe(sqe);
           return Promise.reject(err);
@@ -649,7 +706,7 @@ export class AsyncIoUring implements AsyncDisposable {
         return op.promise as Promise<number>;
       }
     }
-    return s.start(kind, opcode, (sqe) => prep(sqe, a, b, c, d), signal, undefined) as Promise<number>;
+    return s.start(kind, opcode, (sqe) => (prep as Prep5<A, B, C, D, E | undefined>)(sqe, a, b, c, d, e), signal, undefined) as Promise<number>;
   }
 
   /**

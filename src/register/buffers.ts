@@ -331,6 +331,24 @@ export class RegisteredBuffers implements Disposable {
     return start >= base && start + byteLengthOf(view) <= base + this.#length[index]!;
   }
 
+  /**
+   * The index of the registered buffer that `view` lies inside, or -1: the table is not
+   * registered, `view` is not a view, or its memory is outside every buffer (measured by
+   * its real address and byteLength, not what an own `byteLength` claims). Where
+   * registrations overlap, the lowest index.
+   */
+  indexOf(view: ArrayBufferView): number {
+    if (!this.registered || !isView(view)) return -1;
+    const start = addressOf(view);
+    const end = start + byteLengthOf(view);
+    for (let i = 0; i < this.count; i++) {
+      if (this.#views[i] === null) continue;
+      const base = this.#address[i]!;
+      if (start >= base && end <= base + this.#length[i]!) return i;
+    }
+    return -1;
+  }
+
   /** Refuses `view` unless it lies inside registered buffer `index`. */
   #within(builder: string, index: number, argument: string, view: unknown): void {
     this.#check(`RegisteredBuffers.${builder}`);
