@@ -53,7 +53,7 @@ describe('IoUring#setIowait', () => {
     }
   });
 
-  it.skipIf(!HAS_NO_IOWAIT || NO_PSI !== '')(`a wait with a read in flight counts in PSI io pressure, and not with setIowait(false)${NEEDS}${NO_PSI}`, () => {
+  it.skipIf(!HAS_NO_IOWAIT || NO_PSI !== '')(`a wait with a read in flight counts in PSI io pressure, and not with setIowait(false)${NEEDS}${NO_PSI}`, (ctx) => {
     using ring = new IoUring({ entries: 4 });
     const [r, w] = pipe2Sync();
     try {
@@ -61,24 +61,41 @@ describe('IoUring#setIowait', () => {
       prepRead(ring.getSqe()!, r, new Uint8Array(8), 8, 0);
       ring.submit();
       const WAIT_MS = 300;
-      const grew: Record<'on' | 'off', number[]> = { on: [], off: [] };
-      for (let round = 0; round < 3; round++) {
-        for (const mode of ['on', 'off'] as const) {
-          ring.setIowait(mode === 'on');
-          const before = psiIoSome();
-          ring.submitAndWait(1, WAIT_MS); // times out: the read stays in flight
-          grew[mode].push((psiIoSome() - before) / 1000);
+      // PSI is system-wide: another task's I/O wait covers ours. So each attempt first
+      // watches an idle window of the same length, and is judged only when that window was
+      // quiet; a machine busy with I/O in every attempt is said so, not failed.
+      const idle = new Int32Array(new SharedArrayBuffer(4));
+      const seen: string[] = [];
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const base = psiIoSome();
+        Atomics.wait(idle, 0, 0, WAIT_MS);
+        const noise = (psiIoSome() - base) / 1000;
+        const grew: Record<'on' | 'off', number[]> = { on: [], off: [] };
+        for (let round = 0; round < 3; round++) {
+          for (const mode of ['on', 'off'] as const) {
+            ring.setIowait(mode === 'on');
+            const before = psiIoSome();
+            ring.submitAndWait(1, WAIT_MS); // times out: the read stays in flight
+            grew[mode].push((psiIoSome() - before) / 1000);
+          }
         }
+        const line = `idle window ${noise.toFixed(1)} ms; waits with I/O wait on ${grew.on.map((ms) => ms.toFixed(1)).join(', ')} ms, off ${grew.off.map((ms) => ms.toFixed(1)).join(', ')} ms (${WAIT_MS} ms each)`;
+        seen.push(line);
+        if (noise > WAIT_MS / 20) continue; // others' I/O: this attempt cannot tell
+        console.info(`PSI io some: ${line}`);
+        // Other tasks' I/O only adds to either; the least growth of each is ours.
+        const on = Math.min(...grew.on);
+        const off = Math.min(...grew.off);
+        expect(on).toBeGreaterThan(WAIT_MS / 10); // the control: this kernel does account our waits
+        expect(off).toBeLessThan(on / 2);
+        writeSync(w, 'x');
+        ring.submitAndWait(1, hangAfter(10_000));
+        expect(drain(ring).map((c) => c.res)).toEqual([1]);
+        return;
       }
-      console.info(`PSI io some grew by ${grew.on.map((ms) => ms.toFixed(1)).join(', ')} ms over ${WAIT_MS} ms waits with I/O wait on; by ${grew.off.map((ms) => ms.toFixed(1)).join(', ')} ms with it off`);
-      // Other tasks' I/O only adds to either; the least growth of each is ours.
-      const on = Math.min(...grew.on);
-      const off = Math.min(...grew.off);
-      expect(on).toBeGreaterThan(WAIT_MS / 10); // the control: this kernel does account our waits
-      expect(off).toBeLessThan(on / 2);
-      writeSync(w, 'x');
-      ring.submitAndWait(1, hangAfter(10_000));
-      expect(drain(ring).map((c) => c.res)).toEqual([1]);
+      const note = `PSI io pressure was busy with other tasks' I/O in every attempt, so our waits cannot be told apart: ${seen.join(' | ')}`;
+      console.warn(`skipped: ${note}`);
+      ctx.skip(note);
     } finally {
       closeQuietly(r);
       closeQuietly(w);
