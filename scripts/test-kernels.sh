@@ -22,8 +22,13 @@
 #   -t SECONDS  time limit per guest (default 3000)
 #   -o DIR      keep the results in DIR (default: a new directory under /var/tmp)
 #   -n          do not install missing packages (fail instead)
+#   -s SCOPE    full (default): every test file (minus test/host-only.txt) in each guest;
+#               selected: only test/kernels-ci.txt's files (those whose expectations depend
+#               on the kernel); auto: full under KVM, selected under TCG (what CI runs: under
+#               TCG the full suite takes more than an hour per kernel on 2 cores).
+#               test/vm-only/ runs in every scope. FILTERs, when given, replace the scope.
 #   FILTER...   after the options: vitest file filters for the main run (e.g. test/ring/links),
-#               to look at a few files on the other kernels; CI gives none
+#               to look at a few files on the other kernels
 # environment: TSURING_KVM_HARNESS (default scripts/vm/run-in-vm.sh), TSURING_TEST_SLOWDOWN
 # (hang detectors stretch by it; default 30 under TCG, 2 under KVM), TSURING_TEST_STRESS (share
 # of the stress loops' iterations; default 0.1 under TCG, 1 under KVM), TSURING_TEST_TIMEOUT_MS
@@ -32,9 +37,9 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
-kernels=6.1,6.12 accel=auto mode=parallel cpus= limit=3000 out= install=1
-while getopts k:a:j:c:t:o:nh opt; do
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 2; }
+kernels=6.1,6.12 accel=auto mode=parallel cpus= limit=3000 out= install=1 scope=full
+while getopts k:a:j:c:t:o:s:nh opt; do
   case $opt in
     k) kernels=$OPTARG ;;
     a) accel=$OPTARG ;;
@@ -43,12 +48,14 @@ while getopts k:a:j:c:t:o:nh opt; do
     t) limit=$OPTARG ;;
     o) out=$OPTARG ;;
     n) install=0 ;;
+    s) scope=$OPTARG ;;
     *) usage ;;
   esac
 done
 shift $((OPTIND - 1))
 filters=("$@")
 case $mode in parallel|serial) ;; *) usage ;; esac
+case $scope in full|selected|auto) ;; *) usage ;; esac
 [ -n "$cpus" ] || { [ "$mode" = parallel ] && cpus=1 || cpus=2; }
 harness=${TSURING_KVM_HARNESS:-$repo/scripts/vm/run-in-vm.sh}
 say() { echo "test:kernels: $*" >&2; }
@@ -96,6 +103,11 @@ done
 if [ "$accel" = auto ]; then
   if [ -w /dev/kvm ] && { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }; then accel=kvm; else accel=tcg; fi
 fi
+if [ "$scope" = auto ]; then [ "$accel" = kvm ] && scope=full || scope=selected; fi
+if [ "$scope" = selected ] && [ "${#filters[@]}" -eq 0 ]; then
+  mapfile -t filters < <(sed -n 's/^\([^#][^ ]*\) # .*$/\1/p' "$repo/test/kernels-ci.txt")
+  [ "${#filters[@]}" -gt 0 ] || die "test/kernels-ci.txt lists no files"
+fi
 slowdown=${TSURING_TEST_SLOWDOWN:-$([ "$accel" = tcg ] && echo 30 || echo 2)}
 # Stress loops (100,000 reads under forced GCs, 10,000 races, create/close cycles, fuzz runs)
 # run this share of their iterations: under TCG the full counts alone would take over an hour.
@@ -106,7 +118,7 @@ case $out in *[[:space:],]*) die "-o $out: the harness cannot share paths with s
 
 say "host-only test files (their answer does not depend on the kernel; run once on the host by npm test, not in the guests):"
 sed -n 's/^\([^#][^ ]*\) # \(.*\)$/  \1: \2/p' "$repo/test/host-only.txt" >&2
-say "kernels: $(for k in "${wanted[@]}"; do printf '%s ' "${kver[$k]}"; done)| accel $accel (slowdown x$slowdown, stress loops x$stress) | $mode, $cpus vCPU(s) each | limit ${limit}s | results in $out"
+say "kernels: $(for k in "${wanted[@]}"; do printf '%s ' "${kver[$k]}"; done)| accel $accel (slowdown x$slowdown, stress loops x$stress) | $mode, $cpus vCPU(s) each | limit ${limit}s | scope $scope${filters:+ (${#filters[@]} files)} | results in $out"
 
 # A fresh copy of the working tree (tracked and untracked files, not ignored ones) per guest,
 # with the host's node_modules (CI has just run npm ci there).

@@ -6,7 +6,7 @@
  * short is reported as such.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelReport } from '../../scripts/kernel-reporter.js';
@@ -95,4 +95,25 @@ describe('test:kernels report', () => {
     writeFileSync(join(out, 'k2', 'exclusive.json'), JSON.stringify(passing));
     expect(summary('k2').status).toBe(0);
   }, 120_000);
+});
+
+describe('test/kernels-ci.txt (the files CI runs in TCG guests)', () => {
+  it('names existing test files that the guests run (not host-only, not vm-only), each with its reason', () => {
+    const lines = readFileSync(join(REPO_ROOT, 'test', 'kernels-ci.txt'), 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    expect(lines.length).toBeGreaterThan(20);
+    const hostOnly = readFileSync(join(REPO_ROOT, 'test', 'host-only.txt'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+      .map((l) => l.split(' # ')[0]!.trim());
+    const globToRegExp = (glob: string): RegExp =>
+      new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(?:.*/)?').replace(/\*\*/g, '.*').replace(/\*/g, '[^/]*')}$`);
+    for (const line of lines) {
+      const [path, reason] = line.split(' # ');
+      expect(reason?.trim(), line).toBeTruthy();
+      expect(existsSync(join(REPO_ROOT, path!)), path).toBe(true);
+      expect(path!.endsWith('.test.ts'), path).toBe(true);
+      expect(path!.startsWith('test/vm-only/'), path).toBe(false);
+      expect(hostOnly.some((g) => globToRegExp(g).test(path!)), `${path} is host-only`).toBe(false);
+    }
+  });
 });
