@@ -121,11 +121,13 @@ interface SkipContext {
 
 /** Skips (printing the probe's answer) when the kernel lacks `op`. */
 export function requireOp(ctx: SkipContext, ring: IoUring, op: string): void {
-  if (ring.probe.supports(op)) return;
-  const info = ring.probe.ops().find((o) => o.name === `IORING_OP_${op}` || o.name === op);
-  const note = `kernel ${release()} lacks IORING_OP_${op.replace(/^IORING_OP_/, '')} (probe: unsupported, last_op ${ring.probe.lastOp}; needs Linux ${info?.minKernel ?? '?'})`;
-  console.warn(`skipped: ${note}`);
-  ctx.skip(note);
+  const supported = ring.probe.supports(op);
+  if (!supported) {
+    const info = ring.probe.ops().find((o) => o.name === `IORING_OP_${op}` || o.name === op);
+    const note = `kernel ${release()} lacks IORING_OP_${op.replace(/^IORING_OP_/, '')} (probe: unsupported, last_op ${ring.probe.lastOp}; needs Linux ${info?.minKernel ?? '?'})`;
+    console.warn(`skipped: ${note}`);
+    ctx.skip(note);
+  }
 }
 
 /**
