@@ -6,11 +6,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { release } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { EchoServer } from '../../examples/echo-server.js';
-import { IoUring } from '../../src/ring/ring.js';
 import { REPO_ROOT } from '../support/child.js';
-import { requireOp } from './helpers.js';
+import { kernelAtLeast } from './helpers.js';
 import { echoRoundTrip } from '../support/net.js';
 import { hangAfter } from '../support/slow.js';
 
@@ -25,11 +25,9 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
 }
 
 describe('multishot echo server', () => {
-  it('serves 100 concurrent clients, echoes every byte, and leaks no buffer', async (ctx) => {
-    {
-      using probeRing = new IoUring({ entries: 2 });
-      for (const op of ['SOCKET', 'BIND', 'LISTEN']) requireOp(ctx, probeRing, op);
-    }
+  // Before Linux 6.11 the server binds and listens with the system calls (no IORING_OP_BIND /
+  // LISTEN); everything after that is io_uring on every supported kernel.
+  it('serves 100 concurrent clients, echoes every byte, and leaks no buffer', async () => {
     // A small ring of small buffers, so that it runs dry (ENOBUFS) and must recover.
     const server = EchoServer.start({ bufferSize: 512, buffers: 64 });
     try {
@@ -46,7 +44,9 @@ describe('multishot echo server', () => {
       await until(() => server.connections === 0, 5000, 'every connection to close');
       expect(server.pool.heldByUser).toBe(0);
       expect(server.pool.inKernel).toBe(64);
-      expect(server.pool.status().available).toBe(64);
+      // The kernel's own count of the ring's free buffers (IORING_REGISTER_PBUF_STATUS, 6.8).
+      if (kernelAtLeast(6, 8)) expect(server.pool.status().available).toBe(64);
+      else console.info(`[info] kernel ${release()} has no PBUF_STATUS (6.8): the buffer count is checked on our side only`);
       console.log(`echo: ${total} bytes over 100 connections; the buffer ring ran dry ${server.stats.outOfBuffers} time(s)`);
       expect(server.stats.outOfBuffers).toBeGreaterThan(0);
       expect(server.ring.inFlight).toBe(1); // only the multishot accept remains
@@ -56,11 +56,7 @@ describe('multishot echo server', () => {
     expect(server.ring.closed).toBe(true);
   });
 
-  it('runs as a program: prints its port, echoes, and exits cleanly on SIGINT', async (ctx) => {
-    {
-      using probeRing = new IoUring({ entries: 2 });
-      for (const op of ['SOCKET', 'BIND', 'LISTEN']) requireOp(ctx, probeRing, op);
-    }
+  it('runs as a program: prints its port, echoes, and exits cleanly on SIGINT', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'examples/echo-server.ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
