@@ -54,6 +54,7 @@ while getopts k:a:j:c:t:o:s:nh opt; do
 done
 shift $((OPTIND - 1))
 filters=("$@")
+given=${#filters[@]}
 case $mode in parallel|serial) ;; *) usage ;; esac
 case $scope in full|selected|auto) ;; *) usage ;; esac
 [ -n "$cpus" ] || { [ "$mode" = parallel ] && cpus=1 || cpus=2; }
@@ -118,7 +119,7 @@ case $out in *[[:space:],]*) die "-o $out: the harness cannot share paths with s
 
 say "host-only test files (their answer does not depend on the kernel; run once on the host by npm test, not in the guests):"
 sed -n 's/^\([^#][^ ]*\) # \(.*\)$/  \1: \2/p' "$repo/test/host-only.txt" >&2
-say "kernels: $(for k in "${wanted[@]}"; do printf '%s ' "${kver[$k]}"; done)| accel $accel (slowdown x$slowdown, stress loops x$stress) | $mode, $cpus vCPU(s) each | limit ${limit}s | scope $scope${filters:+ (${#filters[@]} files)} | results in $out"
+say "kernels: $(for k in "${wanted[@]}"; do printf '%s ' "${kver[$k]}"; done)| accel $accel (slowdown x$slowdown, stress loops x$stress) | $mode, $cpus vCPU(s) each | limit ${limit}s | $([ "$given" -gt 0 ] && echo "the ${given} files given" || echo "scope $scope${filters:+ (${#filters[@]} files)}") | results in $out"
 
 # A fresh copy of the working tree (tracked and untracked files, not ignored ones) per guest,
 # with the host's node_modules (CI has just run npm ci there).
