@@ -10,7 +10,7 @@
 import { allocations, enterSplit, promiseFloorAlloc, promiseReadAlloc, rssGrowth, sqPollEnters } from './workloads/cost.js';
 import { emit, type Timing } from './workloads/common.js';
 import { runNodeFs, type NodeFsParams } from './workloads/node-fs.js';
-import { runNopFloor } from './workloads/nop-floor.js';
+import { runNopFloor } from './workloads/floor.js';
 import { benchRing, runNop, type RingVariant, type SqPollSettings } from './workloads/nop.js';
 import { runReads, WorkloadSkip, type ReadParams } from './workloads/reads.js';
 import { runServer, type ServerImpl } from './workloads/tcp-server.js';

@@ -72,7 +72,7 @@ export interface TargetRow {
   note?: string;
   /**
    * The same figure for the same work done with no library at all (the bare JS loop of
-   * bench/workloads/nop-floor.ts; a promise and its await without I/O): the best any JS
+   * bench/workloads/floor.ts; a promise and its await without I/O): the best any JS
    * binding could reach here. Absent where the target has no floor row or it was not measured.
    */
   floor?: number;

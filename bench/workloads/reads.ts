@@ -20,13 +20,14 @@
  */
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { FileTable, prepRead, RegisteredBuffers, type Cqe, type FixedFile, type IoUring } from '../../src/index.js';
+import { FileTable, prepRead, RegisteredBuffers, type Cqe, type IoUring } from '../../src/index.js';
 import { AsyncIoUring } from '../../src/async/async-ring.js';
 import { benchRing, ringInfo, submitWait, type RingVariant } from './nop.js';
 import { checkRead, makeRandom, timedConcurrent, timedLoop, type Sample, type Timing } from './common.js';
+import { runReadFloor } from './floor.js';
 
 export type ReadPattern = 'rand' | 'seq';
-export type ReadImpl = 'raw' | 'promise' | 'promise-fixedfile' | 'promise-readfixed' | 'fsp' | 'readsync';
+export type ReadImpl = 'raw' | 'floor' | 'promise' | 'promise-fixedfile' | 'promise-readfixed' | 'fsp' | 'readsync';
 
 export interface ReadParams extends RingVariant {
   file: string;
@@ -70,6 +71,9 @@ export async function runReads(params: ReadParams, timing: Timing): Promise<Samp
     switch (params.impl) {
       case 'raw':
         sample = rawReads(fd, bufs, block, next, timing, params);
+        break;
+      case 'floor':
+        sample = runReadFloor(fd, bufs, block, next, timing);
         break;
       case 'promise':
       case 'promise-fixedfile':
@@ -146,12 +150,6 @@ export function rawReadStep(ring: IoUring, fd: number, bufs: Buffer[], block: nu
   };
 }
 
-/**
- * The Promise-API read the bench calls through `readFixed`, when the lead's API has one:
- * `readFixed(file, buffer, position)` with `buffer` inside registered buffers. Adjust this
- * line (and only this) if the final signature differs.
- */
-type ReadFixed = (file: FixedFile, buffer: Buffer, position: number) => Promise<number>;
 
 async function promiseReads(fd: number, bufs: Buffer[], block: number, next: () => number, timing: Timing, impl: ReadImpl, memory: Buffer): Promise<Sample> {
   const ring = new AsyncIoUring({ entries: Math.max(256, bufs.length) });
@@ -162,10 +160,6 @@ async function promiseReads(fd: number, bufs: Buffer[], block: number, next: () 
         checkRead(await ring.read(fd, bufs[i]!, next()), block, 'AsyncIoUring.read');
       });
     } else {
-      const readFixed = (ring as unknown as { readFixed?: unknown }).readFixed;
-      if (impl === 'promise-readfixed' && typeof readFixed !== 'function') {
-        throw new WorkloadSkip('AsyncIoUring has no readFixed (a Promise read over registered files and buffers, issue 14 item 5) in this build');
-      }
       using table = FileTable.register(ring.ring, [fd]);
       const file = table.slot(0);
       if (impl === 'promise-fixedfile') {
@@ -174,9 +168,8 @@ async function promiseReads(fd: number, bufs: Buffer[], block: number, next: () 
         });
       } else {
         using registered = RegisteredBuffers.register(ring.ring, [memory]);
-        const call = (readFixed as ReadFixed).bind(ring);
         sample = await timedConcurrent(timing, bufs.length, async (i) => {
-          checkRead(await call(file, bufs[i]!, next()), block, 'AsyncIoUring.readFixed');
+          checkRead(await ring.readFixed(file, bufs[i]!, next()), block, 'AsyncIoUring.readFixed');
         });
         if (!registered.registered) throw new Error('the registered buffers went away during the run');
       }

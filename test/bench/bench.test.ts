@@ -23,8 +23,8 @@ import { countEnters, parsePerfStat, parseStraceSummary, syscallCounter } from '
 import { enterSplit } from '../../bench/workloads/cost.js';
 import type { Sample, Timing } from '../../bench/workloads/common.js';
 import { runNop } from '../../bench/workloads/nop.js';
-import { runNopFloor } from '../../bench/workloads/nop-floor.js';
-import { BLOCK, runReads, WorkloadSkip, type ReadImpl } from '../../bench/workloads/reads.js';
+import { runNopFloor } from '../../bench/workloads/floor.js';
+import { BLOCK, runReads, type ReadImpl } from '../../bench/workloads/reads.js';
 import { runTimeouts } from '../../bench/workloads/timeouts.js';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -104,22 +104,13 @@ describe('bench workloads (tiny runs)', () => {
     expect(Number(s.info?.setupFlags) & IORING_SETUP_SQPOLL).toBe(IORING_SETUP_SQPOLL);
   });
 
-  const impls: ReadImpl[] = ['raw', 'promise', 'promise-fixedfile', 'fsp', 'readsync'];
+  const impls: ReadImpl[] = ['raw', 'floor', 'promise', 'promise-fixedfile', 'promise-readfixed', 'fsp', 'readsync'];
   it.each(impls)('4 KiB random reads, %s', async (impl) => {
     const s = await runReads({ file: randFile, pattern: 'rand', impl, depth: 4 }, tiny);
     expectSample(s);
     expect(s.bytes).toBe(s.ops * BLOCK.rand);
   });
 
-  it('4 KiB random reads through a Promise-API readFixed run, or skip saying that API is missing', async () => {
-    try {
-      const s = await runReads({ file: randFile, pattern: 'rand', impl: 'promise-readfixed', depth: 4 }, tiny);
-      expectSample(s);
-    } catch (err) {
-      expect(err).toBeInstanceOf(WorkloadSkip);
-      expect((err as Error).message).toMatch(/readFixed/);
-    }
-  });
 
   it.skipIf(noSqPoll !== null)(`4 KiB random reads, 128 in flight, on an SQPOLL ring never run out of SQEs ${noSqPoll ?? ''}`, async () => {
     const s = await runReads({ file: randFile, pattern: 'rand', impl: 'raw', depth: 128, sqPoll: { idleMs: 50, sqCpu: -1 } }, tiny);
@@ -206,13 +197,10 @@ describe('bench workers (child processes)', () => {
   });
 
   it('a worker that cannot measure says SKIP, and the bench turns that into a skip', async () => {
-    const spec = buildPlan().specs.find((s) => s.id === 'rand.qd128.tsuring-promise-readfixed')!;
-    try {
-      expectSample(await spec.run(ctxOf()));
-    } catch (err) {
-      expect(err).toBeInstanceOf(SkipError);
-      expect((err as Error).message).toMatch(/readFixed/);
-    }
+    // tsuring/net forced onto node:net: its server worker has nothing to compare, says so, exits.
+    const out = await runWorker(runner, 'server', { impl: 'tsuring-net' }, { timeoutMs: hangAfter(60_000), prefix: ['env', 'TSURING_NET_BACKEND=node'] });
+    expect(() => parseResult(out, 'server')).toThrow(SkipError);
+    expect(() => parseResult(out, 'server')).toThrow(/tsuring\/net runs on node:net here \(TSURING_NET_BACKEND=node\)/);
   });
 });
 
