@@ -32,6 +32,7 @@ import {
   BufferRing,
   createServer,
   IoUring,
+  OwnedFd,
   encodeSockaddr,
   prepBind,
   prepCmdSock,
@@ -47,6 +48,8 @@ import {
   type Sqe,
 } from '../../src/index.js';
 import { createWaker } from '../../src/loop/waker.js';
+import { listenNow } from '../../src/net/listener.js';
+import { localAddress } from '../../src/net/socket-names.js';
 import { runHttpServer } from './http-server.js';
 import { tsuringNet, type NetModule } from './tsuring-net.js';
 
@@ -99,16 +102,20 @@ interface Conn {
   closed: boolean;
 }
 
+/** The raw server's listening socket where it came from the system calls. */
+let heldListener: OwnedFd | undefined;
+
 function serveTsuring(): void {
   const ring = new IoUring({ entries: 512, cqEntries: 4096, prefer: [['singleIssuer'], ['coopTaskrun', 'taskrunFlag'], 'submitAll'] });
-  for (const op of ['SOCKET', 'BIND', 'LISTEN']) {
-    if (!ring.probe.supports(op)) {
-      process.stdout.write(`SKIP this kernel lacks IORING_OP_${op} (the io_uring echo server needs Linux 6.11)\n`);
-      process.exit(0);
-    }
-  }
   let listener = -1;
   let port = 0;
+  // Before Linux 6.11 (no IORING_OP_BIND / LISTEN) the listening socket comes from the
+  // system calls; it is held for the process's life (the server runs until killed).
+  if (!['SOCKET', 'BIND', 'LISTEN'].every((op) => ring.probe.supports(op))) {
+    heldListener = listenNow({ endpoint: { address: '127.0.0.1', port: 0 }, backlog: 1024 });
+    listener = heldListener.fd;
+    port = localAddress(listener)!.port;
+  }
   for (let attempt = 0; attempt < 50 && listener < 0; attempt++) {
     const fd = runOne(ring, (s) => prepSocket(s, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd < 0) throw new Error(`socket: ${fd}`);
@@ -229,12 +236,7 @@ function serveTsuring(): void {
 
 async function serveTcpHelper(): Promise<void> {
   const ring = new AsyncIoUring({ entries: 512 });
-  for (const op of ['SOCKET', 'BIND', 'LISTEN']) {
-    if (!ring.ring.probe.supports(op)) {
-      process.stdout.write(`SKIP this kernel lacks IORING_OP_${op} (the TCP helper needs Linux 6.11)\n`);
-      process.exit(0);
-    }
-  }
+  // The TCP helper binds and listens with the system calls where the kernel lacks the opcodes.
   const server = await createServer(ring, {
     host: '127.0.0.1',
     port: 0,
