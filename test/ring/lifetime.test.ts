@@ -49,7 +49,9 @@ function expectNoLeak(before: Snapshot, what: string, vmBudgetKiB?: number): voi
   const after = snapshot();
   expect(after.fds, `${what}: descriptors`).toBe(before.fds);
   expect(after.ringMaps, `${what}: io_uring mappings`).toBe(before.ringMaps);
-  expect(Math.abs(after.lines - before.lines), `${what}: /proc/self/maps lines ${before.lines} -> ${after.lines}`).toBeLessThanOrEqual(MAPS_TOLERANCE);
+  // One-sided: a leak only adds lines, while V8 may hand heap pages back during the GCs
+  // before `after` (by more than the tolerance in a slow guest), which is not a failure.
+  expect(after.lines - before.lines, `${what}: /proc/self/maps lines ${before.lines} -> ${after.lines}`).toBeLessThanOrEqual(MAPS_TOLERANCE);
   if (vmBudgetKiB !== undefined) expect(after.vmKiB - before.vmKiB, `${what}: VmSize growth in KiB`).toBeLessThan(vmBudgetKiB);
 }
 
