@@ -7,7 +7,7 @@
  *    opcode, a setup flag, an SQE union field, a struct with an anonymous union and a flexible
  *    array, and constants built from others, one of them a count beside flags) goes through
  *    `npm run spec` (C cross-check included) → `npm run codegen` → typecheck → codegen --check →
- *    the tests that depend on the spec (with --full: the whole `vitest run`), with no edit
+ *    `npm run docs:kernels` → the tests that depend on the spec (with --full: the whole `vitest run`), with no edit
  *    beyond the header.
  * 2. Downgrade: `npm run spec -- --header ../shared/headers/linux-6.1` is refused (nonzero exit,
  *    spec untouched); with --allow-downgrade it is accepted, codegen and typecheck pass, and a
@@ -169,6 +169,11 @@ function main(): void {
     });
     step('typecheck', () => void run(up, bin(up, 'tsc'), ['-p', 'tsconfig.json', '--noEmit']));
     step('codegen --check', () => void run(up, bin(up, 'tsx'), ['codegen/emit/cli.ts', '--check', '--quiet']));
+    // docs/kernels.md and the README's kernel table come from the spec and ops.json too.
+    step('npm run docs:kernels', () => {
+      run(up, bin(up, 'tsx'), ['scripts/docs-kernels.ts']);
+      expectIn(readFileSync(join(up, 'docs/kernels.md'), 'utf8'), '7.3', 'docs/kernels.md (the new header)');
+    });
     step(full ? 'the whole test suite' : `the spec-dependent tests (${SPEC_TESTS.join(' ')})`, () => {
       const r = run(up, bin(up, 'vitest'), ['run', ...(full ? [] : SPEC_TESTS)]);
       expectIn(r.out.replace(/\x1b\[[0-9;]*m/g, ''), /Tests +\d+ passed/, 'vitest');
