@@ -24,7 +24,7 @@
 #   -n          do not install missing packages (fail instead)
 #   -s SCOPE    full (default): every test file (minus test/host-only.txt) in each guest;
 #               selected: only test/kernels-ci.txt's files (those whose expectations depend
-#               on the kernel); auto: full under KVM, selected under TCG (what CI runs: under
+#               on the kernel); auto: full under KVM, selected under TCG (the scope meant for CI: under
 #               TCG the full suite takes more than an hour per kernel on 2 cores).
 #               test/vm-only/ runs in every scope. FILTERs, when given, replace the scope.
 #   FILTER...   after the options: vitest file filters for the main run (e.g. test/ring/links),
