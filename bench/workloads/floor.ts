@@ -26,38 +26,64 @@ import { timedLoop, type Sample, type Timing } from './common.js';
 
 const OPS_PER_STEP = 2048;
 
-/** The same ring as the library's raw workloads, set up through its internals. */
-function floorRing(entries: number): RingCore {
+/** The ring's words and cursors, hoisted once into locals by each loop. */
+interface FloorRing {
+  /** The SQ ring (cursors) and the SQE array the kernel reads: in place, or (kernel-mapped
+   * rings) the mapped array itself, so no loop here ever copies either way. */
+  sqRing: Uint32Array;
+  sqes: Uint32Array;
+  words: number;
+  mask: number;
+  tailAt: number;
+  cqRing: Uint32Array;
+  cqTailAt: number;
+  cqHeadAt: number;
+  wordOf: (position: number) => number;
+  enterFd: number;
+  /** The ring's enter flags with GETEVENTS. */
+  flags: number;
+}
+
+/**
+ * Runs `loop` on the same ring as the library's raw workloads (set up through its
+ * internals), and reports the ring's setup with the sample; the ring is torn down after.
+ */
+function withFloorRing(entries: number, loop: (ring: FloorRing) => Sample): Sample {
   const opened = openRing({ entries, prefer: FAST_SETUP });
   const register = (opcode: number, arg: ArrayBufferView, nrArgs: number): number =>
     ioUringRegister(opened.fd, opcode | (opened.ownsFd ? 0 : 1 << 31), arg, nrArgs);
-  return new RingCore(opened, Probe.read(register));
+  const core = new RingCore(opened, Probe.read(register));
+  try {
+    const { sq, cq } = core;
+    const sample = loop({
+      sqRing: sq.sq,
+      sqes: sq.sqes,
+      words: sq.sqeWords,
+      mask: sq.mask,
+      tailAt: sq.at.sqTail,
+      cqRing: cq.ring,
+      cqTailAt: cq.at.cqTail,
+      cqHeadAt: cq.at.cqHead,
+      wordOf: (position) => cq.wordOf(position),
+      enterFd: core.enterFd,
+      flags: core.enterFlags | IORING_ENTER_GETEVENTS,
+    });
+    sample.info = { setupFlags: core.params.setupFlags, mapping: core.params.mapping, sqeInPlace: core.params.sqeInPlace };
+    return sample;
+  } finally {
+    teardown(core);
+  }
 }
 
 /** The floor loop: `batch` NOPs per enter, for `timing`. */
 export function runNopFloor(params: { batch: number }, timing: Timing): Sample {
   const batch = params.batch;
-  const core = floorRing(Math.max(256, batch));
-  try {
-    const sq = core.sq;
-    const cq = core.cq;
-    // The SQE array the kernel reads: in place, or (kernel-mapped rings) the mapped array
-    // itself, so this loop never copies either way.
-    const sqRing = sq.sq;
-    const sqes = sq.sqes;
-    const words = sq.sqeWords;
-    const mask = sq.mask;
-    const tailAt = sq.at.sqTail;
-    const cqRing = cq.ring;
-    const cqTailAt = cq.at.cqTail;
-    const cqHeadAt = cq.at.cqHead;
-    const fd = core.enterFd;
-    const flags = core.enterFlags | IORING_ENTER_GETEVENTS;
+  return withFloorRing(Math.max(256, batch), ({ sqRing, sqes, words, mask, tailAt, cqRing, cqTailAt, cqHeadAt, wordOf, enterFd, flags }) => {
     let tail = sqRing[tailAt]!;
     let head = cqRing[cqHeadAt]!;
     let failed = 0;
     const batches = Math.max(1, Math.floor(OPS_PER_STEP / batch));
-    const sample = timedLoop(timing, () => {
+    return timedLoop(timing, () => {
       for (let k = 0; k < batches; k++) {
         for (let i = 0; i < batch; i++) {
           const w = (tail & mask) * words;
@@ -68,12 +94,12 @@ export function runNopFloor(params: { batch: number }, timing: Timing): Sample {
         }
         // Release: the SQEs above are written before the kernel can see the new tail.
         Atomics.store(sqRing, tailAt, tail);
-        const r = ioUringEnter(fd, batch, batch, flags);
+        const r = ioUringEnter(enterFd, batch, batch, flags);
         if (r !== batch) throw new Error(`io_uring_enter returned ${r}`);
         // Acquire: the CQEs up to this tail are complete when it is seen.
         const t = Atomics.load(cqRing, cqTailAt);
         while (head !== t) {
-          if ((cqRing[cq.wordOf(head) + 2]! | 0) < 0) failed++;
+          if ((cqRing[wordOf(head) + 2]! | 0) < 0) failed++;
           head = (head + 1) >>> 0;
         }
         Atomics.store(cqRing, cqHeadAt, head);
@@ -81,11 +107,7 @@ export function runNopFloor(params: { batch: number }, timing: Timing): Sample {
       if (failed !== 0) throw new Error(`${failed} NOPs failed`);
       return batches * batch;
     });
-    sample.info = { setupFlags: core.params.setupFlags, mapping: core.params.mapping, sqeInPlace: core.params.sqeInPlace };
-    return sample;
-  } finally {
-    teardown(core);
-  }
+  });
 }
 
 /**
@@ -96,20 +118,7 @@ export function runNopFloor(params: { batch: number }, timing: Timing): Sample {
  */
 export function runReadFloor(fd: number, bufs: Buffer[], block: number, next: () => number, timing: Timing): Sample {
   const depth = bufs.length;
-  const core = floorRing(Math.max(8, depth));
-  try {
-    const sq = core.sq;
-    const cq = core.cq;
-    const sqRing = sq.sq;
-    const sqes = sq.sqes;
-    const words = sq.sqeWords;
-    const mask = sq.mask;
-    const tailAt = sq.at.sqTail;
-    const cqRing = cq.ring;
-    const cqTailAt = cq.at.cqTail;
-    const cqHeadAt = cq.at.cqHead;
-    const enterFd = core.enterFd;
-    const flags = core.enterFlags | IORING_ENTER_GETEVENTS;
+  return withFloorRing(Math.max(8, depth), ({ sqRing, sqes, words, mask, tailAt, cqRing, cqTailAt, cqHeadAt, wordOf, enterFd, flags }) => {
     // The buffers stay referenced by `bufs` for the whole run: their addresses hold.
     const lo = new Uint32Array(depth);
     const hi = new Uint32Array(depth);
@@ -138,8 +147,8 @@ export function runReadFloor(fd: number, bufs: Buffer[], block: number, next: ()
       toSubmit++;
     };
     for (let i = 0; i < depth; i++) arm(i);
-    const turns = Math.max(1, Math.floor(2048 / depth));
-    const sample = timedLoop(timing, () => {
+    const turns = Math.max(1, Math.floor(OPS_PER_STEP / depth));
+    return timedLoop(timing, () => {
       let done = 0;
       for (let k = 0; k < turns; k++) {
         // Release: the SQEs are written before the kernel can see the new tail.
@@ -151,7 +160,7 @@ export function runReadFloor(fd: number, bufs: Buffer[], block: number, next: ()
         // Acquire: the CQEs up to this tail are complete.
         const t = Atomics.load(cqRing, cqTailAt);
         while (head !== t) {
-          const w = cq.wordOf(head);
+          const w = wordOf(head);
           if ((cqRing[w + 2]! | 0) !== block) bad++;
           const i = cqRing[w]!;
           head = (head + 1) >>> 0;
@@ -163,10 +172,6 @@ export function runReadFloor(fd: number, bufs: Buffer[], block: number, next: ()
       if (bad !== 0) throw new Error(`${bad} reads returned less than ${block} bytes`);
       return done;
     });
-    sample.info = { setupFlags: core.params.setupFlags, mapping: core.params.mapping, sqeInPlace: core.params.sqeInPlace };
-    return sample;
-  } finally {
-    teardown(core);
-  }
+  });
 }
 
