@@ -453,15 +453,7 @@ export class Submitter implements OpPool {
       words[0] = slot;
       words[1] = (OP_ID_TAG | ((targetId - slot) / TWO_32)) >>> 0;
       words[2] = -1 >>> 0; // fd
-      try {
-        ring.register(IORING_REGISTER_SYNC_CANCEL, this.#syncCancelBytes, 1);
-        return;
-      } catch (err) {
-        // ENOENT: already done (its CQE is on the way); ETIME/EALREADY: running, it ends by itself.
-        if (err instanceof IoUringError && (err.code === 'ENOENT' || err.code === 'ETIME' || err.code === 'EALREADY')) return;
-        if (!(err instanceof IoUringError && (err.code === 'EACCES' || err.code === 'EINVAL'))) throw err;
-        this.#syncCancelRefused = true;
-      }
+      if (this.#syncCancel()) return;
     }
     this.#cancelWithSqe((s) => prepCancel(s, targetId));
   }
@@ -717,21 +709,31 @@ export class Submitter implements OpPool {
   }
 
   /** Cancels everything in flight: sync cancel ANY | ALL, or one ASYNC_CANCEL SQE. */
+  /**
+   * `IORING_REGISTER_SYNC_CANCEL` with the request in `#syncCancelWords`. True when that
+   * settled it; false when the kernel refuses the call itself (EACCES under restrictions,
+   * EINVAL before 6.0), remembered so the SQE path is taken from then on.
+   */
+  #syncCancel(): boolean {
+    try {
+      this.ring.register(IORING_REGISTER_SYNC_CANCEL, this.#syncCancelBytes, 1);
+      return true;
+    } catch (err) {
+      // ENOENT: already done (its CQE is on the way); ETIME/EALREADY: running, it ends by itself.
+      if (err instanceof IoUringError && (err.code === 'ENOENT' || err.code === 'ETIME' || err.code === 'EALREADY')) return true;
+      if (!(err instanceof IoUringError && (err.code === 'EACCES' || err.code === 'EINVAL'))) throw err;
+      this.#syncCancelRefused = true;
+      return false;
+    }
+  }
+
   #cancelAll(): void {
-    const ring = this.ring;
     if (!this.#syncCancelRefused) {
       const words = this.#syncCancelWords;
       words.fill(0);
       words[2] = -1 >>> 0;
       words[3] = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
-      try {
-        ring.register(IORING_REGISTER_SYNC_CANCEL, this.#syncCancelBytes, 1);
-        return;
-      } catch (err) {
-        if (err instanceof IoUringError && (err.code === 'ENOENT' || err.code === 'ETIME' || err.code === 'EALREADY')) return;
-        if (!(err instanceof IoUringError && (err.code === 'EACCES' || err.code === 'EINVAL'))) throw err;
-        this.#syncCancelRefused = true;
-      }
+      if (this.#syncCancel()) return;
     }
     // ANY | ALL: every op of this ring, whatever its id (the id is ignored).
     this.#cancelWithSqe((s) => prepCancel(s, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL));
