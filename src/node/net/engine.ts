@@ -20,10 +20,10 @@
  *
  * @module
  */
-import os from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 import { AsyncIoUring } from '../../async/async-ring.js';
 import { BufferRing } from '../../register/provided.js';
+import { kernelVersion } from '../../sys/kernel-version.js';
 
 /** Which implementation `tsuring/net` uses: its own io_uring one, or `node:net` itself. */
 export type NetBackend = 'io_uring' | 'node';
@@ -60,12 +60,6 @@ export interface NetEngine {
 /** Ops the engine uses, all in Linux 6.0 (multishot receive is the newest need). */
 const NEEDED_OPS = ['ACCEPT', 'RECV', 'SEND', 'SENDMSG', 'CONNECT', 'ASYNC_CANCEL'];
 
-/** `6.1.0-18-amd64` → [6, 1]. */
-function kernelVersion(release: string): [number, number] {
-  const m = /^(\d+)\.(\d+)/.exec(release);
-  return m === null ? [0, 0] : [Number(m[1]), Number(m[2])];
-}
-
 /** Makes the engine, or says why it cannot be made here. */
 function makeEngine(): { engine: NetEngine; reason?: undefined; quiet?: undefined } | { engine?: undefined; reason: string; quiet?: boolean } {
   const forced = process.env[NET_BACKEND_ENV];
@@ -80,7 +74,7 @@ function makeEngine(): { engine: NetEngine; reason?: undefined; quiet?: undefine
     // Workers get node:net unless asked otherwise.
     return { reason: 'in a Worker thread (a ring left open when a Worker ends aborts the process; set TSURING_NET_BACKEND=io_uring to override)', quiet: true };
   }
-  const [major, minor] = kernelVersion(os.release());
+  const [major, minor] = kernelVersion();
   if (major < 6) return { reason: `Linux ${major}.${minor} lacks multishot receive (Linux 6.0)` };
   let ring: AsyncIoUring;
   try {
