@@ -39,6 +39,7 @@ import { createWaker, defaultWakerBackend, WAKER_ENV, type Waker } from '../loop
 import { ringClosedError } from '../ring/errors.js';
 import { forgetThreadExit, onThreadExit } from '../ring/lifecycle.js';
 import type { CompletionHandler } from '../ring/op-table.js';
+import { eventfdRearmNeeded, rearmEventfd } from '../register/eventfd-rearm.js';
 import { claimEventfdSlot, releaseEventfdSlot } from '../register/eventfd-slot.js';
 import type { IoUring } from '../ring/ring.js';
 import type { Sqe } from '../ring/sqe.js';
@@ -59,6 +60,8 @@ const MAX_BATCHES_PER_TURN = 64;
 const CLOSE_WAIT_MS = 10_000;
 /** The heartbeat of a Worker's ring (see `Submitter.#beat`): 100 ms. */
 const HEARTBEAT_NS = 100_000_000;
+/** How often a ring whose eventfd cannot be re-armed reaps anyway (see `Submitter.#degrade`). */
+const SWEEP_MS = 10;
 /** Pooled op records kept per ring at most. */
 const POOL_MAX = 4096;
 
@@ -89,6 +92,12 @@ export class Submitter implements OpPool {
   readonly #eventfd: number;
   /** An eventfd this object created (and must read on wake-up and close), or -1. */
   readonly #ownEventfd: number;
+  /** `[#eventfd]`, the argument of its (re-)registration. */
+  readonly #eventfdArg: Int32Array;
+  /** Whether each wake-up re-registers the eventfd (a kernel bug; see src/register/eventfd-rearm.ts). */
+  #rearm = false;
+  /** Set when re-registering was refused: a timer reaps while ops are in flight (see #degrade). */
+  #sweep: NodeJS.Timeout | undefined;
   /** Most Promise-layer ops in the kernel at once. */
   readonly maxInFlight: number;
   #state = OPEN;
@@ -144,7 +153,12 @@ export class Submitter implements OpPool {
       const watched = ownEventfd >= 0 ? ownEventfd : ring.fd;
       this.#waker = createWaker(watched, () => this.#onReady(), { backend: requested });
       const eventfd = ownEventfd >= 0 ? ownEventfd : this.#waker.eventfd;
-      if (eventfd >= 0) ring.register(IORING_REGISTER_EVENTFD, new Int32Array([eventfd]), 1);
+      this.#eventfdArg = new Int32Array([eventfd]);
+      if (eventfd >= 0) ring.register(IORING_REGISTER_EVENTFD, this.#eventfdArg, 1);
+      // Only DEFER_TASKRUN rings depend on deferred signals (their completion work is
+      // announced by the eventfd alone); elsewhere CQEs are posted, and the eventfd
+      // signalled, by this thread's own task work.
+      this.#rearm = eventfd >= 0 && deferred && eventfdRearmNeeded();
       // The slot is ours: registerEventfd / unregisterEventfd refuse to take it (see eventfd-slot.ts).
       if (eventfd >= 0) claimEventfdSlot(ring, { kind: 'async', fd: eventfd });
       this.#eventfd = eventfd;
@@ -532,7 +546,34 @@ export class Submitter implements OpPool {
     if (this.ring.closed) return;
     // Level-triggered: the eventfd stays readable until its counter is read.
     if (this.#ownEventfd >= 0) readEventfd(this.#ownEventfd);
+    // Ordering: re-register first, then reap. Work whose signal the old registration
+    // dropped has set IORING_SQ_TASKRUN, and the reap below runs it; work added from now
+    // on signals the new registration (src/register/eventfd-rearm.ts says why).
+    if (this.#rearm) this.#rearmEventfd();
     this.#reapAndRefill();
+  }
+
+  #rearmEventfd(): void {
+    const result = rearmEventfd(this.ring, this.#eventfdArg);
+    if (result !== 'rearmed') this.#degrade(result);
+  }
+
+  /**
+   * The ring's restrictions refuse to re-register the eventfd: completion work may now wait
+   * unannounced (or, when the eventfd was lost, always does). Reap on a timer while ops are
+   * in flight, so that nothing waits longer than {@link SWEEP_MS}; say so once.
+   */
+  #degrade(result: 'refused' | 'lost'): void {
+    this.#rearm = false;
+    if (result === 'lost') releaseEventfdSlot(this.ring);
+    process.emitWarning(
+      `tsuring: this ring's restrictions refuse ${result === 'refused' ? 'IORING_UNREGISTER_EVENTFD' : 'IORING_REGISTER_EVENTFD'}, which this kernel needs to keep its eventfd hearing deferred completions (a kernel bug since Linux 6.11); completions are now also checked every ${SWEEP_MS} ms`,
+      { code: 'TSURING_EVENTFD_SWEEP' },
+    );
+    this.#sweep = setInterval(() => {
+      if (this.pending > 0) this.#onReady();
+    }, SWEEP_MS);
+    this.#sweep.unref();
   }
 
   #reapAndRefill(): void {
@@ -769,6 +810,7 @@ export class Submitter implements OpPool {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
     if (this.#exitHook !== undefined) forgetThreadExit(this.#exitHook);
+    if (this.#sweep !== undefined) clearInterval(this.#sweep);
     const ring = this.ring;
     if (this.#eventfd >= 0 && !ring.closed) {
       try {

@@ -37,6 +37,7 @@ export {
   type RingClock,
 } from './ring-config.js';
 export { registerNapi, unregisterNapi, type NapiSettings } from './napi.js';
+export { eventfdRearmNeeded, EVENTFD_REARM_SINCE } from './eventfd-rearm.js';
 export { syncCancel, type SyncCancelOptions } from './sync-cancel.js';
 export { cancelMatchSupport, type CancelMatchSupport } from './cancel-support.js';
 export { sendMsgRingSync, type SendMsgRingOptions } from './msg-ring.js';

@@ -32,6 +32,7 @@ import { RingStateError } from '../ring/errors.js';
 import type { IoUring } from '../ring/ring.js';
 import { IoUringError } from '../sys/errors.js';
 import { createEventfd, EFD_CLOEXEC, EFD_NONBLOCK, readEventfd } from '../sys/libc.js';
+import { eventfdRearmNeeded } from './eventfd-rearm.js';
 import { claimEventfdSlot, eventfdSlotHolder, releaseEventfdSlot } from './eventfd-slot.js';
 import { registryOf } from './registry.js';
 
@@ -59,6 +60,9 @@ const EBUSY = 16;
  * throws EBUSY saying so. (The slot is not shared: the waker reads and resets the eventfd's
  * counter on every wake-up, so a second reader would miss signals or steal them.) Use the
  * Promise API's own completions there, or a raw {@link IoUring} of your own.
+ *
+ * On a ring set up with `deferTaskrun`, Linux 6.11 and later can stop signalling a
+ * registered eventfd (see {@link RingEventfd.rearm} and {@link eventfdRearmNeeded}).
  *
  * @throws `IoUringError` EBUSY when the slot is taken (the message names the holder).
  */
@@ -130,10 +134,12 @@ export class RingEventfd implements Disposable {
   readonly fd: OwnedFd;
   readonly #ring: IoUring;
   #open = true;
+  readonly #options: EventfdOptions;
 
-  private constructor(ring: IoUring, fd: OwnedFd) {
+  private constructor(ring: IoUring, fd: OwnedFd, options: EventfdOptions) {
     this.#ring = ring;
     this.fd = fd;
+    this.#options = { ...options };
   }
 
   /**
@@ -145,7 +151,7 @@ export class RingEventfd implements Disposable {
   static create(ring: IoUring, options: EventfdOptions = {}): RingEventfd {
     registryOf(ring, 'RingEventfd.create');
     const fd = new OwnedFd(createEventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    const notify = new RingEventfd(ring, fd);
+    const notify = new RingEventfd(ring, fd, options);
     try {
       registerEventfdFor('RingEventfd.create', ring, fd, options, notify);
     } catch (err) {
@@ -166,6 +172,32 @@ export class RingEventfd implements Disposable {
    */
   read(): number {
     return readEventfd(this.fd.fd);
+  }
+
+  /**
+   * Registers this eventfd again (unregister, then register), so that it hears deferred
+   * signals again.
+   *
+   * The kernel defers a signal it may not send at once (from inside another eventfd's
+   * wake-up, or in softirq context on some kernels), and since Linux 6.11 a registration
+   * that had one deferred signal drops every later one. On a ring set up with
+   * `deferTaskrun` the eventfd is the only notice of waiting completion work, so an op can
+   * then wait forever. Where {@link eventfdRearmNeeded} says so, call this after each
+   * wake-up, *before* reaping: work whose signal was dropped has set `IORING_SQ_TASKRUN`,
+   * and the reap runs it. {@link AsyncIoUring} does this itself.
+   *
+   * @throws {@link RingStateError} (`ERR_RING_BUSY`) when this eventfd is no longer the
+   *   ring's; `IoUringError` EACCES when the ring's restrictions refuse the unregister
+   *   (nothing changed) or the register (the ring then has no eventfd; this object reports
+   *   `registered: false`).
+   */
+  rearm(): void {
+    if (!this.registered) {
+      throw new RingStateError('ERR_RING_BUSY', 'RingEventfd.rearm: this eventfd is no longer registered with the ring');
+    }
+    this.#ring.register(IORING_UNREGISTER_EVENTFD, null, 0);
+    releaseEventfdSlot(this.#ring);
+    registerEventfdFor('RingEventfd.rearm', this.#ring, this.fd, this.#options, this);
   }
 
   /**
