@@ -17,6 +17,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { EVENTFD_REARM_SINCE } from '../src/register/eventfd-rearm.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -269,14 +270,19 @@ export function render(): { doc: string; readme: string } {
     '(`test/host-only.txt` names the others, each with its reason). With `-s auto` it runs all those files',
     'where the machine has hardware KVM; under software emulation, where the whole suite takes over an hour',
     'per kernel, the files of `test/kernels-ci.txt` (those whose expectations depend on the kernel: probes,',
-    'fallbacks, refusals) and `test/vm-only/`. CI runs `npm test`; it does not run `test:kernels` yet: on 6.12',
-    'one socket test of `test/async/ops.test.ts` hangs in the guest (seen twice, not yet understood).',
+    'fallbacks, refusals) and `test/vm-only/`. CI runs `npm test`, then `npm run test:kernels -- -s auto`.',
     'A test that needs a newer kernel than the running one probes for it and skips, printing why.',
     '',
-    'Nothing is decided from the version number at run time: the ring asks the kernel (`IORING_REGISTER_PROBE`),',
+    'No feature is decided from the version number at run time: the ring asks the kernel (`IORING_REGISTER_PROBE`),',
     'and a builder whose opcode the kernel lacks throws `UnsupportedOpError` naming the kernel it needs,',
     'before anything is submitted. The versions below are the first release with each operation, from',
-    '`spec/ops.json`.',
+    '`spec/ops.json`. The version number only decides the workaround for a kernel bug (below).',
+    '',
+    '## Kernel bugs worked around',
+    '',
+    '| bug | kernels | what tsuring does |',
+    '|---|---|---|',
+    `| A ring's registered eventfd stops hearing *deferred* signals after its first one: \`io_eventfd_do_signal()\` never clears \`IO_EVENTFD_OP_SIGNAL_BIT\`. The kernel defers a signal from inside another eventfd's wake-up, and on Debian's 6.12 also from softirq (a socket's data arriving over loopback). On a \`DEFER_TASKRUN\` ring the eventfd is the only notice of waiting completion work, so the op never completes. | since 6.11 (lost on 6.12 and 6.18, heard on 6.1; \`test/async/eventfd-rearm.test.ts\` checks the running kernel) | \`AsyncIoUring\` re-registers its eventfd after each wake-up, before reaping, from ${EVENTFD_REARM_SINCE.join('.')} on (\`src/register/eventfd-rearm.ts\`; about 1.3 µs per wake-up). A ring whose restrictions refuse that reaps every 10 ms and warns once (\`TSURING_EVENTFD_SWEEP\`). Raw rings: \`RingEventfd#rearm()\`, where \`eventfdRearmNeeded()\` says so. |`,
     '',
     `## Promise API and helpers that need more than Linux ${OLDEST}`,
     '',
