@@ -87,12 +87,28 @@ describe(`${CYCLES} create/close cycles`, () => {
       }
       cycle(options, withNop, CYCLES); // warm-up: JIT, V8 heap pages (256 KiB mappings), koffi caches
       await settleGc();
-      const before = snapshot();
-      const { ms } = timed(() => cycle(options, withNop, CYCLES));
-      console.info(`[info] ${CYCLES} cycles (${name}): ${ms.toFixed(0)} ms`);
-      // Library ring memory is unmapped once its views are collected: let that happen.
-      await settleGc();
-      expectNoLeak(before, name, vmBudget);
+      // Two measured runs. Descriptors and ring mappings must come back exactly after each.
+      // The maps-line and VmSize growth is judged on the smaller of the two: a leak per
+      // cycle grows both runs alike, while V8 growing its heap (seen in the 6.12 guest under
+      // TCG: +95 and +122 lines in one run, with every ring mapping and descriptor back)
+      // lands in one of them.
+      const growth: { lines: number; vmKiB: number }[] = [];
+      for (let run = 1; run <= 2; run++) {
+        const before = snapshot();
+        const { ms } = timed(() => cycle(options, withNop, CYCLES));
+        console.info(`[info] ${CYCLES} cycles (${name}), run ${run}: ${ms.toFixed(0)} ms`);
+        // Library ring memory is unmapped once its views are collected: let that happen.
+        await settleGc();
+        const after = snapshot();
+        expect(after.fds, `${name}, run ${run}: descriptors`).toBe(before.fds);
+        expect(after.ringMaps, `${name}, run ${run}: io_uring mappings`).toBe(before.ringMaps);
+        growth.push({ lines: after.lines - before.lines, vmKiB: after.vmKiB - before.vmKiB });
+      }
+      const lines = Math.min(...growth.map((g) => g.lines));
+      expect(lines, `${name}: /proc/self/maps line growth per run ${growth.map((g) => g.lines).join(', ')}`).toBeLessThanOrEqual(MAPS_TOLERANCE);
+      if (vmBudget !== undefined) {
+        expect(Math.min(...growth.map((g) => g.vmKiB)), `${name}: VmSize growth in KiB per run ${growth.map((g) => g.vmKiB).join(', ')}`).toBeLessThan(vmBudget);
+      }
       // Every ring unregistered its fd from the task's 16-slot table: a new one still can.
       using ring = new IoUring({ entries: 4 });
       expect(ring.params.ringFdRegistered).toBe(true);
