@@ -8,7 +8,7 @@
  * woken, ring A's poll on F wakes too; A's work is added inside that wake-up, so A's eventfd
  * signal goes through an RCU callback. Twice in a row, the second is lost on a buggy kernel.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, type TestContext } from 'vitest';
 import { IORING_OP_NOP, IORING_OP_POLL_ADD, IORING_REGISTER_EVENTFD, IORING_SETUP_DEFER_TASKRUN } from '../../generated/constants.js';
 import { prepNop, prepPollAdd } from '../../generated/ops.js';
 import { AsyncIoUring, POLLIN } from '../../src/async/async-ring.js';
@@ -56,25 +56,30 @@ async function orHang<T>(p: Promise<T>, ms = 5000): Promise<T | 'hung'> {
   }
 }
 
-function deferSupported(): string | undefined {
+/** Skips the running test, printing why. */
+function skipBecause(ctx: TestContext, note: string): void {
+  console.warn(`skipped: ${note}`);
+  ctx.skip(note);
+}
+
+/** A raw DEFER_TASKRUN ring with the task-run flag (closed after the test); skips where the kernel has none. */
+function deferRing(ctx: TestContext): IoUring {
+  let ring: IoUring;
   try {
-    new IoUring({ entries: 2, singleIssuer: true, deferTaskrun: true }).close();
-    return undefined;
+    ring = new IoUring({ entries: 8, singleIssuer: true, deferTaskrun: true, taskrunFlag: true });
   } catch (err) {
-    return `this kernel has no IORING_SETUP_DEFER_TASKRUN (Linux 6.1): ${(err as Error).message}`;
+    skipBecause(ctx, `this kernel has no IORING_SETUP_DEFER_TASKRUN (Linux 6.1): ${(err as Error).message}`);
+    throw err;
   }
+  closers.push(() => ring.close());
+  return ring;
 }
 
 describe('deferred eventfd signals on a DEFER_TASKRUN ring', () => {
   it('the kernel: the first deferred signal arrives; whether later ones do matches eventfdRearmNeeded()', async (ctx) => {
-    const missing = deferSupported();
-    if (missing !== undefined) {
-      console.warn(`skipped: ${missing}`);
-      ctx.skip(missing);
-    }
-    const a = new IoUring({ entries: 8, singleIssuer: true, deferTaskrun: true, taskrunFlag: true });
+    const a = deferRing(ctx);
     const e = createEventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    closers.push(() => a.close(), () => closeQuietly(e));
+    closers.push(() => closeQuietly(e));
     a.register(IORING_REGISTER_EVENTFD, new Int32Array([e]), 1);
     const b = signaller();
     const heard: boolean[] = [];
@@ -113,9 +118,7 @@ describe('deferred eventfd signals on a DEFER_TASKRUN ring', () => {
     const ring = new AsyncIoUring({ entries: 8 });
     closers.push(() => ring.close());
     if ((ring.ring.params.setupFlags & IORING_SETUP_DEFER_TASKRUN) === 0) {
-      const note = 'the ring was set up without IORING_SETUP_DEFER_TASKRUN (kernel before 6.1)';
-      console.warn(`skipped: ${note}`);
-      ctx.skip(note);
+      skipBecause(ctx, 'the ring was set up without IORING_SETUP_DEFER_TASKRUN (kernel before 6.1)');
     }
     const b = signaller();
     for (let round = 0; round < 6; round++) {
@@ -131,13 +134,7 @@ describe('deferred eventfd signals on a DEFER_TASKRUN ring', () => {
   });
 
   it('a raw ring with RingEventfd hears every deferred signal when it calls rearm() after each wake-up', async (ctx) => {
-    const missing = deferSupported();
-    if (missing !== undefined) {
-      console.warn(`skipped: ${missing}`);
-      ctx.skip(missing);
-    }
-    const a = new IoUring({ entries: 8, singleIssuer: true, deferTaskrun: true, taskrunFlag: true });
-    closers.push(() => a.close());
+    const a = deferRing(ctx);
     const notify = RingEventfd.create(a);
     closers.push(() => notify.close());
     const b = signaller();
@@ -165,9 +162,7 @@ describe('deferred eventfd signals on a DEFER_TASKRUN ring', () => {
 
   it('a ring whose restrictions refuse to re-register its eventfd reaps on a timer instead, and says so', async (ctx) => {
     if (!eventfdRearmNeeded()) {
-      const note = `this kernel keeps hearing deferred eventfd signals (before ${EVENTFD_REARM_SINCE.join('.')}): nothing to re-register`;
-      console.warn(`skipped: ${note}`);
-      ctx.skip(note);
+      skipBecause(ctx, `this kernel keeps hearing deferred eventfd signals (before ${EVENTFD_REARM_SINCE.join('.')}): nothing to re-register`);
     }
     const warnings: Error[] = [];
     const onWarning = (w: Error): void => void warnings.push(w);
@@ -176,9 +171,7 @@ describe('deferred eventfd signals on a DEFER_TASKRUN ring', () => {
     const ring = new AsyncIoUring({ entries: 8, disabled: true });
     closers.push(() => ring.close());
     if ((ring.ring.params.setupFlags & IORING_SETUP_DEFER_TASKRUN) === 0) {
-      const note = 'the ring was set up without IORING_SETUP_DEFER_TASKRUN';
-      console.warn(`skipped: ${note}`);
-      ctx.skip(note);
+      skipBecause(ctx, 'the ring was set up without IORING_SETUP_DEFER_TASKRUN');
     }
     // POLL_ADD and NOP only; no register opcode at all once enabled.
     registerRestrictions(ring.ring, { sqeOps: [IORING_OP_POLL_ADD, IORING_OP_NOP], registerOps: [] });
