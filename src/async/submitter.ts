@@ -39,7 +39,7 @@ import { createWaker, defaultWakerBackend, WAKER_ENV, type Waker } from '../loop
 import { ringClosedError } from '../ring/errors.js';
 import { forgetThreadExit, onThreadExit } from '../ring/lifecycle.js';
 import type { CompletionHandler } from '../ring/op-table.js';
-import { eventfdRearmNeeded, rearmEventfd } from '../register/eventfd-rearm.js';
+import { eventfdRearmNeeded, rearmEventfd, type RearmFailure } from '../register/eventfd-rearm.js';
 import { claimEventfdSlot, releaseEventfdSlot } from '../register/eventfd-slot.js';
 import type { IoUring } from '../ring/ring.js';
 import type { Sqe } from '../ring/sqe.js';
@@ -554,20 +554,21 @@ export class Submitter implements OpPool {
   }
 
   #rearmEventfd(): void {
-    const result = rearmEventfd(this.ring, this.#eventfdArg);
-    if (result !== 'rearmed') this.#degrade(result);
+    const failure = rearmEventfd(this.ring, this.#eventfdArg);
+    if (failure !== null) this.#degrade(failure);
   }
 
   /**
-   * The ring's restrictions refuse to re-register the eventfd: completion work may now wait
-   * unannounced (or, when the eventfd was lost, always does). Reap on a timer while ops are
-   * in flight, so that nothing waits longer than {@link SWEEP_MS}; say so once.
+   * The eventfd could not be registered again (a ring whose restrictions refuse it):
+   * completion work may now wait unannounced (or, when the eventfd was lost, always does).
+   * Reap on a timer while ops are in flight, so that nothing waits longer than
+   * {@link SWEEP_MS}; say so once.
    */
-  #degrade(result: 'refused' | 'lost'): void {
+  #degrade(failure: RearmFailure): void {
     this.#rearm = false;
-    if (result === 'lost') releaseEventfdSlot(this.ring);
+    if (failure.lost) releaseEventfdSlot(this.ring);
     process.emitWarning(
-      `tsuring: this ring's restrictions refuse ${result === 'refused' ? 'IORING_UNREGISTER_EVENTFD' : 'IORING_REGISTER_EVENTFD'}, which this kernel needs to keep its eventfd hearing deferred completions (a kernel bug since Linux 6.11); completions are now also checked every ${SWEEP_MS} ms`,
+      `tsuring: could not register this ring's eventfd again (${failure.error.message})${failure.lost ? ', and the ring has none now' : ''}. This kernel drops deferred eventfd signals after the first (a kernel bug since Linux 6.11), so completions are now also checked every ${SWEEP_MS} ms`,
       { code: 'TSURING_EVENTFD_SWEEP' },
     );
     this.#sweep = setInterval(() => {

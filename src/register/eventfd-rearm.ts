@@ -52,33 +52,33 @@ export function eventfdRearmNeeded(): boolean {
   return needed;
 }
 
-/** What {@link rearmEventfd} did. */
-export type RearmResult =
-  /** Re-registered: the new registration hears deferred signals again. */
-  | 'rearmed'
-  /** The ring refused to unregister (restrictions): the old registration stays, unchanged. */
-  | 'refused'
-  /** Unregistered, but registering again was refused: the ring has no eventfd now. */
-  | 'lost';
+/** Why {@link rearmEventfd} could not re-register: the kernel's error, and whether the ring kept its old registration. */
+export interface RearmFailure {
+  /** The refused call's error (EACCES under restrictions; ENOMEM in principle). */
+  readonly error: IoUringError;
+  /** Whether the unregister went through and the register did not: the ring has no eventfd now. */
+  readonly lost: boolean;
+}
 
 /**
  * Re-registers `fd` (held in `arg`, a one-element Int32Array) as the ring's eventfd.
  *
- * Refusals are reported, not thrown: the caller must then watch the ring by other means.
- * Other errors (the ring closed under us) are thrown.
+ * Returns null when done. A refusal is returned, not thrown (this runs in a wake-up
+ * callback, where a throw would end the process): the caller must then watch the ring by
+ * other means. Anything but an `IoUringError` is thrown.
  */
-export function rearmEventfd(ring: IoUring, arg: Int32Array): RearmResult {
+export function rearmEventfd(ring: IoUring, arg: Int32Array): RearmFailure | null {
   try {
     ring.register(IORING_UNREGISTER_EVENTFD, null, 0);
   } catch (err) {
-    if (err instanceof IoUringError && err.code === 'EACCES') return 'refused';
+    if (err instanceof IoUringError) return { error: err, lost: false };
     throw err;
   }
   try {
     ring.register(IORING_REGISTER_EVENTFD, arg, 1);
   } catch (err) {
-    if (err instanceof IoUringError && err.code === 'EACCES') return 'lost';
+    if (err instanceof IoUringError) return { error: err, lost: true };
     throw err;
   }
-  return 'rearmed';
+  return null;
 }
