@@ -414,6 +414,10 @@ export class RegisteredBuffers implements Disposable {
    * refuses (EACCES on a restricted ring that does not allow `IORING_UNREGISTER_BUFFERS`),
    * it throws and the table stays registered, its buffers held: the kernel still has them
    * pinned and may still write into them.
+   *
+   * Before Linux 6.13 the kernel's unregister waits until every op using the table has
+   * completed, blocking this thread: do not unregister while a fixed read waits for data
+   * that only this thread would provide (a pipe it writes, a socket it answers).
    */
   unregister(): void {
     if (!this.#registered) return;

@@ -5,11 +5,13 @@
  * kernel.
  */
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AsyncIoUring } from '../../src/async/async-ring.js';
 import { RegisteredBuffers } from '../../src/register/buffers.js';
 import { FileTable } from '../../src/register/files.js';
+import { kernelAtLeast } from '../../src/sys/kernel-version.js';
 import { pipeFds } from '../support/fds.js';
 import { tempDir } from './helpers.js';
 
@@ -84,7 +86,15 @@ describe('AsyncIoUring.readFixed / writeFixed', () => {
     closeSync(fd);
   });
 
-  it('a read in flight when the table is unregistered still completes into the registered memory', async () => {
+  it('a read in flight when the table is unregistered still completes into the registered memory', async (ctx) => {
+    if (!kernelAtLeast(6, 13)) {
+      // Before 6.13 IORING_UNREGISTER_BUFFERS waits (io_rsrc_ref_quiesce) until every op using
+      // the table has completed: with the read blocked on an empty pipe that this thread would
+      // write only afterwards, the call never returns (seen in the 6.1 and 6.12 guests).
+      const note = `kernel ${release()} waits in IORING_UNREGISTER_BUFFERS for the ops still using the table (before Linux 6.13): this read would never complete`;
+      console.warn(`skipped: ${note}`);
+      ctx.skip(note);
+    }
     const [r, w] = pipeFds();
     await using ring = new AsyncIoUring({ entries: 8 });
     const mem = Buffer.alloc(4096);
