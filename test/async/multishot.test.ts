@@ -373,17 +373,21 @@ describe('pollMultishot', () => {
     try {
       const it = ring.pollMultishot(r, POLLIN);
       const seen: number[] = [];
+      let drained = 0;
       const done = (async () => {
         for await (const revents of it) {
           seen.push(revents);
           const buf = Buffer.alloc(16);
           await ring.read(r, buf);
+          drained++;
           if (seen.length === 3) break;
         }
       })();
+      // One byte per wake-up: the next is written only once the body has read the last
+      // (with fixed sleeps, a slow machine saw two writes as one wake-up and waited for a third).
       for (let i = 0; i < 3; i++) {
-        await sleep(15);
         writeSync(w, 'x');
+        await until(() => drained === i + 1, 5000, `wake-up ${i + 1} and its read`);
       }
       await done;
       expect(seen).toEqual([POLLIN, POLLIN, POLLIN]);
