@@ -88,11 +88,12 @@ const CLOSED = 2;
 export class Submitter implements OpPool {
   readonly ring: IoUring;
   readonly #waker: Waker;
-  /** The eventfd registered with the ring (-1: the waker watches the ring fd itself). */
-  readonly #eventfd: number;
   /** An eventfd this object created (and must read on wake-up and close), or -1. */
   readonly #ownEventfd: number;
-  /** `[#eventfd]`, the argument of its (re-)registration. */
+  /**
+   * `[fd]`: the eventfd registered with the ring (-1: the waker watches the ring fd itself),
+   * as the argument of its (re-)registration.
+   */
   readonly #eventfdArg: Int32Array;
   /** Whether each wake-up re-registers the eventfd (a kernel bug; see src/register/eventfd-rearm.ts). */
   #rearm = false;
@@ -161,7 +162,6 @@ export class Submitter implements OpPool {
       this.#rearm = eventfd >= 0 && deferred && eventfdRearmNeeded();
       // The slot is ours: registerEventfd / unregisterEventfd refuse to take it (see eventfd-slot.ts).
       if (eventfd >= 0) claimEventfdSlot(ring, { kind: 'async', fd: eventfd });
-      this.#eventfd = eventfd;
       this.#ownEventfd = ownEventfd;
       this.#heartbeatWanted = this.#inWorker && this.#waker.backend === 'threadpool';
       // worker.terminate() runs no JavaScript: the threadpool waker's eventfd is closed natively.
@@ -813,7 +813,7 @@ export class Submitter implements OpPool {
     if (this.#exitHook !== undefined) forgetThreadExit(this.#exitHook);
     if (this.#sweep !== undefined) clearInterval(this.#sweep);
     const ring = this.ring;
-    if (this.#eventfd >= 0 && !ring.closed) {
+    if (this.#eventfdArg[0]! >= 0 && !ring.closed) {
       try {
         ring.register(IORING_UNREGISTER_EVENTFD, null, 0);
         releaseEventfdSlot(ring);
